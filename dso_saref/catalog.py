@@ -1,0 +1,388 @@
+"""The message catalog: every DSO message's model, graph pattern, shape and example, cross-checked.
+
+Each message is described once, in ``graph_patterns/NAME.toml`` (prefixes, the KE basic graph
+pattern, where each variable's value comes from in the JSON and which RDF term it becomes, and the
+Knowledge Engine interaction it starts), with its pydantic model in ``dso_saref/messages/``, its SHACL
+shape in ``shapes/NAME.ttl`` and its example in ``examples/NAME.json``. The catalog loads them lazily,
+once, and checks them against each other, so a broken description fails loudly at load::
+
+    >>> from dso_saref.catalog import Catalog
+    >>> catalog = Catalog()
+    >>> catalog["hems-voltage"].interaction is None   # answers hems-voltage-request
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import threading
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import OWL, RDF
+
+from dso_saref.errors import DescriptionError, PatternError, PayloadError, Problem, UnknownMessageError
+from dso_saref.mapping import Key, RowError, Rows, Variable, VariableKind
+from dso_saref.patterns import Pattern, parse
+from dso_saref.resources import data_dir
+from dso_saref.terms import NONE, PREFIXES, UNITS, Settings, TermError, format_term, parse_term
+
+__all__ = ["ASK_ANSWER", "POST_REACT", "Catalog", "Description", "Interaction", "json_path"]
+
+POST_REACT = "post-react"
+ASK_ANSWER = "ask-answer"
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """The Knowledge Engine exchange a message starts.
+
+    POST/REACT: the message's pattern is the argument, ``result``'s pattern the result.
+    ASK/ANSWER: ``answer``'s pattern is the graph pattern; the message binds a subset of its variables.
+    """
+
+    type: str
+    result: str | None = None
+    answer: str | None = None
+
+    @property
+    def counterpart(self) -> str:
+        """Name of the message that comes back (the result or the answer)."""
+        return (self.result if self.type == POST_REACT else self.answer) or ""
+
+
+def json_path(loc: tuple[Any, ...]) -> str:
+    """A JSONPath (``$[0].readings[1].time``) for a pydantic error location."""
+    out = "$"
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("root",):
+            continue
+        elif isinstance(part, str) and part.replace("_", "a").isalnum() and not part[:1].isdigit():
+            out += f".{part}"
+        else:
+            out += f"['{part}']"
+    return out
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p in (
+            "list[...]",))))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (strict mode): check its spelling against the message's keys"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        problems.append(Problem(json_path(loc), message, error["type"]))
+    return problems
+
+
+@dataclass
+class Description:
+    """Everything the catalog knows about one message."""
+
+    name: str
+    description: str
+    spec: str
+    direction: str
+    model: type[BaseModel]
+    prefixes: dict[str, str]
+    pattern: Pattern
+    pattern_text: str
+    variables: dict[str, Variable]
+    interaction: Interaction | None
+    source: Path
+    answers: list[str] = field(default_factory=list)
+
+    @cached_property
+    def rows(self) -> Rows:
+        """The row structure (iterators, levels) of the message's variables."""
+        return Rows(self.variables)
+
+    @property
+    def top_list(self) -> bool:
+        """Whether the message is a top-level JSON array."""
+        return "root" in self.model.model_fields and self.model.model_json_schema().get("type") == "array"
+
+    @property
+    def optional(self) -> set[str]:
+        """Variables that may be bound to ``rdf:nil``."""
+        return self.rows.optional()
+
+    @property
+    def shape_path(self) -> Path:
+        """Where the message's SHACL shape lives."""
+        return data_dir("shapes") / f"{self.name}.ttl"
+
+    @property
+    def example_path(self) -> Path:
+        """Where the message's example payload lives."""
+        return data_dir("examples") / f"{self.name}.json"
+
+    def example(self) -> Any:
+        """The example payload of the message."""
+        return json.loads(self.example_path.read_text(encoding="utf-8"))
+
+    # -- JSON side ---------------------------------------------------------------------------
+
+    def parse(self, payload: Any, settings: Settings | None = None) -> BaseModel:
+        """The typed message of a JSON payload; raises PayloadError with JSONPath locations."""
+        settings = settings or Settings()
+        context = {"settings": settings}
+        try:
+            return self.model.model_validate(payload, context=context)
+        except ValidationError as exc:
+            problems = _problems(exc)
+            if settings.strict or any(p.rule != "extra_forbidden" for p in problems):
+                raise PayloadError(self.name, problems) from None
+            stripped = _strip_unknown(payload, exc)
+            try:
+                return self.model.model_validate(stripped, context=context)
+            except ValidationError as again:
+                raise PayloadError(self.name, _problems(again)) from None
+        except (TypeError, RecursionError) as exc:
+            raise PayloadError(self.name, [Problem("$", f"not a JSON payload: {exc}")]) from None
+
+    def canonical(self, payload: Any, settings: Settings | None = None) -> Any:
+        """The canonical JSON form of a payload (see docs/canonical.md)."""
+        return self.parse(payload, settings).dump()
+
+    # -- bindings ----------------------------------------------------------------------------
+
+    def term_rows(self, payload: Any, settings: Settings | None = None) -> list[dict[str, URIRef | Literal]]:
+        """Binding rows of rdflib terms for a payload; raises PayloadError."""
+        settings = settings or Settings()
+        data = self.canonical(payload, settings)
+        try:
+            return list(self.rows.terms(data, settings.base))
+        except RowError as exc:
+            raise PayloadError(self.name, [exc.problem]) from None
+
+    def from_term_rows(self, rows: list[Mapping[str, URIRef | Literal]], settings: Settings | None = None) -> Any:
+        """The canonical JSON payload of binding rows of rdflib terms; raises PayloadError."""
+        settings = settings or Settings()
+        try:
+            data = self.rows.rebuild(rows, settings.base, self.top_list)
+        except RowError as exc:
+            raise PayloadError(self.name, [exc.problem]) from None
+        return self.canonical(data, settings)
+
+    def parse_bindings(self, bindings: Any) -> list[dict[str, URIRef | Literal]]:
+        """rdflib term rows from a KE binding set (list of {variable: term string}); raises PayloadError."""
+        if not isinstance(bindings, list):
+            raise PayloadError(self.name, [Problem("bindings", "a binding set must be a JSON array", "binding")])
+        rows = []
+        for i, binding in enumerate(bindings):
+            if not isinstance(binding, dict):
+                raise PayloadError(self.name, [Problem(f"bindings[{i}]", "a binding must be an object", "binding")])
+            row = {}
+            for key, value in binding.items():
+                if key not in self.variables:
+                    raise PayloadError(self.name, [Problem(f"bindings[{i}].{key}",
+                                                           "not a variable of the message's pattern", "binding")])
+                try:
+                    row[key] = parse_term(value)
+                except TermError as exc:
+                    raise PayloadError(self.name, [Problem(f"bindings[{i}].{key}", str(exc), "binding")]) from None
+            rows.append(row)
+        return rows
+
+
+def _strip_unknown(payload: Any, exc: ValidationError) -> Any:
+    data = json.loads(json.dumps(payload))
+    for error in exc.errors():
+        if error["type"] != "extra_forbidden":
+            continue
+        node = data
+        loc = [p for p in error["loc"] if p != "root"]
+        for part in loc[:-1]:
+            node = node[part]
+        node.pop(loc[-1], None)
+    return data
+
+
+class Catalog(Mapping[str, Description]):
+    """Every message description, loaded lazily once and cross-checked."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+        self._lock = threading.Lock()
+        self._descriptions: dict[str, Description] | None = None
+        self._declared: set[str] | None = None
+
+    # Mapping protocol -------------------------------------------------------------------------
+
+    def __getitem__(self, name: str) -> Description:
+        loaded = self._load()
+        if name not in loaded:
+            close = difflib.get_close_matches(str(name), list(loaded), n=3, cutoff=0.5)
+            raise UnknownMessageError(str(name), close)
+        return loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    # loading ----------------------------------------------------------------------------------
+
+    @property
+    def declared_iris(self) -> set[str]:
+        """Every IRI the project's ``ontologies/`` declares (own terms and the external terms it uses)."""
+        if self._declared is None:
+            graph = Graph()
+            for path in sorted(data_dir("ontologies").glob("*.ttl")):
+                graph.parse(path, format="turtle")
+            self._declared = {str(s) for s in graph.subjects() if isinstance(s, URIRef)}
+            self._declared.discard(str(OWL.Ontology))
+        return self._declared
+
+    def _load(self) -> dict[str, Description]:
+        if self._descriptions is not None:
+            return self._descriptions
+        with self._lock:
+            if self._descriptions is None:
+                root = self._root or data_dir("graph_patterns")
+                loaded = {}
+                for path in sorted(root.glob("*.toml")):
+                    description = _describe(path)
+                    loaded[description.name] = description
+                _cross_check(loaded, self.declared_iris)
+                self._descriptions = loaded
+        return self._descriptions
+
+
+_KEYS = {"name", "description", "spec", "direction", "model", "prefixes", "pattern", "variables", "interaction"}
+
+
+def _describe(path: Path) -> Description:
+    where = f"{path.name}"
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise DescriptionError(f"{where}: {exc}") from exc
+    unknown = set(spec) - _KEYS
+    missing = {"name", "description", "model", "prefixes", "pattern", "variables"} - set(spec)
+    if unknown or missing:
+        raise DescriptionError(f"{where}: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+    if spec["name"] != path.stem:
+        raise DescriptionError(f"{where}: name {spec['name']!r} must match the file name")
+    prefixes = dict(spec["prefixes"])
+    for prefix, namespace in prefixes.items():
+        if PREFIXES.get(prefix, namespace) != namespace:
+            raise DescriptionError(f"{where}: prefix {prefix}: is {namespace}, the project uses {PREFIXES[prefix]}")
+    try:
+        pattern = parse(spec["pattern"], prefixes)
+    except PatternError as exc:
+        raise DescriptionError(f"{where}: {exc}") from exc
+    variables = {name: Variable.from_declaration(name, decl, prefixes) for name, decl in spec["variables"].items()}
+    if set(variables) != pattern.variables:
+        raise DescriptionError(
+            f"{where}: variables declared {sorted(set(variables) - pattern.variables)} are not in the pattern, "
+            f"pattern variables {sorted(pattern.variables - set(variables))} are not declared")
+    module_name, _, class_name = spec["model"].partition(":")
+    try:
+        model = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise DescriptionError(f"{where}: model {spec['model']!r} cannot be imported: {exc}") from exc
+    interaction = None
+    if "interaction" in spec:
+        decl = spec["interaction"]
+        if decl.get("type") not in (POST_REACT, ASK_ANSWER):
+            raise DescriptionError(f"{where}: interaction type must be {POST_REACT} or {ASK_ANSWER}")
+        interaction = Interaction(decl["type"], decl.get("result"), decl.get("answer"))
+    description = Description(
+        name=spec["name"], description=spec["description"].strip(), spec=spec.get("spec", ""),
+        direction=spec.get("direction", ""), model=model, prefixes=prefixes, pattern=pattern,
+        pattern_text=spec["pattern"].strip(), variables=variables, interaction=interaction, source=path)
+    try:
+        description.rows  # noqa: B018 - builds and checks the iterator chain
+    except DescriptionError as exc:
+        raise DescriptionError(f"{where}: {exc}") from exc
+    _check_paths(description)
+    return description
+
+
+def _schema_at(schema: dict[str, Any], node: dict[str, Any], key: str | None) -> dict[str, Any] | None:
+    defs = schema.get("$defs", {})
+    while True:
+        if "$ref" in node:
+            node = defs[node["$ref"].split("/")[-1]]
+        elif "anyOf" in node:
+            options = [o for o in node["anyOf"] if o.get("type") != "null"]
+            node = options[0] if options else node
+            if "anyOf" in node or "$ref" in node:
+                continue
+            break
+        else:
+            break
+    if key is None:
+        return node.get("items") if node.get("type") == "array" else None
+    props = node.get("properties", {})
+    return props.get(key)
+
+
+def _check_paths(description: Description) -> None:
+    schema = description.model.model_json_schema(by_alias=True, mode="validation")
+    for var in description.variables.values():
+        if var.path is None:
+            continue
+        node: dict[str, Any] | None = schema
+        for step in var.path.steps:
+            node = _schema_at(schema, node, step.name if isinstance(step, Key) else None) if node else None
+            if node is None:
+                raise DescriptionError(
+                    f"{description.source.name}: ?{var.name} reads {var.path.text}, which the model "
+                    f"{description.model.__name__} has no field for")
+
+
+def _cross_check(loaded: dict[str, Description], declared: set[str]) -> None:
+    for description in loaded.values():
+        where = description.source.name
+        iris = set(description.pattern.iris())
+        for var in description.variables.values():
+            iris.update(var.vocabulary.values())
+            if var.kind == VariableKind.UNIT:
+                iris.update(iri for _, iri in UNITS[var.unit].labels)
+        iris.discard(str(RDF.type))
+        undeclared = sorted(i for i in iris if i not in declared)
+        if undeclared:
+            raise DescriptionError(f"{where}: IRIs not declared in ontologies/: {', '.join(undeclared)}")
+        interaction = description.interaction
+        if interaction is None:
+            continue
+        other = interaction.counterpart
+        if other not in loaded:
+            raise DescriptionError(f"{where}: interaction refers to unknown message {other!r}")
+        loaded[other].answers.append(description.name)
+        if interaction.type == ASK_ANSWER:
+            answer = loaded[other]
+            extra = description.pattern.variables - answer.pattern.variables
+            if extra:
+                raise DescriptionError(f"{where}: ASK variables {sorted(extra)} are not in {other}'s pattern")
+            if not set(description.pattern.triples) <= set(answer.pattern.triples):
+                raise DescriptionError(f"{where}: the ASK request's triples must be a part of {other}'s pattern")
+
+
+def format_rows(rows: list[Mapping[str, URIRef | Literal]]) -> list[dict[str, str]]:
+    """KE binding set (term strings) of rdflib term rows."""
+    return [{k: format_term(v) for k, v in sorted(row.items())} for row in rows]
+
+
+def is_none(term: object) -> bool:
+    """Whether a bound term is the ``rdf:nil`` absence marker."""
+    return term == NONE

@@ -1,0 +1,309 @@
+"""Field types and the base model shared by every message of the catalog.
+
+The general rules of MESSAGES.md live here, once: identifiers are strings (a JSON integer becomes its
+decimal string), timestamps are ISO 8601 or the specification's ``2021/09/27 10:00`` form (offset-less
+ones read in the configured time zone) and are written back in UTC with a ``Z``, numeric strings are
+accepted where a number is expected, NaN and infinities are refused, units come from closed
+vocabularies, unknown keys are an error (strict mode) and ``start`` must come before ``end``::
+
+    class Window(Message):
+        start: Timestamp
+        end: Timestamp
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    RootModel,
+    ValidationInfo,
+)
+
+from dso_saref.terms import (
+    UNITS,
+    Settings,
+    TermError,
+    format_date,
+    format_datetime,
+    parse_date,
+    parse_datetime,
+)
+
+__all__ = [
+    "Count",
+    "Date",
+    "Direction",
+    "FieldKind",
+    "Identifier",
+    "Integer",
+    "ListMessage",
+    "Message",
+    "NonNegative",
+    "Number",
+    "PowerType",
+    "Status",
+    "Text",
+    "Timestamp",
+    "Unit",
+    "VoltageLevel",
+    "canonical_list",
+    "check_unique",
+    "check_window",
+    "settings_of",
+]
+
+
+def settings_of(info: ValidationInfo | None) -> Settings:
+    """The :class:`Settings` passed as validation context (``context={"settings": ...}``), or the defaults."""
+    context = info.context if info is not None else None
+    if isinstance(context, dict) and isinstance(context.get("settings"), Settings):
+        return context["settings"]
+    return Settings()
+
+
+def _identifier(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("an identifier must be a string or an integer")
+    text = str(value)
+    if not text.strip():
+        raise ValueError("an identifier must not be empty")
+    return text
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, str):
+        text = value.strip().replace(",", ".") if value.count(",") == 1 and "." not in value else value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+    if not isinstance(value, int | float):
+        raise ValueError("expected a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("NaN and infinities are not accepted")
+    return number
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer, got a boolean")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an integer") from None
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError("expected a whole number")
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError("expected an integer")
+    return value
+
+
+def _non_negative(value: float) -> float:
+    if value < 0:
+        raise ValueError("must be zero or more (the direction carries the sign)")
+    return value
+
+
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _timestamp(value: Any, info: ValidationInfo) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=settings_of(info).timezone)
+    if not isinstance(value, str):
+        raise ValueError("a timestamp must be a string such as 2021-09-27T10:00:00Z")
+    try:
+        return parse_datetime(value, settings_of(info).timezone)
+    except TermError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a date must be a string such as 2021-09-27")
+    try:
+        return parse_date(value)
+    except TermError as exc:
+        raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class FieldKind:
+    """Marks what a field type means (used to generate test data and docs): ``identifier``,
+    ``text``, ``number``, ``non-negative``, ``integer``, ``count``, ``timestamp``, ``date`` or ``unit``
+    (with its vocabulary)."""
+
+    kind: str
+    vocabulary: str | None = None
+
+
+Identifier = Annotated[str, BeforeValidator(_identifier), FieldKind("identifier")]
+"""An identifier (user, zone, meter, request, offer, HEMS, customer, postal code): a non-empty string."""
+
+Text = Annotated[str, BeforeValidator(_text), FieldKind("text")]
+"""Free text, kept exactly."""
+
+Number = Annotated[float, BeforeValidator(_number), FieldKind("number")]
+"""A finite number; a numeric string such as ``"240"`` is accepted."""
+
+NonNegative = Annotated[float, BeforeValidator(_number), AfterValidator(_non_negative), FieldKind("non-negative")]
+"""A finite number that is zero or more."""
+
+Integer = Annotated[int, BeforeValidator(_integer), FieldKind("integer")]
+"""A whole number; ``"3"`` and ``3.0`` are accepted."""
+
+Count = Annotated[int, BeforeValidator(_integer), AfterValidator(_at_least_one), FieldKind("count")]
+"""A whole number of at least 1."""
+
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_timestamp),
+    PlainSerializer(format_datetime, return_type=str, when_used="json"),
+    FieldKind("timestamp"),
+]
+"""A point in time, written back in UTC ISO 8601 with a ``Z``."""
+
+Date = Annotated[
+    date,
+    BeforeValidator(_date),
+    PlainSerializer(format_date, return_type=str, when_used="json"),
+    FieldKind("date"),
+]
+"""A calendar date (``2021-09-27``; ``2021/09/27`` accepted)."""
+
+
+def Unit(vocabulary: str) -> Any:
+    """A unit label from the named closed vocabulary of :data:`dso_saref.terms.UNITS`; aliases
+    collapse to the canonical label."""
+    vocab = UNITS[vocabulary]
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"a unit must be one of {', '.join(vocab.accepted())}")
+        try:
+            return vocab.canonical(value)
+        except TermError as exc:
+            raise ValueError(str(exc)) from None
+
+    return Annotated[str, BeforeValidator(check), FieldKind("unit", vocabulary)]
+
+
+class Direction(StrEnum):
+    """Direction of a flexibility need: ``Up`` raises generation or lowers load, ``Down`` the reverse."""
+
+    UP = "Up"
+    DOWN = "Down"
+
+
+class PowerType(StrEnum):
+    """Whether a flexibility need is of active or reactive power."""
+
+    ACTIVE = "Active"
+    REACTIVE = "Reactive"
+
+
+class VoltageLevel(StrEnum):
+    """Voltage level at which a client is connected."""
+
+    LV = "LV"
+    MV = "MV"
+
+
+class Status(StrEnum):
+    """Outcome of a POST: the receiver accepted or rejected what was sent."""
+
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+def check_window(start: date | None, end: date | None, where: str = "start") -> None:
+    """Raise ``ValueError`` unless ``start`` comes strictly before ``end`` (when both are given)."""
+    if start is not None and end is not None and not start < end:
+        raise ValueError(f"{where} must be before end")
+
+
+def check_unique(items: list[Any], key: Any, what: str) -> None:
+    """Raise ``ValueError`` naming the first repeated ``key(item)`` in ``items``."""
+    seen: set[Any] = set()
+    for item in items:
+        k = key(item)
+        if k in seen:
+            raise ValueError(f"{what} {k!r} appears more than once")
+        seen.add(k)
+
+
+def canonical_list(items: list[Any]) -> list[Any]:
+    """``items`` without duplicates, sorted by their JSON text (keys in model field order)."""
+    unique = {json.dumps(item, ensure_ascii=False): item for item in items}
+    return [unique[key] for key in sorted(unique)]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return canonical_list([_canonical(v) for v in value])
+    return value
+
+
+class Message(BaseModel):
+    """Base of every JSON-object message: strict keys, exact names, canonical dump."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=False)
+
+    #: Catalog name of the message (``metering-data``), set by each subclass.
+    name: ClassVar[str] = ""
+
+    def dump(self) -> Any:
+        """The canonical JSON form: keys as on the wire, absent optionals left out, lists as sets."""
+        return self.canonical(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    @classmethod
+    def canonical(cls, data: Any) -> Any:
+        """Canonical form of dumped JSON: every list deduplicated and sorted (see docs/canonical.md)."""
+        return _canonical(data)
+
+
+class ListMessage(RootModel[list[Any]]):
+    """Base of every message that is a top-level JSON array (the specification's "Array of")."""
+
+    name: ClassVar[str] = ""
+
+    def dump(self) -> Any:
+        """The canonical JSON form (see :meth:`Message.dump`)."""
+        return self.canonical(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    @classmethod
+    def canonical(cls, data: Any) -> Any:
+        """Canonical form of dumped JSON: every list deduplicated and sorted."""
+        return _canonical(data)

@@ -1,0 +1,113 @@
+"""Hypothesis strategies that generate valid JSON payloads from the catalog's pydantic models.
+
+Field types carry a :class:`~dso_saref.messages.common.FieldKind` marker; this module turns each kind
+into a strategy (identifiers and texts from arbitrary unicode, aware timestamps in any offset, finite
+numbers, closed vocabularies) and walks the models recursively. Cross-field rules (start < end,
+unique ids) are left to the model: callers keep what validates (``payload_strategy`` filters).
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import Enum
+from typing import Any
+
+from hypothesis import strategies as st
+from pydantic import BaseModel, RootModel, ValidationError
+
+from dso_saref.messages.common import FieldKind
+from dso_saref.terms import UNITS
+
+IDENTIFIER = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() != "")
+TEXT = st.text(max_size=30)
+OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))])
+
+
+def _timestamp() -> st.SearchStrategy[str]:
+    moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=OFFSETS)
+    return moments.map(lambda d: d.replace(microsecond=0).isoformat())
+
+
+def _kind(kind: FieldKind) -> st.SearchStrategy[Any]:
+    if kind.kind == "identifier":
+        return IDENTIFIER
+    if kind.kind == "text":
+        return TEXT
+    if kind.kind == "number":
+        return st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
+    if kind.kind == "non-negative":
+        return st.floats(min_value=0, max_value=1e9, allow_nan=False)
+    if kind.kind == "integer":
+        return st.integers(min_value=-10**6, max_value=10**6)
+    if kind.kind == "count":
+        return st.integers(min_value=1, max_value=10**6)
+    if kind.kind == "timestamp":
+        return _timestamp()
+    if kind.kind == "date":
+        return st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)).map(date.isoformat)
+    if kind.kind == "unit":
+        return st.sampled_from(UNITS[kind.vocabulary].accepted())
+    raise ValueError(kind)
+
+
+def for_annotation(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> st.SearchStrategy[Any]:
+    """A strategy of JSON values for a field annotation (with its pydantic metadata)."""
+    for item in metadata:
+        if isinstance(item, FieldKind):
+            return _kind(item)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        base, *extra = typing.get_args(annotation)
+        return for_annotation(base, extra)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        inner = st.one_of(*(for_annotation(o) for o in options))
+        return inner if len(options) == len(typing.get_args(annotation)) else st.none() | inner
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return st.lists(for_annotation(item), max_size=3)
+    if origin is typing.Literal:
+        return st.sampled_from(typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return st.sampled_from([m.value for m in annotation])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return model_strategy(annotation)
+    if annotation is bool:
+        return st.booleans()
+    if annotation is str:
+        return TEXT
+    if annotation is int:
+        return st.integers(min_value=-10**6, max_value=10**6)
+    if annotation is float:
+        return st.floats(min_value=-1e9, max_value=1e9, allow_nan=False)
+    raise TypeError(f"no strategy for {annotation!r}")
+
+
+def model_strategy(model: type[BaseModel]) -> st.SearchStrategy[Any]:
+    """A strategy of JSON payloads shaped like ``model`` (not yet checked against cross-field rules)."""
+    if issubclass(model, RootModel):
+        field = model.model_fields["root"]
+        return for_annotation(field.annotation, field.metadata)
+    required: dict[str, st.SearchStrategy[Any]] = {}
+    optional: dict[str, st.SearchStrategy[Any]] = {}
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        strategy = for_annotation(field.annotation, field.metadata)
+        (required if field.is_required() else optional)[key] = strategy
+    optional = {k: v.filter(lambda x: x is not None) for k, v in optional.items()}
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+def payload_strategy(model: type[BaseModel]) -> st.SearchStrategy[Any]:
+    """Valid payloads of ``model``: generated from its fields, kept when the model accepts them."""
+
+    def valid(payload: Any) -> bool:
+        try:
+            model.model_validate(payload)
+        except ValidationError:
+            return False
+        return True
+
+    return model_strategy(model).filter(valid)
