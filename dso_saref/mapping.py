@@ -345,8 +345,14 @@ class Rows:
         return bool(self.chain) and self.arrays[self.chain[0]] == [()]
 
     def terms(self, data: Any, base: str) -> Iterator[dict[str, URIRef | Literal]]:
-        """Binding rows (rdflib terms) of canonical JSON ``data``; raises PayloadError-ready TermError
-        wrapped as :class:`RowError` with the JSON location."""
+        """Binding rows (rdflib terms) of canonical JSON ``data``; raises :class:`RowError` with the
+        JSON location of a value that cannot become its term."""
+        for _, row in self.located_terms(data, base):
+            yield row
+
+    def located_terms(self, data: Any, base: str) -> Iterator[tuple[dict[str, int | None], dict[str, URIRef | Literal]]]:
+        """Like :meth:`terms`, each row with the array indices it came from (for
+        ``Variable.path.location(indices)``: the JSON location of every value of the row)."""
         for indices in self.index_rows(data):
             row: dict[str, URIRef | Literal] = {}
             values: dict[str, Any] = {}
@@ -366,7 +372,7 @@ class Rows:
                     row[var.name] = NONE
                 else:
                     row[var.name] = URIRef(mint_iri(base, var.template, {f: _text(values[f]) for f in fields}))
-            yield row
+            yield indices, row
 
     # -- rows -> JSON ------------------------------------------------------------------------
 

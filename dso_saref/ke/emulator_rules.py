@@ -1,0 +1,398 @@
+"""The stateless rules of the Knowledge Engine emulator: what a request body must look like, when two
+knowledge interactions match, and how binding sets are checked, renamed and combined.
+
+Every check raises :class:`Refusal` (an HTTP status and a message naming the field) before anything
+is stored, so a refused request changes nothing::
+
+    >>> ki = parse_interaction({"knowledgeInteractionType": "AskKnowledgeInteraction",
+    ...                         "graphPattern": "?s <urn:p> ?o ."}, "http://kb.example/a")
+    >>> ki.kind
+    'AskKnowledgeInteraction'
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rdflib import Literal, URIRef
+
+from dso_saref.errors import PatternError
+from dso_saref.patterns import Pattern, Var, isomorphism, parse
+from dso_saref.terms import TermError, check_iri, format_term, parse_term
+
+__all__ = [
+    "ASK",
+    "ANSWER",
+    "INFORM_PURPOSE",
+    "KI_TYPES",
+    "POST",
+    "REACT",
+    "Bindings",
+    "Interaction",
+    "Refusal",
+    "acts_match",
+    "check_bindings",
+    "check_kb_id",
+    "compatible",
+    "joint_isomorphism",
+    "match",
+    "parse_exchange_body",
+    "parse_interaction",
+    "parse_knowledge_base",
+    "rename",
+    "union",
+]
+
+ASK = "AskKnowledgeInteraction"
+ANSWER = "AnswerKnowledgeInteraction"
+POST = "PostKnowledgeInteraction"
+REACT = "ReactKnowledgeInteraction"
+KI_TYPES = (ASK, ANSWER, POST, REACT)
+#: The purpose the KE gives a knowledge interaction registered without a communicative act.
+INFORM_PURPOSE = "https://w3id.org/knowledge-engine/InformPurpose"
+
+Bindings = list[dict[str, str]]
+
+_NAME = re.compile(r"[a-zA-Z0-9-]*\Z")
+# Java's java.net.URL (used by the KE to check knowledge base ids) knows only these schemes.
+_URL_SCHEMES = ("http", "https", "ftp", "file", "jar", "mailto")
+
+
+class Refusal(Exception):  # noqa: N818 - a refusal is an outcome, not an internal error
+    """A request the emulator refuses: the HTTP ``status`` and a ``message`` naming the field."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A registered knowledge interaction (patterns parsed, prefixes already applied)."""
+
+    id: str
+    kb_id: str
+    kind: str
+    name: str | None
+    pattern: Pattern | None = None
+    argument: Pattern | None = None
+    result: Pattern | None = None
+    required: frozenset[str] = frozenset({INFORM_PURPOSE})
+    satisfied: frozenset[str] = frozenset({INFORM_PURPOSE})
+
+    def to_json(self) -> dict[str, object]:
+        """The ``KnowledgeInteractionWithId`` JSON, patterns in canonical full-IRI form."""
+        out: dict[str, object] = {"knowledgeInteractionId": self.id, "knowledgeInteractionType": self.kind}
+        if self.name is not None:
+            out["knowledgeInteractionName"] = self.name
+        out["knowledgeGapsEnabled"] = False
+        out["communicativeAct"] = {
+            "requiredPurposes": sorted(self.required),
+            "satisfiedPurposes": sorted(self.satisfied),
+        }
+        if self.pattern is not None:
+            out["graphPattern"] = self.pattern.to_text()
+        if self.argument is not None:
+            out["argumentGraphPattern"] = self.argument.to_text()
+        if self.result is not None:
+            out["resultGraphPattern"] = self.result.to_text()
+        return out
+
+    @property
+    def reply_pattern(self) -> Pattern | None:
+        """The pattern a reply to this (ANSWER or REACT) interaction must bind completely."""
+        return self.pattern if self.kind == ANSWER else self.result
+
+
+def _fields(body: object, allowed: Iterable[str], what: str) -> dict[str, object]:
+    if not isinstance(body, Mapping):
+        raise Refusal(400, f"the {what} must be a JSON object")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise Refusal(400, f"unknown field(s) in the {what}: {', '.join(unknown)}")
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def _string(fields: Mapping[str, object], key: str, *, required: bool) -> str | None:
+    value = fields.get(key)
+    if value is None:
+        if required:
+            raise Refusal(400, f"{key} is required")
+        return None
+    if not isinstance(value, str):
+        raise Refusal(400, f"{key} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _integer(fields: Mapping[str, object], key: str, low: int, high: int) -> int | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Refusal(400, f"{key} must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def check_kb_id(kb_id: str, field: str = "knowledgeBaseId") -> str:
+    """``kb_id`` if it is an absolute IRI of a scheme the KE accepts; else a 400 :class:`Refusal`."""
+    if not kb_id:
+        raise Refusal(400, f"{field} must be a non-empty URI")
+    try:
+        check_iri(kb_id)
+    except TermError as exc:
+        raise Refusal(400, f"{field} must be a valid IRI: {exc}") from exc
+    if kb_id.split(":", 1)[0].lower() not in _URL_SCHEMES:
+        raise Refusal(400, f"{field} must be a URL the KE accepts ({', '.join(_URL_SCHEMES)}), got {kb_id!r}")
+    return kb_id
+
+
+def parse_knowledge_base(body: object) -> dict[str, object]:
+    """The fields of a ``POST /sc`` body, checked: id, name, description, lease time, reasoner level."""
+    fields = _fields(
+        body,
+        ("knowledgeBaseId", "knowledgeBaseName", "knowledgeBaseDescription", "leaseRenewalTime",
+         "reasonerLevel", "reasonerEnabled"),
+        "smart connector",
+    )
+    kb_id = _string(fields, "knowledgeBaseId", required=True) or ""
+    name = _string(fields, "knowledgeBaseName", required=True)
+    description = _string(fields, "knowledgeBaseDescription", required=True)
+    if "reasonerEnabled" in fields and not isinstance(fields["reasonerEnabled"], bool):
+        raise Refusal(400, "reasonerEnabled must be a boolean")
+    return {
+        "id": check_kb_id(kb_id),
+        "name": name,
+        "description": description,
+        "lease": _integer(fields, "leaseRenewalTime", 30, 3600),
+        "level": _integer(fields, "reasonerLevel", 1, 5),
+    }
+
+
+def _pattern(fields: Mapping[str, object], key: str, prefixes: Mapping[str, str], *, required: bool) -> Pattern | None:
+    text = _string(fields, key, required=required)
+    if text is None:
+        return None
+    try:
+        return parse(text, prefixes)
+    except (PatternError, TermError) as exc:
+        raise Refusal(400, f"invalid {key}: {exc}") from exc
+
+
+def _purposes(act: Mapping[str, object], key: str) -> frozenset[str]:
+    value = act.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise Refusal(400, f"communicativeAct.{key} must be a non-empty list of IRIs")
+    try:
+        return frozenset(check_iri(v) for v in value)
+    except TermError as exc:
+        raise Refusal(400, f"communicativeAct.{key}: {exc}") from exc
+
+
+def parse_interaction(body: object, kb_id: str) -> Interaction:
+    """The knowledge interaction a ``POST /sc/ki`` body registers for ``kb_id`` (id not yet unique)."""
+    fields = _fields(
+        body,
+        ("knowledgeInteractionType", "knowledgeInteractionName", "knowledgeGapsEnabled", "includeMetaKIs",
+         "communicativeAct", "prefixes", "graphPattern", "argumentGraphPattern", "resultGraphPattern"),
+        "knowledge interaction",
+    )
+    kind = _string(fields, "knowledgeInteractionType", required=True)
+    if kind not in KI_TYPES:
+        raise Refusal(400, f"knowledgeInteractionType must be one of {', '.join(KI_TYPES)}, got {kind!r}")
+    for flag in ("knowledgeGapsEnabled", "includeMetaKIs"):
+        if flag in fields and fields[flag] is not False:
+            raise Refusal(400, f"{flag} is not supported by the emulator (leave it out or false)")
+    name = _string(fields, "knowledgeInteractionName", required=False) or None
+    if name is not None and not _NAME.match(name):
+        raise Refusal(400, f"knowledgeInteractionName {name!r} must match ^[a-zA-Z0-9-]*$")
+    prefixes = fields.get("prefixes", {})
+    if not isinstance(prefixes, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in prefixes.items()
+    ):
+        raise Refusal(400, "prefixes must be an object of prefix name -> namespace IRI strings")
+    act = fields.get("communicativeAct")
+    required = satisfied = frozenset({INFORM_PURPOSE})
+    if act is not None:
+        act_fields = _fields(act, ("requiredPurposes", "satisfiedPurposes"), "communicativeAct")
+        required = _purposes(act_fields, "requiredPurposes")
+        satisfied = _purposes(act_fields, "satisfiedPurposes")
+    other = ("argumentGraphPattern", "resultGraphPattern") if kind in (ASK, ANSWER) else ("graphPattern",)
+    misplaced = [key for key in other if key in fields]
+    if misplaced:
+        raise Refusal(400, f"{', '.join(misplaced)} does not belong to a {kind}")
+    ki_id = f"{kb_id}/interaction/{name or uuid.uuid4()}"
+    common = {"id": ki_id, "kb_id": kb_id, "kind": kind, "name": name, "required": required, "satisfied": satisfied}
+    if kind in (ASK, ANSWER):
+        return Interaction(**common, pattern=_pattern(fields, "graphPattern", prefixes, required=True))
+    return Interaction(
+        **common,
+        argument=_pattern(fields, "argumentGraphPattern", prefixes, required=True),
+        result=_pattern(fields, "resultGraphPattern", prefixes, required=False),
+    )
+
+
+def acts_match(left: Interaction, right: Interaction) -> bool:
+    """Whether two communicative acts fit: each side's required purposes are satisfied by the other."""
+    return left.required <= right.satisfied and right.required <= left.satisfied
+
+
+def match(initiator: Interaction, target: Interaction) -> dict[str, str] | None:
+    """The renaming of ``initiator``'s variables onto ``target``'s if the two interactions match at
+    reasoner level 1 (ASK/ANSWER: isomorphic patterns; POST/REACT: isomorphic argument AND result
+    patterns under one renaming), else ``None``."""
+    if not acts_match(initiator, target):
+        return None
+    if initiator.kind == ASK and target.kind == ANSWER and initiator.pattern is not None and target.pattern is not None:
+        return isomorphism(initiator.pattern, target.pattern)
+    if initiator.kind == POST and target.kind == REACT and initiator.argument is not None and target.argument is not None:
+        if (initiator.result is None) != (target.result is None):
+            return None
+        pairs = [(initiator.argument, target.argument)]
+        if initiator.result is not None and target.result is not None:
+            pairs.append((initiator.result, target.result))
+        return joint_isomorphism(pairs)
+    return None
+
+
+def _ground(pattern: Pattern, constants: Mapping[str, URIRef]) -> Pattern:
+    return Pattern(
+        tuple(
+            tuple(constants.get(t.name, t) if isinstance(t, Var) else t for t in triple)  # type: ignore[misc]
+            for triple in pattern.triples
+        )
+    )
+
+
+def joint_isomorphism(pairs: Sequence[tuple[Pattern, Pattern]]) -> dict[str, str] | None:
+    """One renaming of the left patterns' variables onto the right ones' that makes every left
+    pattern the same as its right partner, or ``None``. Variables shared between patterns are
+    fixed first (tried one by one as common constants), so the per-pair matches agree on them."""
+
+    def shared(side: int) -> list[str]:
+        seen: dict[str, int] = {}
+        for pair in pairs:
+            for name in pair[side].variables:
+                seen[name] = seen.get(name, 0) + 1
+        return sorted(name for name, count in seen.items() if count > 1)
+
+    left, right = shared(0), shared(1)
+    if len(left) != len(right):
+        return None
+
+    def extend(fixed_left: dict[str, URIRef], fixed_right: dict[str, URIRef]) -> dict[str, str] | None:
+        found: list[dict[str, str]] = []
+        for a, b in pairs:
+            mapping = isomorphism(_ground(a, fixed_left), _ground(b, fixed_right))
+            if mapping is None:
+                return None
+            found.append(mapping)
+        if len(fixed_left) == len(left):
+            inverse = {constant: name for name, constant in fixed_right.items()}
+            out = {name: inverse[constant] for name, constant in fixed_left.items()}
+            for mapping in found:
+                out.update(mapping)
+            return out
+        name = left[len(fixed_left)]
+        constant = URIRef(f"urn:dso-saref:emulator:shared:{len(fixed_left)}")
+        for candidate in right:
+            if candidate not in fixed_right:
+                result = extend({**fixed_left, name: constant}, {**fixed_right, candidate: constant})
+                if result is not None:
+                    return result
+        return None
+
+    return extend({}, {})
+
+
+def _subject_variables(pattern: Pattern) -> frozenset[str]:
+    return frozenset(t.name for s, p, _ in pattern.triples for t in (s, p) if isinstance(t, Var))
+
+
+def check_bindings(value: object, field: str, pattern: Pattern | None, *, complete: bool) -> Bindings:
+    """A binding set read from JSON and written canonically (``"x"^^xsd:string`` becomes ``"x"``).
+
+    Every key must be a variable of ``pattern`` (with no pattern, no keys at all), every value a KE
+    term (an IRI for subject and predicate variables); ``complete`` requires every variable bound.
+    """
+    if not isinstance(value, list):
+        raise Refusal(400, f"{field} must be a JSON array of bindings")
+    variables = pattern.variables if pattern is not None else frozenset()
+    iri_only = _subject_variables(pattern) if pattern is not None else frozenset()
+    out: Bindings = []
+    for i, row in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(row, Mapping):
+            raise Refusal(400, f"{where} must be a JSON object (bindings must be non-null)")
+        binding: dict[str, str] = {}
+        for key, text in row.items():
+            if key not in variables:
+                raise Refusal(400, f"{where}: ?{key} is not a variable of the graph pattern")
+            if not isinstance(text, str):
+                raise Refusal(400, f"{where}.{key} must be a string in KE term syntax")
+            try:
+                term = parse_term(text)
+            except TermError as exc:
+                raise Refusal(400, f"{where}.{key}: {exc}") from exc
+            if key in iri_only and not isinstance(term, URIRef):
+                raise Refusal(400, f"{where}.{key}: a subject or predicate variable must be bound to an IRI")
+            binding[key] = format_term(term)
+        missing = sorted(variables - set(binding)) if complete else []
+        if missing:
+            raise Refusal(400, f"{where}: every variable must be bound; missing ?{', ?'.join(missing)}")
+        out.append(binding)
+    return out
+
+
+def parse_exchange_body(body: object) -> tuple[frozenset[str] | None, object]:
+    """The recipients (``None``: everyone) and the raw binding set of an ASK or POST body."""
+    if isinstance(body, list):
+        return None, body
+    if not isinstance(body, Mapping):
+        raise Refusal(400, "the body must be a binding set (JSON array) or an object with "
+                           "recipientSelector and bindingSet")
+    fields = _fields(body, ("recipientSelector", "bindingSet"), "request body")
+    if "recipientSelector" not in fields or "bindingSet" not in fields:
+        raise Refusal(400, "the JSON object must contain both recipientSelector and bindingSet")
+    selector = _fields(fields["recipientSelector"], ("knowledgeBases", "singleKnowledgeBase"), "recipientSelector")
+    many, single = selector.get("knowledgeBases"), selector.get("singleKnowledgeBase")
+    if many is not None:
+        if not isinstance(many, list) or not many or not all(isinstance(k, str) for k in many):
+            raise Refusal(400, "recipientSelector.knowledgeBases must be a non-empty list of knowledge base ids")
+        return frozenset(many), fields["bindingSet"]
+    if isinstance(single, str):
+        return frozenset({single}), fields["bindingSet"]
+    raise Refusal(400, "recipientSelector needs knowledgeBases (a list) or singleKnowledgeBase (a string)")
+
+
+def rename(bindings: Iterable[Mapping[str, str]], mapping: Mapping[str, str]) -> Bindings:
+    """``bindings`` with every variable renamed through ``mapping``."""
+    return [{mapping[key]: value for key, value in row.items()} for row in bindings]
+
+
+def _key(row: Mapping[str, str]) -> tuple[tuple[str, URIRef | Literal], ...]:
+    return tuple(sorted((k, parse_term(v)) for k, v in row.items()))
+
+
+def compatible(row: Mapping[str, str], filters: Sequence[Mapping[str, str]]) -> bool:
+    """Whether ``row`` agrees with at least one of ``filters`` on the variables that one binds
+    (an empty filter set lets everything through)."""
+    if not filters:
+        return True
+    return any(all(k in row and parse_term(row[k]) == parse_term(v) for k, v in f.items()) for f in filters)
+
+
+def union(sets: Iterable[Iterable[Mapping[str, str]]]) -> Bindings:
+    """The union of binding sets, each distinct binding once, in arrival order."""
+    seen: set[tuple[tuple[str, URIRef | Literal], ...]] = set()
+    out: Bindings = []
+    for rows in sets:
+        for row in rows:
+            key = _key(row)
+            if key not in seen:
+                seen.add(key)
+                out.append(dict(row))
+    return out
