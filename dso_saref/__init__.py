@@ -19,7 +19,12 @@ from typing import Any
 
 from rdflib import Graph
 
-from dso_saref.catalog import ASK_ANSWER, POST_REACT, Catalog, Description, Interaction, format_rows
+# The models' subpackage is imported first so that the public function ``messages()`` defined below,
+# not the subpackage, is the attribute ``dso_saref.messages`` (use ``dso_saref.messages.<module>``
+# through ``import ... from`` or importlib, never by attribute access on the package).
+import dso_saref.messages as _models  # noqa: F401
+from dso_saref.catalog import ASK_ANSWER, POST_REACT, Catalog, Description, Interaction
+from dso_saref.catalog import format_rows as _format_rows
 from dso_saref.errors import (
     DescriptionError,
     DsoSarefError,
@@ -28,7 +33,8 @@ from dso_saref.errors import (
     Problem,
     UnknownMessageError,
 )
-from dso_saref.terms import PREFIXES, Settings
+from dso_saref.terms import PREFIXES as _PREFIXES
+from dso_saref.terms import Settings
 
 __all__ = [
     "ASK_ANSWER",
@@ -72,7 +78,7 @@ def canonical(name: str, payload: Any, *, settings: Settings | None = None) -> A
 def to_bindings(name: str, payload: Any, *, settings: Settings | None = None) -> list[dict[str, str]]:
     """The KE binding set of a JSON payload: one ``{variable: term}`` row per leaf of its nesting,
     terms in KE syntax (``<iri>``, ``"v"^^<datatype>``); raises PayloadError."""
-    return format_rows(catalog[name].term_rows(payload, settings))
+    return _format_rows(catalog[name].term_rows(payload, settings))
 
 
 def from_bindings(name: str, bindings: Any, *, settings: Settings | None = None) -> Any:
@@ -86,7 +92,7 @@ def saref(name: str, payload: Any, *, settings: Settings | None = None) -> Graph
     raises PayloadError."""
     description = catalog[name]
     graph = description.pattern.graph(description.term_rows(payload, settings))
-    for prefix, namespace in PREFIXES.items():
+    for prefix, namespace in _PREFIXES.items():
         graph.bind(prefix, namespace, override=True)
     return graph
 

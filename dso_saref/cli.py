@@ -144,7 +144,7 @@ def unsaref_command(name: str, source: IO[str], fmt: str, base: str, tz: tzinfo,
             graph = Graph()
             try:
                 graph.parse(data=source.read(), format=RDF_FORMATS[fmt])
-            except Exception as exc:  # noqa: BLE001 - rdflib parsers raise many unrelated types
+            except Exception as exc:  # rdflib parsers raise many unrelated exception types
                 raise click.ClickException(f"{source.name}: not valid {fmt}: {exc}") from exc
             result = dso_saref.unsaref(item.name, graph, settings=settings)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))

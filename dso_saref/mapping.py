@@ -350,7 +350,9 @@ class Rows:
         for _, row in self.located_terms(data, base):
             yield row
 
-    def located_terms(self, data: Any, base: str) -> Iterator[tuple[dict[str, int | None], dict[str, URIRef | Literal]]]:
+    def located_terms(
+        self, data: Any, base: str
+    ) -> Iterator[tuple[dict[str, int | None], dict[str, URIRef | Literal]]]:
         """Like :meth:`terms`, each row with the array indices it came from (for
         ``Variable.path.location(indices)``: the JSON location of every value of the row)."""
         for indices in self.index_rows(data):

@@ -1,0 +1,503 @@
+"""A faithful in-process stand-in for the Knowledge Engine's smart-connector REST API (1.5.0).
+
+:class:`KnowledgeEngineEmulator` answers :class:`~dso_saref.ke.transport.KERequest` s exactly as the
+REST API would (same paths, headers, bodies, status codes and ``{"messageType": "error", ...}``
+errors); :mod:`dso_saref.ke.emulator_http` serves it over HTTP and
+:class:`~dso_saref.ke.transport.InProcessTransport` calls it without a socket. It also accepts the
+InterConnect generic adapter's paths (``/smartconnector/...``)::
+
+    with KnowledgeEngineEmulator(EmulatorConfig(handle_timeout=1.0)) as emulator:
+        client = KnowledgeEngineClient(transport=InProcessTransport(emulator))
+        client.register_knowledge_base("http://example.org/kb1", "kb 1", "a knowledge base")
+
+What it mirrors: knowledge bases (absolute URL ids, duplicates refused, leases), knowledge
+interactions (basic graph patterns only, names, ``<kbId>/interaction/<name>`` ids), matching as at
+reasoner level 1 (pattern isomorphism up to variable names, communicative acts), ASK = union of
+the answers renamed to the asker's variables and filtered by its bindings, POST = fan-out to every
+matching REACT with merged results, ``exchangeInfo`` per knowledge base, the ``/sc/handle`` long poll
+(202, 409, 410, queue of 50 per knowledge base), replies or 1.5.0 ``errorMessage`` s, and a
+per-exchange timeout after which a silent peer is reported FAILED. What it does not: reasoning above
+level 1, knowledge gaps, meta knowledge interactions, domain knowledge (stored, unused),
+suspension of knowledge bases that stop polling, persistence (like the KE, a restart forgets all).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from dso_saref.ke.emulator_rules import (
+    ANSWER,
+    ASK,
+    POST,
+    REACT,
+    Bindings,
+    Interaction,
+    Refusal,
+    check_bindings,
+    compatible,
+    match,
+    parse_exchange_body,
+    parse_interaction,
+    parse_knowledge_base,
+    rename,
+    union,
+)
+from dso_saref.ke.transport import KERequest, KEResponse, from_generic_adapter
+
+__all__ = ["EmulatorConfig", "KnowledgeEngineEmulator"]
+
+_STOPPED = "KB with id {} will no longer respond, because it stopped."
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How the emulator behaves where the KE is configurable (times in seconds).
+
+    ``handle_timeout``: a long poll answers 202 after this long without work (the KE: 29 s);
+    ``exchange_timeout``: an ASK/POST stops waiting for a peer after this long and reports it FAILED
+    (the KE: 10 s); ``queue_limit``: handle requests queued per knowledge base before the oldest
+    fails (50); ``outstanding_limit``: delivered but unanswered ones (100); ``default_reasoner_level``
+    reported when a knowledge base gives none (2; matching is always as at level 1); ``clock``: the
+    monotonic clock used for leases (tests may pass their own).
+    """
+
+    handle_timeout: float = 29.0
+    exchange_timeout: float = 10.0
+    queue_limit: int = 50
+    outstanding_limit: int = 100
+    default_reasoner_level: int = 2
+    version: str = "1.5.0"
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        for name in ("handle_timeout", "exchange_timeout", "queue_limit", "outstanding_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.default_reasoner_level not in range(1, 6):
+            raise ValueError(f"default_reasoner_level must be 1 to 5, got {self.default_reasoner_level!r}")
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One peer's part in an exchange: what it was sent and how it went."""
+
+    kb_id: str
+    target: Interaction
+    mapping: dict[str, str]
+    argument: Bindings
+    start: datetime
+    end: datetime | None = None
+    status: str | None = None
+    result: Bindings = field(default_factory=list)
+    failed: str | None = None
+
+    def finish(self, status: str, result: Bindings | None = None, failed: str | None = None) -> None:
+        if self.status is None:
+            self.status, self.result, self.failed = status, result or [], failed
+            self.end = datetime.now(UTC)
+
+
+@dataclass(eq=False)
+class _Handle:
+    id: int
+    ki: Interaction
+    bindings: Bindings
+    requester: str
+    slot: _Slot
+
+
+@dataclass(eq=False)
+class _KnowledgeBase:
+    id: str
+    name: str
+    description: str
+    lease: int | None
+    level: int
+    deadline: float | None = None
+    expires: datetime | None = None
+    kis: dict[str, Interaction] = field(default_factory=dict)
+    queue: deque[_Handle] = field(default_factory=deque)
+    outstanding: OrderedDict[int, _Handle] = field(default_factory=OrderedDict)
+    last_handle_id: int = 0
+    polling: bool = False
+    stopped: bool = False
+    domain_knowledge: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "knowledgeBaseId": self.id,
+            "knowledgeBaseName": self.name,
+            "knowledgeBaseDescription": self.description,
+        }
+        if self.lease is not None:
+            out["leaseRenewalTime"] = self.lease
+        out["reasonerLevel"] = self.level
+        return out
+
+
+def _error(status: int, message: str, kind: str = "error") -> KEResponse:
+    return KEResponse(status, {"messageType": kind, "message": message})
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class KnowledgeEngineEmulator:
+    """The KE's semantics behind its REST API, in process; thread-safe; :meth:`close` to stop."""
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        self.config = config or EmulatorConfig()
+        self._cond = threading.Condition()
+        self._kbs: dict[str, _KnowledgeBase] = {}
+        self._closing = False
+        self._routes: Mapping[tuple[str, str], Callable[[KERequest], KEResponse]] = {
+            ("GET", "/version"): self._version,
+            ("GET", "/sc"): self._list_kbs,
+            ("POST", "/sc"): self._register_kb,
+            ("DELETE", "/sc"): self._delete_kb,
+            ("PUT", "/sc/lease/renew"): self._renew_lease,
+            ("GET", "/sc/ki"): self._list_kis,
+            ("POST", "/sc/ki"): self._register_ki,
+            ("DELETE", "/sc/ki"): self._delete_ki,
+            ("POST", "/sc/ask"): self._ask,
+            ("POST", "/sc/post"): self._post,
+            ("GET", "/sc/handle"): self._poll,
+            ("POST", "/sc/handle"): self._reply,
+            ("POST", "/sc/knowledge"): self._domain_knowledge,
+        }
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop: open long polls get 410, running exchanges end (unanswered peers FAILED), every
+        later call gets 503. Idempotent."""
+        with self._cond:
+            self._closing = True
+            for kb in list(self._kbs.values()):
+                self._remove(kb)
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closing
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def handle(self, request: KERequest) -> KEResponse:
+        """The KE's reply to ``request``: a KE REST path (``/sc/ask``) or a generic adapter path
+        (``/smartconnector/ask``). Never raises for bad input: it answers 4xx as the KE does."""
+        try:
+            translated = from_generic_adapter(request)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        request = translated or request
+        route = self._routes.get((request.method.upper(), request.path))
+        if route is None:
+            known = {path for _, path in self._routes}
+            if request.path in known:
+                return _error(405, f"{request.method} is not allowed on {request.path}")
+            return _error(404, f"there is no {request.path} in the KE REST API")
+        if self._closing:
+            if request.path == "/sc/handle" and request.method.upper() == "GET":
+                return self._gone()
+            return _error(503, "the knowledge engine emulator is stopping")
+        try:
+            return route(request)
+        except Refusal as refusal:
+            return _error(refusal.status, refusal.message)
+
+    # -- helpers (call with the lock held) ---------------------------------------------------
+
+    def _expire(self) -> None:
+        now = self.config.clock()
+        for kb in [kb for kb in self._kbs.values() if kb.deadline is not None and now >= kb.deadline]:
+            self._remove(kb)
+
+    def _remove(self, kb: _KnowledgeBase) -> None:
+        self._kbs.pop(kb.id, None)
+        kb.stopped = True
+        for handle in [*kb.queue, *kb.outstanding.values()]:
+            handle.slot.finish("FAILED", failed=_STOPPED.format(kb.id))
+        kb.queue.clear()
+        kb.outstanding.clear()
+        self._cond.notify_all()
+
+    def _kb(self, request: KERequest, *, required: bool = True) -> _KnowledgeBase:
+        kb_id = request.header("Knowledge-Base-Id")
+        if kb_id is None:
+            raise Refusal(400, "the Knowledge-Base-Id header is required")
+        self._expire()
+        kb = self._kbs.get(kb_id)
+        if kb is None:
+            raise Refusal(404, f"knowledge base {kb_id!r} not found (never registered, deleted or its lease expired)")
+        return kb
+
+    def _ki(self, kb: _KnowledgeBase, request: KERequest, *, status: int = 404) -> Interaction:
+        ki_id = request.header("Knowledge-Interaction-Id")
+        if ki_id is None:
+            raise Refusal(400, "the Knowledge-Interaction-Id header is required")
+        ki = kb.kis.get(ki_id)
+        if ki is None:
+            raise Refusal(status, f"knowledge interaction {ki_id!r} not found in knowledge base {kb.id!r}")
+        return ki
+
+    def _gone(self) -> KEResponse:
+        return _error(410, "This long polling request is cancelled by the server because it or the Knowledge "
+                           "Base is stopping. Do not reinitiate this request.", "message")
+
+    # -- knowledge bases ---------------------------------------------------------------------
+
+    def _version(self, request: KERequest) -> KEResponse:
+        return KEResponse(200, {"version": self.config.version})
+
+    def _list_kbs(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            self._expire()
+            kb_id = request.header("Knowledge-Base-Id")
+            if kb_id is None:
+                return KEResponse(200, [kb.to_json() for kb in self._kbs.values()])
+            return KEResponse(200, [self._kb(request).to_json()])
+
+    def _register_kb(self, request: KERequest) -> KEResponse:
+        fields = parse_knowledge_base(request.json)
+        with self._cond:
+            self._expire()
+            if fields["id"] in self._kbs:
+                raise Refusal(400, f"knowledgeBaseId {fields['id']!r} is already in use")
+            kb = _KnowledgeBase(
+                id=str(fields["id"]),
+                name=str(fields["name"]),
+                description=str(fields["description"]),
+                lease=fields["lease"],  # type: ignore[arg-type]
+                level=fields["level"] or self.config.default_reasoner_level,  # type: ignore[arg-type]
+            )
+            if kb.lease is not None:
+                self._renew(kb)
+            self._kbs[kb.id] = kb
+        return KEResponse(200)
+
+    def _renew(self, kb: _KnowledgeBase) -> None:
+        seconds = float(kb.lease or 0)
+        kb.deadline = self.config.clock() + seconds
+        kb.expires = datetime.now(UTC) + timedelta(seconds=seconds)
+
+    def _delete_kb(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            self._remove(self._kb(request))
+        return KEResponse(200)
+
+    def _renew_lease(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb = self._kb(request)
+            if kb.lease is None:
+                raise Refusal(404, f"knowledge base {kb.id!r} was registered without a lease")
+            self._renew(kb)
+            return KEResponse(200, {"knowledgeBaseId": kb.id, "expires": _timestamp(kb.expires or datetime.now(UTC))})
+
+    def _domain_knowledge(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb = self._kb(request)
+            if request.text is None:
+                raise Refusal(400, "the domain knowledge must be sent as text/plain")
+            kb.domain_knowledge = request.text
+        return KEResponse(200)
+
+    # -- knowledge interactions --------------------------------------------------------------
+
+    def _list_kis(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            return KEResponse(200, [ki.to_json() for ki in self._kb(request).kis.values()])
+
+    def _register_ki(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb = self._kb(request)
+            ki = parse_interaction(request.json, kb.id)
+            if ki.id in kb.kis:
+                raise Refusal(400, f"knowledgeInteractionName {ki.name!r} is already registered for {kb.id!r}")
+            kb.kis[ki.id] = ki
+        return KEResponse(200, {"knowledgeInteractionId": ki.id})
+
+    def _delete_ki(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb = self._kb(request)
+            ki = self._ki(kb, request)
+            del kb.kis[ki.id]
+            for handle in [h for h in (*kb.queue, *kb.outstanding.values()) if h.ki.id == ki.id]:
+                handle.slot.finish("FAILED", failed=f"knowledge interaction {ki.id} was unregistered")
+                kb.outstanding.pop(handle.id, None)
+            kb.queue = deque(h for h in kb.queue if h.ki.id != ki.id)
+            self._cond.notify_all()
+        return KEResponse(200)
+
+    # -- exchanges ---------------------------------------------------------------------------
+
+    def _ask(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb, ki, slots, asked = self._start(request, ASK, complete=False)
+            self._await(slots)
+            infos, answers = [], []
+            for slot in slots:
+                info = self._info(slot)
+                if slot.status == "SUCCEEDED":
+                    rows = rename(slot.result, {v: k for k, v in slot.mapping.items()})
+                    info["bindingSet"] = rows
+                    answers.append([row for row in rows if compatible(row, asked)])
+                infos.append(info)
+            return KEResponse(200, {"bindingSet": union(answers), "exchangeInfo": infos})
+
+    def _post(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb, ki, slots, posted = self._start(request, POST, complete=True)
+            self._await(slots)
+            infos, results = [], []
+            for slot in slots:
+                info = self._info(slot)
+                info["argumentBindingSet"] = posted
+                rows = rename(slot.result, {v: k for k, v in slot.mapping.items()})
+                info["resultBindingSet"] = rows
+                if slot.status == "SUCCEEDED":
+                    results.append(rows)
+                infos.append(info)
+            return KEResponse(200, {"resultBindingSet": union(results), "exchangeInfo": infos})
+
+    def _start(
+        self, request: KERequest, kind: str, *, complete: bool
+    ) -> tuple[_KnowledgeBase, Interaction, list[_Slot], Bindings]:
+        """Check an ASK/POST and hand its bindings to every matching peer's queue."""
+        kb = self._kb(request)
+        ki = self._ki(kb, request)
+        if ki.kind != kind:
+            raise Refusal(400, f"knowledge interaction {ki.id!r} is a {ki.kind}, not a {kind}")
+        recipients, raw = parse_exchange_body(request.json)
+        pattern = ki.pattern if kind == ASK else ki.argument
+        bindings = check_bindings(raw, "bindingSet", pattern, complete=complete)
+        slots: list[_Slot] = []
+        for peer in list(self._kbs.values()):
+            if peer is kb or (recipients is not None and peer.id not in recipients):
+                continue
+            for target in list(peer.kis.values()):
+                mapping = match(ki, target) if target.kind in (ANSWER, REACT) else None
+                if mapping is None:
+                    continue
+                slot = _Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
+                slots.append(slot)
+                self._enqueue(peer, _Handle(0, target, rename(bindings, mapping), kb.id, slot))
+        return kb, ki, slots, bindings
+
+    def _enqueue(self, kb: _KnowledgeBase, handle: _Handle) -> None:
+        kb.last_handle_id += 1
+        handle.id = kb.last_handle_id
+        if len(kb.queue) >= self.config.queue_limit:
+            oldest = kb.queue.popleft()
+            oldest.slot.finish("FAILED", failed="Handle request queue is full. This oldest request has been cancelled.")
+        kb.queue.append(handle)
+        self._cond.notify_all()
+
+    def _await(self, slots: list[_Slot]) -> None:
+        timeout = self.config.exchange_timeout
+        self._cond.wait_for(lambda: self._closing or all(s.status for s in slots), timeout=timeout)
+        for slot in slots:
+            if self._closing:
+                slot.finish("FAILED", failed="the knowledge engine emulator is stopping")
+            slot.finish("FAILED", failed=f"{slot.kb_id} did not reply within {timeout:g} s")
+
+    def _info(self, slot: _Slot) -> dict[str, object]:
+        info: dict[str, object] = {
+            "initiator": "knowledgeBase",
+            "knowledgeBaseId": slot.kb_id,
+            "knowledgeInteractionId": slot.target.id,
+            "exchangeStart": _timestamp(slot.start),
+            "exchangeEnd": _timestamp(slot.end or datetime.now(UTC)),
+            "status": slot.status or "FAILED",
+        }
+        if slot.failed is not None:
+            info["failedMessage"] = slot.failed
+        return info
+
+    # -- the reactive side -------------------------------------------------------------------
+
+    def _poll(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb = self._kb(request)
+            if kb.polling:
+                raise Refusal(409, "Only one connection per Knowledge-Base-Id is allowed and we already have one.")
+            kb.polling = True
+            try:
+                deadline = time.monotonic() + self.config.handle_timeout
+                while True:
+                    if kb.stopped or self._closing:
+                        return self._gone()
+                    if kb.queue:
+                        return self._deliver(kb, kb.queue.popleft())
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return _error(202, "This is a heartbeat message that the server is still alive, "
+                                           "please renew your long polling request.", "info")
+                    self._cond.wait(remaining)
+            finally:
+                kb.polling = False
+
+    def _deliver(self, kb: _KnowledgeBase, handle: _Handle) -> KEResponse:
+        kb.outstanding[handle.id] = handle
+        while len(kb.outstanding) > self.config.outstanding_limit:
+            _, oldest = kb.outstanding.popitem(last=False)
+            oldest.slot.finish("FAILED", failed=f"Knowledge base {kb.id} should have max "
+                                                f"{self.config.outstanding_limit} outstanding handle requests.")
+        return KEResponse(200, {
+            "knowledgeInteractionId": handle.ki.id,
+            "handleRequestId": handle.id,
+            "bindingSet": handle.bindings,
+            "requestingKnowledgeBaseId": handle.requester,
+        })
+
+    def _reply(self, request: KERequest) -> KEResponse:
+        with self._cond:
+            kb = self._kb(request)
+            ki = self._ki(kb, request, status=400)
+            body = request.json
+            if not isinstance(body, Mapping):
+                raise Refusal(400, "the body must be a JSON object with handleRequestId and bindingSet or errorMessage")
+            unknown = sorted(set(body) - {"handleRequestId", "bindingSet", "errorMessage"})
+            if unknown:
+                raise Refusal(400, f"unknown field(s) in the handle response: {', '.join(unknown)}")
+            handle_id = body.get("handleRequestId")
+            if isinstance(handle_id, bool) or not isinstance(handle_id, int):
+                raise Refusal(400, "handleRequestId must be an integer")
+            if ("bindingSet" in body) == ("errorMessage" in body):
+                raise Refusal(400, "give exactly one of bindingSet and errorMessage")
+            if "errorMessage" in body and not isinstance(body["errorMessage"], str):
+                raise Refusal(400, "errorMessage must be a string")
+            handle = kb.outstanding.get(handle_id)
+            if handle is None:
+                raise Refusal(404, f"Handle request id {handle_id} not found. Are you sure it is still being processed?")
+            if handle.ki.id != ki.id:
+                raise Refusal(400, f"handle request {handle_id} is for {handle.ki.id}, not {ki.id}")
+            del kb.outstanding[handle_id]
+            self._cond.notify_all()
+            if "errorMessage" in body:
+                handle.slot.finish("FAILED", failed=body["errorMessage"])
+                return KEResponse(200)
+            try:
+                rows = check_bindings(body["bindingSet"], "bindingSet", ki.reply_pattern, complete=True)
+            except Refusal as refusal:
+                # as the KE: the answer is consumed and counts as failed, and the answerer hears why
+                handle.slot.finish("FAILED", failed=f"invalid reply from {kb.id}: {refusal.message}")
+                raise
+            handle.slot.finish("SUCCEEDED", result=rows)
+        return KEResponse(200)

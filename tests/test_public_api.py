@@ -1,0 +1,100 @@
+"""The public face: ``__all__`` complete and sorted, errors converted at the boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import dso_saref
+from tests.conftest import NAMES, ROOT
+
+
+def isort_key(name: str) -> tuple[int, str]:
+    """ruff's RUF022 order: CONSTANTS, then Classes, then functions, each alphabetical."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert dso_saref.__all__ == sorted(dso_saref.__all__, key=isort_key)
+    public = {n for n in vars(dso_saref) if not n.startswith("_") and n not in {"annotations", "Any", "Graph"}}
+    public -= {"catalog_module", "errors", "terms", "patterns", "mapping", "resources", "messages_module"}
+    modules = {n for n in public if type(getattr(dso_saref, n)).__name__ == "module"}
+    assert public - modules <= set(dso_saref.__all__)
+    for name in dso_saref.__all__:
+        assert hasattr(dso_saref, name)
+
+
+def test_messages_lists_the_catalog() -> None:
+    assert [d.name for d in dso_saref.messages()] == NAMES
+
+
+def test_unknown_message_names_suggest_close_ones() -> None:
+    with pytest.raises(dso_saref.UnknownMessageError) as info:
+        dso_saref.to_bindings("hems-voltag", {})
+    assert "hems-voltage" in info.value.suggestions
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(payload=JSON)
+def test_hostile_payloads_give_payload_errors_never_tracebacks(name: str, payload: object) -> None:
+    try:
+        dso_saref.saref(name, payload)
+    except dso_saref.PayloadError as exc:
+        assert exc.problems and all(p.location.startswith("$") for p in exc.problems)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@given(bindings=st.lists(st.dictionaries(st.text(max_size=10), st.text(max_size=30), max_size=4), max_size=3))
+def test_hostile_bindings_give_payload_errors(name: str, bindings: list[dict[str, str]]) -> None:
+    try:
+        dso_saref.from_bindings(name, bindings)
+    except dso_saref.PayloadError as exc:
+        assert exc.problems
+
+
+def test_bindings_from_another_party_with_xsd_string_are_accepted() -> None:
+    bindings = [{"hems": "<https://dso.example.org/id/hems/ID1234>",
+                 "hems_id": '"ID1234"^^<http://www.w3.org/2001/XMLSchema#string>'}]
+    assert dso_saref.from_bindings("hems-voltage-request", bindings) == {"Hems_ID": "ID1234"}
+
+
+def test_a_forged_iri_in_bindings_is_refused() -> None:
+    bindings = [{"hems": "<https://dso.example.org/id/hems/OTHER>", "hems_id": '"ID1234"'}]
+    with pytest.raises(dso_saref.PayloadError, match="minted"):
+        dso_saref.from_bindings("hems-voltage-request", bindings)
+
+
+def test_installed_wheel_works_from_any_directory(tmp_path: Path) -> None:
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        pytest.fail(f"wheel build failed: {built.stderr[-2000:]}")
+    (wheel,) = tmp_path.glob("dso_saref-*.whl")
+    unpacked = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "zipfile", "-e", str(wheel), str(unpacked)], check=True)
+    code = (
+        "import json, dso_saref; "
+        "d = dso_saref.catalog['hems-voltage']; "
+        "assert '_data' in str(d.source), d.source; "
+        "print(json.dumps([len(dso_saref.messages()), len(dso_saref.saref('hems-voltage', d.example()))]))"
+    )
+    run = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(unpacked)!r}); {code}"],
+                         cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    count, triples = json.loads(run.stdout)
+    assert count == len(NAMES)
+    assert triples > 0
