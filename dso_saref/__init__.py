@@ -33,8 +33,10 @@ from dso_saref.errors import (
     Problem,
     UnknownMessageError,
 )
+from dso_saref.report import Report
 from dso_saref.terms import PREFIXES as _PREFIXES
 from dso_saref.terms import Settings
+from dso_saref.validation import validate
 
 __all__ = [
     "ASK_ANSWER",
@@ -47,6 +49,7 @@ __all__ = [
     "PatternError",
     "PayloadError",
     "Problem",
+    "Report",
     "Settings",
     "UnknownMessageError",
     "canonical",
@@ -56,6 +59,7 @@ __all__ = [
     "saref",
     "to_bindings",
     "unsaref",
+    "validate",
 ]
 
 __version__ = "0.1.0"

@@ -35,10 +35,14 @@ from dso_saref.patterns import Pattern, parse
 from dso_saref.resources import data_dir
 from dso_saref.terms import NONE, PREFIXES, UNITS, Settings, TermError, format_term, parse_term
 
-__all__ = ["ASK_ANSWER", "POST_REACT", "Catalog", "Description", "Interaction", "json_path"]
+__all__ = ["ASK_ANSWER", "POST_REACT", "ROLES", "Catalog", "Description", "Interaction", "json_path"]
 
 POST_REACT = "post-react"
 ASK_ANSWER = "ask-answer"
+
+#: The parties of the DSO interface: who starts (``initiators``) and who serves (``responders``) each
+#: exchange is declared in its ``[interaction]`` table.
+ROLES = ("dso", "service-provider", "third-party", "data-service-provider")
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class Interaction:
     type: str
     result: str | None = None
     answer: str | None = None
+    initiators: tuple[str, ...] = ()
+    responders: tuple[str, ...] = ()
 
     @property
     def counterpart(self) -> str:
@@ -304,7 +310,12 @@ def _describe(path: Path) -> Description:
         decl = spec["interaction"]
         if decl.get("type") not in (POST_REACT, ASK_ANSWER):
             raise DescriptionError(f"{where}: interaction type must be {POST_REACT} or {ASK_ANSWER}")
-        interaction = Interaction(decl["type"], decl.get("result"), decl.get("answer"))
+        roles = {key: tuple(decl.get(key, ())) for key in ("initiators", "responders")}
+        for key, names in roles.items():
+            unknown_roles = sorted(set(names) - set(ROLES))
+            if unknown_roles:
+                raise DescriptionError(f"{where}: interaction {key} {unknown_roles} are not roles {ROLES}")
+        interaction = Interaction(decl["type"], decl.get("result"), decl.get("answer"), **roles)
     description = Description(
         name=spec["name"], description=spec["description"].strip(), spec=spec.get("spec", ""),
         direction=spec.get("direction", ""), model=model, prefixes=prefixes, pattern=pattern,

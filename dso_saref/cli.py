@@ -11,10 +11,13 @@ message name, unreadable file, bad option). Never a traceback for bad input.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, tzinfo
+from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -149,3 +152,126 @@ def unsaref_command(name: str, source: IO[str], fmt: str, base: str, tz: tzinfo,
             result = dso_saref.unsaref(item.name, graph, settings=settings)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
+
+# -- validation -------------------------------------------------------------------------------------
+
+#: Input formats of ``validate`` by file suffix (anything else is read as JSON).
+INPUT_SUFFIXES = {".json": "json", ".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".jsonld": "json-ld",
+                  ".json-ld": "json-ld"}
+#: ``validate`` shows a progress bar (on standard error) from this many files on.
+PROGRESS_FROM = 5
+
+
+class NothingValidated(click.ClickException):
+    """The message cannot be validated at all (its shape is missing or broken): exit 2."""
+
+    exit_code = 2
+
+
+def validation_inputs(sources: tuple[str, ...]) -> list[str]:
+    """The files that FILE arguments name: ``-`` (standard input), files, directories (every file with
+    a known suffix under them) and globs (``'examples/*.json'``, ``'data/**/*.ttl'``); a source that
+    names no readable file is a usage error."""
+    files: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if source == "-" or path.is_file():
+            found = [source]
+        elif path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+            if not found:
+                raise click.UsageError(f"{source}: directory holds no {', '.join(sorted(INPUT_SUFFIXES))} file")
+        elif any(char in source for char in "*?["):
+            found = sorted(p for p in glob.glob(source, recursive=True) if Path(p).is_file())
+            if not found:
+                raise click.UsageError(f"{source}: matches no file")
+        else:
+            raise click.UsageError(f"cannot read {source}: no such file or directory")
+        for name in found:
+            if name != "-" and not os.access(name, os.R_OK):
+                raise click.UsageError(f"cannot read {name}: permission denied")
+        files.extend(found)
+    return files
+
+
+def read_input(name: str) -> str | bytes:
+    """The text of an input file (``-``: standard input); an unreadable file is a usage error."""
+    if name == "-":
+        return click.get_text_stream("stdin").read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
+
+
+@main.command("validate")
+@click.argument("name")
+@click.argument("sources", metavar="FILE...", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Report format.")
+@click.option("--input-format", type=click.Choice(["auto", "json", *RDF_FORMATS]), default="auto",
+              show_default=True, help="Format of the files (auto: by suffix, .ttl .nt .jsonld are RDF).")
+@settings_options
+def validate_command(name: str, sources: tuple[str, ...], fmt: str, input_format: str, base: str, tz: tzinfo,
+                     lenient: bool) -> None:
+    """Validate payloads (JSON) or graphs (Turtle, N-Triples, JSON-LD) against message NAME: the model
+    and the SHACL shape. FILE may be a file, - (standard input), a directory or a glob.
+
+    Exit 0 when every file is valid, 1 when any is not (one line per error: file, location, message),
+    2 on usage errors (unknown NAME, unreadable file).
+    """
+    item = description(name)
+    settings = make_settings(base, tz, lenient)
+    files = validation_inputs(sources)
+    reports: list[tuple[str, dso_saref.Report]] = []
+
+    def check(file: str) -> None:
+        kind = input_format if input_format != "auto" else INPUT_SUFFIXES.get(Path(file).suffix.lower(), "json")
+        try:
+            reports.append((file, dso_saref.validate(item.name, read_input(file), format=kind, settings=settings)))
+        except DsoSarefError as exc:
+            raise NothingValidated(f"cannot validate {item.name}: {exc}") from exc
+
+    if len(files) >= PROGRESS_FROM:
+        with click.progressbar(files, label=f"validating {item.name}", file=click.get_text_stream("stderr")) as bar:
+            for file in bar:
+                check(file)
+    else:
+        for file in files:
+            check(file)
+    invalid = sum(not report.conforms for _, report in reports)
+    if fmt == "json":
+        click.echo(json.dumps({"message": item.name, "conforms": not invalid,
+                               "files": [{"file": file, **report.to_dict()} for file, report in reports]},
+                              indent=2, ensure_ascii=False))
+    else:
+        for file, report in reports:
+            for error in report.errors:
+                click.echo(f"{file}: {error.location}: {error.message} [{error.rule}]")
+            for warning in report.warnings:
+                click.echo(f"{file}: {warning.location}: warning: {warning.message} [{warning.rule}]")
+        click.echo(f"{len(reports)} file(s) checked against {item.name}: {len(reports) - invalid} valid, "
+                   f"{invalid} invalid", err=True)
+    if invalid:
+        raise SystemExit(1)
+
+
+@main.command("shapes")
+@click.argument("name")
+def shapes_command(name: str) -> None:
+    """Print the SHACL shape (Turtle) of message NAME; docs/shapes.md says what each shape checks."""
+    item = description(name)
+    try:
+        text = item.shape_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NothingValidated(f"{item.name} has no shape yet (shapes/{item.shape_path.name})") from exc
+    click.echo(text.rstrip("\n"))
+
+
+def _attach_knowledge_engine_commands() -> None:
+    from dso_saref.ke.commands import ke
+
+    main.add_command(ke)
+
+
+_attach_knowledge_engine_commands()

@@ -77,5 +77,12 @@ def test_hypothesis_round_trip(name: str, data: st.DataObject) -> None:
     assert dso_saref.canonical(name, expected) == expected, "canonical form must be a fixed point"
     bindings = dso_saref.to_bindings(name, payload)
     assert dso_saref.from_bindings(name, bindings) == expected
-    assert dso_saref.unsaref(name, dso_saref.saref(name, payload)) == expected
+    graph = dso_saref.saref(name, payload)
+    assert dso_saref.unsaref(name, graph) == expected
     json.dumps(bindings)
+    # hostile identifiers and texts: the serialised graph holds exactly the same triples, no more
+    for fmt in ("turtle", "nt"):
+        again = Graph().parse(data=graph.serialize(format=fmt), format=fmt)
+        assert set(again) == set(graph)
+    expected_triples = set(description.pattern.instantiate(description.term_rows(payload)))
+    assert set(graph) == expected_triples

@@ -44,6 +44,7 @@ from dso_saref.ke.emulator_rules import (
     compatible,
     match,
     parse_exchange_body,
+    parse_handle_response,
     parse_interaction,
     parse_knowledge_base,
     rename,
@@ -199,6 +200,18 @@ class KnowledgeEngineEmulator:
     ) -> None:
         self.close()
 
+    def wait_for_poll(self, kb_id: str, timeout: float) -> bool:
+        """Block until ``kb_id`` has a long poll open (for tests and demos); ``False`` on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: (kb := self._kbs.get(kb_id)) is not None and kb.polling, timeout)
+
+    def wait_for_queue(self, kb_id: str, size: int, timeout: float) -> bool:
+        """Block until ``size`` handle requests wait in ``kb_id``'s queue (for tests and demos);
+        ``False`` on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: (kb := self._kbs.get(kb_id)) is not None and len(kb.queue) >= size,
+                                       timeout)
+
     def handle(self, request: KERequest) -> KEResponse:
         """The KE's reply to ``request``: a KE REST path (``/sc/ask``) or a generic adapter path
         (``/smartconnector/ask``). Never raises for bad input: it answers 4xx as the KE does."""
@@ -238,7 +251,7 @@ class KnowledgeEngineEmulator:
         kb.outstanding.clear()
         self._cond.notify_all()
 
-    def _kb(self, request: KERequest, *, required: bool = True) -> _KnowledgeBase:
+    def _kb(self, request: KERequest) -> _KnowledgeBase:
         kb_id = request.header("Knowledge-Base-Id")
         if kb_id is None:
             raise Refusal(400, "the Knowledge-Base-Id header is required")
@@ -349,7 +362,7 @@ class KnowledgeEngineEmulator:
 
     def _ask(self, request: KERequest) -> KEResponse:
         with self._cond:
-            kb, ki, slots, asked = self._start(request, ASK, complete=False)
+            slots, asked = self._start(request, ASK, complete=False)
             self._await(slots)
             infos, answers = [], []
             for slot in slots:
@@ -363,7 +376,7 @@ class KnowledgeEngineEmulator:
 
     def _post(self, request: KERequest) -> KEResponse:
         with self._cond:
-            kb, ki, slots, posted = self._start(request, POST, complete=True)
+            slots, posted = self._start(request, POST, complete=True)
             self._await(slots)
             infos, results = [], []
             for slot in slots:
@@ -378,7 +391,7 @@ class KnowledgeEngineEmulator:
 
     def _start(
         self, request: KERequest, kind: str, *, complete: bool
-    ) -> tuple[_KnowledgeBase, Interaction, list[_Slot], Bindings]:
+    ) -> tuple[list[_Slot], Bindings]:
         """Check an ASK/POST and hand its bindings to every matching peer's queue."""
         kb = self._kb(request)
         ki = self._ki(kb, request)
@@ -398,7 +411,7 @@ class KnowledgeEngineEmulator:
                 slot = _Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
                 slots.append(slot)
                 self._enqueue(peer, _Handle(0, target, rename(bindings, mapping), kb.id, slot))
-        return kb, ki, slots, bindings
+        return slots, bindings
 
     def _enqueue(self, kb: _KnowledgeBase, handle: _Handle) -> None:
         kb.last_handle_id += 1
@@ -438,6 +451,7 @@ class KnowledgeEngineEmulator:
             if kb.polling:
                 raise Refusal(409, "Only one connection per Knowledge-Base-Id is allowed and we already have one.")
             kb.polling = True
+            self._cond.notify_all()
             try:
                 deadline = time.monotonic() + self.config.handle_timeout
                 while True:
@@ -470,34 +484,24 @@ class KnowledgeEngineEmulator:
         with self._cond:
             kb = self._kb(request)
             ki = self._ki(kb, request, status=400)
-            body = request.json
-            if not isinstance(body, Mapping):
-                raise Refusal(400, "the body must be a JSON object with handleRequestId and bindingSet or errorMessage")
-            unknown = sorted(set(body) - {"handleRequestId", "bindingSet", "errorMessage"})
-            if unknown:
-                raise Refusal(400, f"unknown field(s) in the handle response: {', '.join(unknown)}")
-            handle_id = body.get("handleRequestId")
-            if isinstance(handle_id, bool) or not isinstance(handle_id, int):
-                raise Refusal(400, "handleRequestId must be an integer")
-            if ("bindingSet" in body) == ("errorMessage" in body):
-                raise Refusal(400, "give exactly one of bindingSet and errorMessage")
-            if "errorMessage" in body and not isinstance(body["errorMessage"], str):
-                raise Refusal(400, "errorMessage must be a string")
+            handle_id, raw, error_message = parse_handle_response(request.json)
             handle = kb.outstanding.get(handle_id)
             if handle is None:
-                raise Refusal(404, f"Handle request id {handle_id} not found. Are you sure it is still being processed?")
+                raise Refusal(404, f"Handle request id {handle_id} not found. "
+                                   "Are you sure it is still being processed?")
             if handle.ki.id != ki.id:
                 raise Refusal(400, f"handle request {handle_id} is for {handle.ki.id}, not {ki.id}")
             del kb.outstanding[handle_id]
-            self._cond.notify_all()
-            if "errorMessage" in body:
-                handle.slot.finish("FAILED", failed=body["errorMessage"])
-                return KEResponse(200)
             try:
-                rows = check_bindings(body["bindingSet"], "bindingSet", ki.reply_pattern, complete=True)
+                if error_message is not None:
+                    handle.slot.finish("FAILED", failed=error_message)
+                else:
+                    rows = check_bindings(raw, "bindingSet", ki.reply_pattern, complete=True)
+                    handle.slot.finish("SUCCEEDED", result=rows)
             except Refusal as refusal:
                 # as the KE: the answer is consumed and counts as failed, and the answerer hears why
                 handle.slot.finish("FAILED", failed=f"invalid reply from {kb.id}: {refusal.message}")
                 raise
-            handle.slot.finish("SUCCEEDED", result=rows)
+            finally:
+                self._cond.notify_all()
         return KEResponse(200)

@@ -24,8 +24,8 @@ from dso_saref.patterns import Pattern, Var, isomorphism, parse
 from dso_saref.terms import TermError, check_iri, format_term, parse_term
 
 __all__ = [
-    "ASK",
     "ANSWER",
+    "ASK",
     "INFORM_PURPOSE",
     "KI_TYPES",
     "POST",
@@ -34,12 +34,14 @@ __all__ = [
     "Interaction",
     "Refusal",
     "acts_match",
+    "canonical_text",
     "check_bindings",
     "check_kb_id",
     "compatible",
     "joint_isomorphism",
     "match",
     "parse_exchange_body",
+    "parse_handle_response",
     "parse_interaction",
     "parse_knowledge_base",
     "rename",
@@ -61,7 +63,7 @@ _NAME = re.compile(r"[a-zA-Z0-9-]*\Z")
 _URL_SCHEMES = ("http", "https", "ftp", "file", "jar", "mailto")
 
 
-class Refusal(Exception):  # noqa: N818 - a refusal is an outcome, not an internal error
+class Refusal(Exception):
     """A request the emulator refuses: the HTTP ``status`` and a ``message`` naming the field."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -94,18 +96,23 @@ class Interaction:
             "requiredPurposes": sorted(self.required),
             "satisfiedPurposes": sorted(self.satisfied),
         }
-        if self.pattern is not None:
-            out["graphPattern"] = self.pattern.to_text()
-        if self.argument is not None:
-            out["argumentGraphPattern"] = self.argument.to_text()
-        if self.result is not None:
-            out["resultGraphPattern"] = self.result.to_text()
+        for key, pattern in (("graphPattern", self.pattern), ("argumentGraphPattern", self.argument),
+                             ("resultGraphPattern", self.result)):
+            if pattern is not None:
+                out[key] = canonical_text(pattern)
         return out
 
     @property
     def reply_pattern(self) -> Pattern | None:
         """The pattern a reply to this (ANSWER or REACT) interaction must bind completely."""
         return self.pattern if self.kind == ANSWER else self.result
+
+
+def canonical_text(pattern: Pattern) -> str:
+    """``pattern`` written with full IRIs only (no prefixes, no ``a``), one triple per line."""
+    return "\n".join(
+        " ".join(str(t) if isinstance(t, Var) else format_term(t) for t in triple) + " ." for triple in pattern.triples
+    )
 
 
 def _fields(body: object, allowed: Iterable[str], what: str) -> dict[str, object]:
@@ -246,9 +253,9 @@ def match(initiator: Interaction, target: Interaction) -> dict[str, str] | None:
     patterns under one renaming), else ``None``."""
     if not acts_match(initiator, target):
         return None
-    if initiator.kind == ASK and target.kind == ANSWER and initiator.pattern is not None and target.pattern is not None:
+    if (initiator.kind, target.kind) == (ASK, ANSWER) and initiator.pattern and target.pattern:
         return isomorphism(initiator.pattern, target.pattern)
-    if initiator.kind == POST and target.kind == REACT and initiator.argument is not None and target.argument is not None:
+    if (initiator.kind, target.kind) == (POST, REACT) and initiator.argument and target.argument:
         if (initiator.result is None) != (target.result is None):
             return None
         pairs = [(initiator.argument, target.argument)]
@@ -366,6 +373,19 @@ def parse_exchange_body(body: object) -> tuple[frozenset[str] | None, object]:
     if isinstance(single, str):
         return frozenset({single}), fields["bindingSet"]
     raise Refusal(400, "recipientSelector needs knowledgeBases (a list) or singleKnowledgeBase (a string)")
+
+
+def parse_handle_response(body: object) -> tuple[int, object, str | None]:
+    """The handle request id, raw binding set and error message of a ``POST /sc/handle`` body
+    (exactly one of the last two is given)."""
+    fields = _fields(body, ("handleRequestId", "bindingSet", "errorMessage"), "handle response")
+    handle_id = fields.get("handleRequestId")
+    if isinstance(handle_id, bool) or not isinstance(handle_id, int):
+        raise Refusal(400, "handleRequestId must be an integer")
+    if ("bindingSet" in fields) == ("errorMessage" in fields):
+        raise Refusal(400, "give exactly one of bindingSet and errorMessage")
+    error = _string(fields, "errorMessage", required=False)
+    return handle_id, fields.get("bindingSet"), error
 
 
 def rename(bindings: Iterable[Mapping[str, str]], mapping: Mapping[str, str]) -> Bindings:

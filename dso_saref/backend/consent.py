@@ -1,0 +1,237 @@
+"""Data access authorization (HLUC 5 PUC 1): consents, their tokens, and checking a token at each access.
+
+A service provider's authorization request creates a **pending** consent; the end user grants or refuses
+it through the DSO's customer channel (:meth:`ConsentRegistry.grant`, :meth:`~ConsentRegistry.refuse`);
+a granted consent carries a token (a uuid4) bound to the end user, the service provider and the window
+of data it covers. The token is valid from the grant until ``token_lifetime`` later; revocation ends it
+at once::
+
+    pending --grant--> granted --revoke--> revoked
+       |                  '--(now >= expires_at)--> expired
+       '--refuse--> refused
+
+Asking again with the same (end user, provider, window) returns the current state of that consent, so a
+provider polls its authorization request until the end user has decided. :meth:`ConsentRegistry.authorize`
+checks a token for one access (right token, right provider, right end user, data window inside the
+consented window, neither revoked nor expired) and writes a refusal to the registry of operations before
+raising :class:`Refused`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from dso_saref.backend.errors import NotFound, Refused, StateError
+from dso_saref.backend.registry import OperationsRegistry, Outcome
+from dso_saref.backend.settings import BackendSettings
+from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+
+__all__ = ["Consent", "ConsentRegistry", "ConsentState"]
+
+
+class ConsentState(StrEnum):
+    """Where a consent is in its life (``expired`` is derived from the clock, never stored)."""
+
+    PENDING = "pending"
+    GRANTED = "granted"
+    REFUSED = "refused"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class Consent:
+    """An end user's consent to a service provider's access to its data over ``[start, end)``."""
+
+    id: str
+    end_user: str
+    service_provider: str
+    start: datetime
+    end: datetime
+    status: ConsentState
+    requested_at: datetime
+    decided_at: datetime | None
+    revoked_at: datetime | None
+    token: str | None
+    expires_at: datetime | None
+    reason: str | None
+
+    def state(self, now: datetime) -> ConsentState:
+        """The state at ``now``: a granted consent whose token has run out is ``expired``."""
+        if self.status is ConsentState.GRANTED and self.expires_at is not None and now >= self.expires_at:
+            return ConsentState.EXPIRED
+        return self.status
+
+
+def _time(text: str | None) -> datetime | None:
+    return from_db_time(text) if text is not None else None
+
+
+def _consent(row: sqlite3.Row) -> Consent:
+    return Consent(row["id"], row["end_user"], row["service_provider"], from_db_time(row["start"]),
+                   from_db_time(row["end"]), ConsentState(row["status"]), from_db_time(row["requested_at"]),
+                   _time(row["decided_at"]), _time(row["revoked_at"]), row["token"], _time(row["expires_at"]),
+                   row["reason"])
+
+
+class ConsentRegistry:
+    """Consents and tokens of one :class:`Storage`; every decision and access goes to the registry."""
+
+    def __init__(self, storage: Storage, registry: OperationsRegistry, settings: BackendSettings) -> None:
+        self._storage = storage
+        self._registry = registry
+        self._settings = settings
+
+    # -- the service provider's side ----------------------------------------------------------------
+
+    def request(self, *, end_user: str, service_provider: str, start: datetime, end: datetime,
+                now: datetime) -> Consent:
+        """The consent for (end user, provider, window): the live one if there is one (pending, granted
+        and unexpired, or refused), else a new pending consent. The request is logged either way."""
+        with self._storage.transaction("authorization-request") as db:
+            rows = db.execute('SELECT * FROM consents WHERE end_user = ? AND service_provider = ? AND start = ? '
+                              'AND "end" = ? ORDER BY requested_at DESC, id', (end_user, service_provider,
+                                                                              to_db_time(start), to_db_time(end)))
+            for consent in map(_consent, rows.fetchall()):
+                state = consent.state(now)
+                if state in (ConsentState.PENDING, ConsentState.GRANTED, ConsentState.REFUSED):
+                    self._registry.write(db, at=now, actor=service_provider, operation="authorization-request",
+                                         subject=end_user, token=consent.token, outcome=_OUTCOMES[state],
+                                         reason=f"consent {consent.id} is {state.value}")
+                    return consent
+            consent_id = str(uuid.uuid4())
+            db.execute('INSERT INTO consents (id, end_user, service_provider, start, "end", status, requested_at) '
+                       "VALUES (?, ?, ?, ?, ?, 'pending', ?)", (consent_id, end_user, service_provider,
+                                                               to_db_time(start), to_db_time(end), to_db_time(now)))
+            self._registry.write(db, at=now, actor=service_provider, operation="authorization-request",
+                                 subject=end_user, outcome=Outcome.PENDING,
+                                 reason=f"consent {consent_id} asked of the end user")
+        return self.get(consent_id)
+
+    # -- the end user's side (the DSO's customer channel) ----------------------------------------------
+
+    def grant(self, consent_id: str, *, now: datetime) -> Consent:
+        """The end user grants a pending consent: a token is issued, valid for ``token_lifetime``.
+        Raises :class:`NotFound` or :class:`StateError` (not pending)."""
+        token = str(uuid.uuid4())
+        with self._storage.transaction("grant consent") as db:
+            consent = self._pending(db, consent_id)
+            db.execute("UPDATE consents SET status = 'granted', decided_at = ?, token = ?, expires_at = ? "
+                       "WHERE id = ?", (to_db_time(now), token, to_db_time(now + self._settings.token_lifetime),
+                                        consent_id))
+            self._registry.write(db, at=now, actor=consent.end_user, operation="grant consent",
+                                 subject=consent.end_user, token=token, outcome=Outcome.GRANTED,
+                                 reason=f"consent {consent_id} for {consent.service_provider}")
+        return self.get(consent_id)
+
+    def refuse(self, consent_id: str, *, now: datetime, reason: str = "refused by the end user") -> Consent:
+        """The end user refuses a pending consent. Raises :class:`NotFound` or :class:`StateError`."""
+        with self._storage.transaction("refuse consent") as db:
+            consent = self._pending(db, consent_id)
+            db.execute("UPDATE consents SET status = 'refused', decided_at = ?, reason = ? WHERE id = ?",
+                       (to_db_time(now), reason, consent_id))
+            self._registry.write(db, at=now, actor=consent.end_user, operation="refuse consent",
+                                 subject=consent.end_user, outcome=Outcome.REFUSED,
+                                 reason=f"consent {consent_id} for {consent.service_provider}: {reason}")
+        return self.get(consent_id)
+
+    def revoke(self, consent_id: str, *, now: datetime, reason: str = "revoked by the end user") -> Consent:
+        """The end user revokes a granted consent; its token is refused from ``now`` on.
+        Raises :class:`NotFound` or :class:`StateError` (not granted)."""
+        with self._storage.transaction("revoke consent") as db:
+            row = db.execute("SELECT * FROM consents WHERE id = ?", (consent_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"unknown consent {consent_id!r}")
+            consent = _consent(row)
+            if consent.status is not ConsentState.GRANTED:
+                raise StateError(f"consent {consent_id} is {consent.status.value}: only a granted one can be revoked")
+            db.execute("UPDATE consents SET status = 'revoked', revoked_at = ?, reason = ? WHERE id = ?",
+                       (to_db_time(now), reason, consent_id))
+            self._registry.write(db, at=now, actor=consent.end_user, operation="revoke consent",
+                                 subject=consent.end_user, token=consent.token, outcome=Outcome.REVOKED,
+                                 reason=f"consent {consent_id} for {consent.service_provider}: {reason}")
+        return self.get(consent_id)
+
+    def _pending(self, db: sqlite3.Connection, consent_id: str) -> Consent:
+        row = db.execute("SELECT * FROM consents WHERE id = ?", (consent_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"unknown consent {consent_id!r}")
+        consent = _consent(row)
+        if consent.status is not ConsentState.PENDING:
+            raise StateError(f"consent {consent_id} is {consent.status.value}, not pending")
+        return consent
+
+    # -- at each access -----------------------------------------------------------------------------
+
+    def authorize(self, token: str | None, *, actor: str, provider: str | None, end_user: str, start: datetime,
+                  end: datetime, now: datetime, operation: str = "metering-request") -> Consent:
+        """The granted consent that lets ``provider`` read ``end_user``'s data over ``[start, end)`` at
+        ``now`` with ``token``. Otherwise the refusal is logged (actor, end user, token, reason) and
+        :class:`Refused` raised. The caller logs the access itself, with the data it serves."""
+        consent = self.by_token(token) if token else None
+        reason = _refusal(consent, provider=provider, end_user=end_user, start=start, end=end, now=now,
+                          token=token)
+        if reason is not None or consent is None:
+            reason = reason or "unknown authorization token"
+            self._registry.log(at=now, actor=actor, operation=operation, subject=end_user, token=token,
+                               outcome=Outcome.REFUSED, reason=reason)
+            raise Refused(reason)
+        return consent
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def get(self, consent_id: str) -> Consent:
+        """The consent ``consent_id``; raises :class:`NotFound`."""
+        row = self._storage.query_one("SELECT * FROM consents WHERE id = ?", (consent_id,))
+        if row is None:
+            raise NotFound(f"unknown consent {consent_id!r}")
+        return _consent(row)
+
+    def by_token(self, token: str) -> Consent | None:
+        """The consent that issued ``token``, or ``None``."""
+        row = self._storage.query_one("SELECT * FROM consents WHERE token = ?", (token,))
+        return _consent(row) if row is not None else None
+
+    def consents(self, *, end_user: str | None = None, status: ConsentState | None = None) -> list[Consent]:
+        """Consents (of one end user, in one stored status), oldest first."""
+        clauses, params = [], []
+        if end_user is not None:
+            clauses.append("end_user = ?")
+            params.append(end_user)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return [_consent(r) for r in self._storage.query(f"SELECT * FROM consents{where} ORDER BY requested_at, id",
+                                                         params)]
+
+
+_OUTCOMES = {ConsentState.PENDING: Outcome.PENDING, ConsentState.GRANTED: Outcome.GRANTED,
+             ConsentState.REFUSED: Outcome.REFUSED}
+
+
+def _refusal(consent: Consent | None, *, provider: str | None, end_user: str, start: datetime, end: datetime,
+             now: datetime, token: str | None) -> str | None:
+    """Why ``consent`` does not allow the access, or ``None`` when it does."""
+    if not token:
+        return "an authorization token is required for an end user's data"
+    if consent is None:
+        return "unknown authorization token"
+    if provider is None or consent.service_provider != provider:
+        return "the token was issued to another service provider"
+    if consent.end_user != end_user:
+        return "the token does not cover this end user"
+    state = consent.state(now)
+    if state is ConsentState.REVOKED:
+        return "the consent was revoked by the end user"
+    if state is ConsentState.EXPIRED:
+        return "the authorization token has expired"
+    if state is not ConsentState.GRANTED:
+        return f"the consent is {state.value}"
+    if start < consent.start or end > consent.end:
+        return "the requested window is outside the consented window"
+    return None

@@ -1,0 +1,231 @@
+"""Metering data (HLUC 5 PUC 1), anonymised zone data (PUC 2 SCN1) and flexibility data (PUC 2 SCN3).
+
+**Values and aggregation.** A stored reading is the *average* power over the quarter-hour that starts at
+its timestamp (spec 4.2 readings every 15 minutes). An end user's measurement is its net active power,
+``active_power_withdrawn - active_power_injected`` in kW (negative when it exports; an MV client has
+withdrawn power only). Hourly and daily values are the **average power over the hour or the day**: the
+mean of the bucket's quarter-hours, so that value x duration is the bucket's energy, exactly the sum of
+the quarter-hour energies (energy-consistent). Buckets are aligned to the hour and the day of
+``BackendSettings.timezone`` (a daylight-saving day has 92 or 100 quarter-hours), each bucket is labelled
+by its start, only buckets that lie entirely inside the requested window are reported, and a bucket with
+a missing quarter-hour is left out rather than averaged over fewer quarters.
+
+**Anonymised data.** The value of a zone is the sum of its households' (LV clients') average powers. A
+zone with fewer than ``k`` households is refused outright; a bucket is reported only if at least ``k``
+households have complete data in it (the sum is over those households), so no interval ever reveals fewer
+than ``k`` households. MV clients are not households and are left out.
+
+**Flexibility data.** The DSO's needs of a zone whose window starts between the start date (00:00) and
+the end date (24:00, inclusive) in the DSO's time zone, historical or forecast alike; needs starting at
+the same time in the same direction and power type are summed (in the unit of the first).
+
+Every access is written to the registry of operations; every refusal is logged before it is raised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import NoReturn
+
+from dso_saref.backend.consent import ConsentRegistry
+from dso_saref.backend.errors import Refused
+from dso_saref.backend.grid import GridData
+from dso_saref.backend.parties import Parties
+from dso_saref.backend.registry import OperationsRegistry, Outcome
+from dso_saref.backend.settings import BackendSettings
+from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.messages.data_sharing import (
+    DataType,
+    FlexibilityData,
+    FlexibilityDataRequest,
+    Granularity,
+    MeteringData,
+    MeteringReading,
+    MeteringRequest,
+    MeteringSeries,
+)
+
+__all__ = ["QUARTER", "MeteringService", "aggregate", "bucket_bounds", "to_base_unit"]
+
+QUARTER = timedelta(minutes=15)
+
+#: Factor to the base unit (kW or kVAr) of each flexibility unit.
+_BASE = {"kW": ("kW", 1.0), "MW": ("kW", 1000.0), "kVAr": ("kVAr", 1.0), "MVAr": ("kVAr", 1000.0)}
+
+
+def to_base_unit(quantity: float, unit: str) -> tuple[float, str]:
+    """``quantity`` in ``unit`` expressed in kW (active) or kVAr (reactive)."""
+    base, factor = _BASE[unit]
+    return quantity * factor, base
+
+
+def _floor_quarter(ts: datetime) -> datetime:
+    ts = ts.astimezone(UTC)
+    return ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
+
+
+def bucket_bounds(ts: datetime, granularity: Granularity, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The bucket ``[start, end)`` (UTC) holding the instant ``ts``: its quarter-hour, or its hour or day
+    in the time zone ``tz``."""
+    if granularity is Granularity.QUARTER_HOURLY:
+        start = _floor_quarter(ts)
+        return start, start + QUARTER
+    local = ts.astimezone(tz)
+    if granularity is Granularity.HOURLY:
+        start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        return start, start + timedelta(hours=1)
+    day = local.date()
+    return _midnight(day, tz), _midnight(day + timedelta(days=1), tz)
+
+
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def aggregate(series: Iterable[tuple[datetime, float]], granularity: Granularity, *, start: datetime,
+              end: datetime, tz: tzinfo = UTC) -> list[tuple[datetime, float]]:
+    """Average power per bucket of ``granularity`` for quarter-hour average powers ``(time, kW)``.
+
+    Only complete buckets (every quarter-hour present) lying inside ``[start, end)`` are returned, in
+    time order; several values in one quarter-hour are averaged first.
+    """
+    quarters: dict[datetime, list[float]] = {}
+    for ts, value in series:
+        if start <= ts < end:
+            quarters.setdefault(_floor_quarter(ts), []).append(value)
+    buckets: dict[tuple[datetime, datetime], list[float]] = {}
+    for quarter, values in quarters.items():
+        buckets.setdefault(bucket_bounds(quarter, granularity, tz), []).append(math.fsum(values) / len(values))
+    out = []
+    for (b_start, b_end), values in buckets.items():
+        expected = (b_end - b_start) // QUARTER
+        if b_start >= start and b_end <= end and len(values) == expected:
+            out.append((b_start, math.fsum(values) / expected))
+    out.sort()
+    return out
+
+
+class MeteringService:
+    """Answers metering, anonymised and flexibility data requests from one :class:`Storage`."""
+
+    def __init__(self, storage: Storage, grid: GridData, parties: Parties, consents: ConsentRegistry,
+                 registry: OperationsRegistry, settings: BackendSettings) -> None:
+        self._storage = storage
+        self._grid = grid
+        self._parties = parties
+        self._consents = consents
+        self._registry = registry
+        self._settings = settings
+
+    def metering(self, request: MeteringRequest, *, requester: str, now: datetime) -> MeteringData:
+        """The metering data a request asks for; raises :class:`Refused` (already logged)."""
+        if request.data_type is DataType.USER:
+            return self.user_metering(request, requester=requester, now=now)
+        return self.zone_metering(request, requester=requester, now=now)
+
+    # -- PUC 1: an end user's data, under a token ---------------------------------------------------------
+
+    def user_metering(self, request: MeteringRequest, *, requester: str, now: datetime) -> MeteringData:
+        """An end user's net active power at the requested granularity, for the provider holding a valid
+        token; raises :class:`Refused` (logged) otherwise."""
+        provider = self._parties.provider_for(requester)
+        consent = self._consents.authorize(request.authorization_token, actor=provider.id if provider else requester,
+                                           provider=provider.id if provider else None, end_user=request.id,
+                                           start=request.start, end=request.end, now=now)
+        user = self._parties.end_user(request.id)
+        if user is None:  # a consent exists only for a known end user; kept for safety
+            self._refuse(requester, "metering-request", request.id, "unknown end user", now,
+                         token=request.authorization_token)
+        series = self._net_power([user.client_id], user.voltage_level, request.start, request.end)[user.client_id]
+        values = aggregate(series, request.granularity, start=request.start, end=request.end,
+                           tz=self._settings.timezone)
+        self._registry.log(at=now, actor=consent.service_provider, operation="metering-request", subject=request.id,
+                           token=consent.token, outcome=Outcome.SERVED,
+                           reason=f"{len(values)} values at granularity {request.granularity.value} from "
+                                  f"{to_db_time(request.start)} to {to_db_time(request.end)}")
+        return MeteringData([_series(request.id, values)])
+
+    # -- PUC 2 SCN1: a zone's anonymised data -----------------------------------------------------------
+
+    def zone_metering(self, request: MeteringRequest, *, requester: str, now: datetime) -> MeteringData:
+        """The summed net active power of a zone's households, bucket by bucket, each bucket aggregating
+        at least ``k`` households; raises :class:`Refused` (logged) for an unknown or too small zone."""
+        k = self._settings.k_anonymity
+        actor = self._actor(requester)
+        households = [c.id for c in self._grid.clients(zone_id=request.id, voltage_level="LV")]
+        if not households:
+            self._refuse(actor, "metering-request", request.id, f"unknown zone {request.id!r} or zone without "
+                         "households", now)
+        if len(households) < k:
+            self._refuse(actor, "metering-request", request.id, f"zone {request.id} has {len(households)} "
+                         f"households, fewer than the {k} needed to anonymise its data", now)
+        per_household = self._net_power(households, "LV", request.start, request.end)
+        totals: dict[datetime, list[float]] = {}
+        for client in households:
+            for bucket, value in aggregate(per_household[client], request.granularity, start=request.start,
+                                           end=request.end, tz=self._settings.timezone):
+                totals.setdefault(bucket, []).append(value)
+        values = sorted((bucket, math.fsum(v)) for bucket, v in totals.items() if len(v) >= k)
+        self._registry.log(at=now, actor=actor, operation="metering-request", subject=request.id,
+                           outcome=Outcome.SERVED, reason=f"anonymised: {len(values)} values over "
+                           f"{len(households)} households (k = {k})")
+        return MeteringData([_series(request.id, values)])
+
+    def _net_power(self, clients: Sequence[str], voltage_level: str, start: datetime,
+                   end: datetime) -> dict[str, list[tuple[datetime, float]]]:
+        if voltage_level == "MV":
+            raw = self._grid.series("mv-client-reading", clients, start=start, end=end,
+                                    columns=("active_power_withdrawn",))
+            return {c: [(ts, v[0]) for ts, v in rows] for c, rows in raw.items()}
+        raw = self._grid.series("lv-client-reading", clients, start=start, end=end,
+                                columns=("active_power_withdrawn", "active_power_injected"))
+        return {c: [(ts, v[0] - v[1]) for ts, v in rows] for c, rows in raw.items()}
+
+    # -- PUC 2 SCN3: flexibility data of a zone -----------------------------------------------------------
+
+    def flexibility_data(self, request: FlexibilityDataRequest, *, requester: str, now: datetime) -> FlexibilityData:
+        """The zone's flexibility needs starting within the dates of the request (see the module doc)."""
+        tz = self._settings.timezone
+        start = _midnight(request.start, tz)
+        end = _midnight(request.end + timedelta(days=1), tz)
+        rows = self._storage.query(
+            'SELECT n.*, GROUP_CONCAT(m.meter_id, char(31)) AS meters FROM flexibility_needs n '
+            "LEFT JOIN need_eligible_meters m ON m.request_id = n.request_id "
+            'WHERE n.zone_id = ? AND n.start >= ? AND n.start < ? GROUP BY n.request_id ORDER BY n.start, n.request_id',
+            (request.zone_id, to_db_time(start), to_db_time(end)))
+        merged: dict[tuple[str, str, str], list] = {}
+        for r in rows:
+            key = (r["start"], r["direction"], r["power_type"])
+            meters = set(r["meters"].split("\x1f")) if r["meters"] else set()
+            if key not in merged:
+                merged[key] = [r["quantity"], r["unit"], meters]
+                continue
+            entry = merged[key]  # same power type, so same base unit (kW or kVAr)
+            entry[0] += to_base_unit(r["quantity"], r["unit"])[0] / to_base_unit(1.0, entry[1])[0]
+            entry[2] |= meters
+        keys = sorted(merged)
+        self._registry.log(at=now, actor=self._actor(requester), operation="flexibility-data-request",
+                           subject=request.zone_id, outcome=Outcome.SERVED, reason=f"{len(keys)} needs")
+        return FlexibilityData(zone_id=request.zone_id, dates=[from_db_time(k[0]) for k in keys],
+                               needs=[merged[k][0] for k in keys], units=[merged[k][1] for k in keys],
+                               directions=[k[1] for k in keys], power_types=[k[2] for k in keys],
+                               eligible_clients=[sorted(merged[k][2]) for k in keys])
+
+    # -- helpers ----------------------------------------------------------------------------------------
+
+    def _actor(self, requester: str) -> str:
+        provider = self._parties.provider_for(requester)
+        return provider.id if provider is not None else requester
+
+    def _refuse(self, actor: str, operation: str, subject: str, reason: str, now: datetime,
+                token: str | None = None) -> NoReturn:
+        self._registry.log(at=now, actor=actor, operation=operation, subject=subject, token=token,
+                           outcome=Outcome.REFUSED, reason=reason)
+        raise Refused(reason)
+
+
+def _series(identifier: str, values: Sequence[tuple[datetime, float]]) -> MeteringSeries:
+    return MeteringSeries(id=identifier, readings=[MeteringReading(time=t, measurement=v, unit="kW")
+                                                   for t, v in values])

@@ -1,0 +1,352 @@
+"""The adapter: one party of the DSO interface on a Knowledge Engine, speaking typed messages.
+
+It registers a knowledge base and the KIs of its role (generated from the catalog), serves incoming
+ASK/POST work by converting bindings to typed messages, calling a handler and converting the answer
+back, and starts exchanges with :meth:`Adapter.send`. It knows no HTTP: the client's transport does::
+
+    adapter = Adapter(KnowledgeEngineClient("http://127.0.0.1:8280/rest"), "dso",
+                      kb_id="https://dso.example.org/kb/dso", handlers=backend.handlers())
+    adapter.register()
+    threading.Thread(target=adapter.serve, args=(stop,)).start()
+
+The handle loop follows the KE's rules: 202 and 500 poll again, 404 (the KE restarted) registers the
+knowledge base and every KI again, 409 and 410 stop, connection errors back off up to a cap. A handler
+that raises, or bindings that do not fit the message, are answered with a 1.5.0 ``errorMessage`` so
+the asker never hangs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+import dso_saref
+from dso_saref.catalog import ASK_ANSWER, Description
+from dso_saref.errors import DsoSarefError, PayloadError
+from dso_saref.ke.client import KnowledgeEngineClient
+from dso_saref.ke.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    KnowledgeBaseNotFound,
+    KnowledgeEngineError,
+    KnowledgeEngineUnavailable,
+    ServerError,
+)
+from dso_saref.ke.results import ExchangeInfo, HandleRequest
+from dso_saref.ke.roles import KnowledgeInteractionSpec, interactions_for
+from dso_saref.terms import Settings, format_term, mint_iri, template_fields
+
+__all__ = ["Adapter", "Backoff", "Exchange", "ExchangeContext", "Handler", "Query"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExchangeContext:
+    """Who asked, and when: given to every handler with the incoming message."""
+
+    exchange: str
+    requester: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Query:
+    """An incoming ASK: the request message when the asker bound all of its variables, and the
+    asker's raw bindings (KE term strings), which filter the answer."""
+
+    request: BaseModel | None
+    bindings: tuple[Mapping[str, str], ...]
+
+
+Handler = Callable[[Any, ExchangeContext], Any]
+"""Serves one exchange: ``(typed message or Query, context) -> answer`` (a model or its JSON)."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Retry delays after connection errors: doubling from ``initial`` up to ``cap`` seconds;
+    ``attempts`` tries before giving up at start (``None``: forever while serving)."""
+
+    initial: float = 0.5
+    cap: float = 30.0
+    attempts: int | None = 8
+
+    def delays(self) -> list[float]:
+        """The delays before each retry when ``attempts`` is bounded."""
+        count = max((self.attempts or 1) - 1, 0)
+        return [min(self.initial * 2**i, self.cap) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """The outcome of :meth:`Adapter.send`: every peer's answer (canonical JSON), and who failed."""
+
+    name: str
+    answers: dict[str, Any] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        """Whether at least one peer answered."""
+        return bool(self.answers)
+
+
+class Adapter:
+    """One knowledge base on a KE playing ``role`` with the catalog's interactions."""
+
+    def __init__(
+        self,
+        client: KnowledgeEngineClient,
+        role: str,
+        *,
+        kb_id: str,
+        kb_name: str | None = None,
+        kb_description: str | None = None,
+        handlers: Mapping[str, Handler] | None = None,
+        settings: Settings | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.client = client
+        self.role = role
+        self.kb_id = kb_id
+        self.kb_name = kb_name or f"dso-saref {role}"
+        self.kb_description = kb_description or f"dso-saref adapter playing the {role} role of the DSO interface"
+        self.settings = settings or Settings()
+        self.backoff = backoff or Backoff()
+        self.specs = {spec.name: spec for spec in interactions_for(role)}
+        self.handlers = dict(handlers or {})
+        missing = sorted(n for n in self.handlers if n not in self.specs or self.specs[n].initiates)
+        if missing:
+            raise ValueError(f"role {role!r} does not serve {missing}")
+        self.ki_ids: dict[str, str] = {}
+        self._names_by_ki: dict[str, str] = {}
+        self._stopped = threading.Event()
+
+    # -- registration ------------------------------------------------------------------------
+
+    def register(self) -> list[str]:
+        """Register the knowledge base (replacing a stale one of the same id) and every KI of the
+        role; returns the KI ids. Retries connection errors per :class:`Backoff`, then raises
+        :class:`~dso_saref.ke.errors.KnowledgeEngineUnavailable`."""
+        delays = iter(self.backoff.delays())
+        while True:
+            try:
+                return self._register_once()
+            except KnowledgeEngineUnavailable:
+                delay = next(delays, None)
+                if delay is None:
+                    raise
+                log.warning("KE unreachable, retrying registration in %.1f s", delay)
+                if self._stopped.wait(delay):
+                    raise
+
+    def _register_once(self) -> list[str]:
+        try:
+            self.client.register_knowledge_base(self.kb_id, self.kb_name, self.kb_description)
+        except BadRequest:
+            # the id is in use: a previous run of ours did not unregister; start clean
+            self.client.delete_knowledge_base(self.kb_id)
+            self.client.register_knowledge_base(self.kb_id, self.kb_name, self.kb_description)
+        self.ki_ids = {name: self._register_ki(spec) for name, spec in self.specs.items()}
+        self._names_by_ki = {ki: name for name, ki in self.ki_ids.items()}
+        return list(self.ki_ids.values())
+
+    def _register_ki(self, spec: KnowledgeInteractionSpec) -> str:
+        register = {
+            "AskKnowledgeInteraction": lambda: self.client.register_ask(
+                self.kb_id, spec.graph_pattern or "", name=spec.name, prefixes=spec.prefixes),
+            "AnswerKnowledgeInteraction": lambda: self.client.register_answer(
+                self.kb_id, spec.graph_pattern or "", name=spec.name, prefixes=spec.prefixes),
+            "PostKnowledgeInteraction": lambda: self.client.register_post(
+                self.kb_id, spec.argument_pattern or "", spec.result_pattern, name=spec.name, prefixes=spec.prefixes),
+            "ReactKnowledgeInteraction": lambda: self.client.register_react(
+                self.kb_id, spec.argument_pattern or "", spec.result_pattern, name=spec.name, prefixes=spec.prefixes),
+        }
+        return register[spec.type]()
+
+    def close(self) -> None:
+        """Stop serving and unregister the knowledge base (its KIs go with it)."""
+        self._stopped.set()
+        with contextlib.suppress(KnowledgeBaseNotFound, KnowledgeEngineUnavailable, Gone):
+            self.client.delete_knowledge_base(self.kb_id)
+
+    # -- the initiating side -----------------------------------------------------------------
+
+    def send(self, name: str, payload: Any = None, *, recipients: Sequence[str] | None = None) -> Exchange:
+        """Start exchange ``name`` (ASK or POST, as the catalog says) with ``payload``; returns every
+        peer's answer as canonical JSON and who failed. For an ASK whose answer is the message
+        itself (readings, topology), ``payload`` may be ``None`` (ask everything) or a dict of JSON
+        fields that the asker binds (e.g. ``{"id": "LV0001"}``). Raises PayloadError for a bad
+        payload, ValueError when the role does not start ``name``, KnowledgeEngineError from the KE."""
+        spec = self.specs.get(name)
+        if spec is None or not spec.initiates:
+            raise ValueError(f"role {self.role!r} does not start the exchange {name!r}")
+        exchange = dso_saref.catalog[name]
+        interaction = exchange.interaction
+        counterpart = dso_saref.catalog[interaction.counterpart] if interaction else exchange
+        ki_id = self.ki_ids.get(name)
+        if ki_id is None:
+            raise ValueError("register() first")
+        if interaction is not None and interaction.type == ASK_ANSWER:
+            bindings = self._ask_bindings(exchange, counterpart, payload)
+            result = self.client.ask(self.kb_id, ki_id, bindings, recipients=recipients)
+            return self._collect(name, counterpart, result.exchange_info, lambda info: info.binding_set)
+        bindings = dso_saref.to_bindings(name, payload, settings=self.settings)
+        posted = self.client.post(self.kb_id, ki_id, bindings, recipients=recipients)
+        return self._collect(name, counterpart, posted.exchange_info, lambda info: info.result_binding_set)
+
+    def _ask_bindings(self, exchange: Description, counterpart: Description, payload: Any) -> list[dict[str, str]]:
+        if exchange is not counterpart:
+            return dso_saref.to_bindings(exchange.name, payload, settings=self.settings)
+        if payload is None:
+            return []
+        if not isinstance(payload, Mapping):
+            raise PayloadError(exchange.name, [dso_saref.Problem("$", "an ASK filter must be a JSON object")])
+        return [filter_bindings(exchange, payload, self.settings)]
+
+    def _collect(self, name: str, counterpart: Description, infos: Sequence[ExchangeInfo],
+                 bindings_of: Callable[[ExchangeInfo], Any]) -> Exchange:
+        answers: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        for info in infos:
+            if not info.succeeded:
+                failed[info.knowledge_base_id] = info.failed_message or info.status
+                continue
+            try:
+                answers[info.knowledge_base_id] = dso_saref.from_bindings(
+                    counterpart.name, list(bindings_of(info) or []), settings=self.settings)
+            except PayloadError as exc:
+                failed[info.knowledge_base_id] = f"answer is not a valid {counterpart.name}: {exc}"
+        return Exchange(name, answers, failed)
+
+    # -- the serving side --------------------------------------------------------------------
+
+    def serve(self, stop: threading.Event | None = None) -> None:
+        """Poll for work and answer it until ``stop`` is set, :meth:`close` is called, or the KE
+        says 409 (another poll is open) or 410 (it is stopping)."""
+        stop = stop or self._stopped
+        delay = self.backoff.initial
+        while not stop.is_set() and not self._stopped.is_set():
+            try:
+                self.handle_one()
+                delay = self.backoff.initial
+            except KnowledgeBaseNotFound:
+                log.warning("the KE does not know %s (restarted?): registering again", self.kb_id)
+                self._reregister(stop)
+            except (Conflict, Gone) as exc:
+                log.info("handle loop stops: %s", exc)
+                return
+            except ServerError:
+                continue
+            except KnowledgeEngineUnavailable:
+                if stop.wait(delay) or self._stopped.is_set():
+                    return
+                delay = min(delay * 2, self.backoff.cap)
+
+    def _reregister(self, stop: threading.Event) -> None:
+        delay = self.backoff.initial
+        while not stop.is_set():
+            try:
+                self._register_once()
+                return
+            except KnowledgeEngineUnavailable:
+                if stop.wait(delay):
+                    return
+                delay = min(delay * 2, self.backoff.cap)
+
+    def handle_one(self) -> bool:
+        """One long poll: answer the work it brings; ``False`` when the KE said "poll again"."""
+        request = self.client.poll(self.kb_id)
+        if request is None:
+            return False
+        name = self._names_by_ki.get(request.knowledge_interaction_id)
+        try:
+            bindings = self._answer(name, request)
+        except (DsoSarefError, ValueError) as exc:
+            self._reply_error(request, f"{name or 'unknown interaction'}: {exc}")
+            return True
+        except Exception as exc:  # a handler's own failure must reach the asker, not hang it
+            log.exception("handler for %s failed", name)
+            self._reply_error(request, f"{name}: the handler failed: {type(exc).__name__}: {exc}")
+            return True
+        try:
+            self.client.respond(self.kb_id, request.knowledge_interaction_id, request.handle_request_id, bindings)
+        except BadRequest as exc:
+            self._reply_error(request, f"{name}: the answer was refused by the KE: {exc}")
+        return True
+
+    def _reply_error(self, request: HandleRequest, message: str) -> None:
+        try:
+            self.client.respond_error(self.kb_id, request.knowledge_interaction_id, request.handle_request_id, message)
+        except KnowledgeEngineError as exc:
+            log.error("could not report the failure of handle request %s: %s", request.handle_request_id, exc)
+
+    def _answer(self, name: str | None, request: HandleRequest) -> list[dict[str, str]]:
+        if name is None or name not in self.handlers:
+            raise ValueError(f"no handler for {request.knowledge_interaction_id}")
+        exchange = dso_saref.catalog[name]
+        interaction = exchange.interaction
+        counterpart = dso_saref.catalog[interaction.counterpart] if interaction else exchange
+        context = ExchangeContext(name, request.requesting_knowledge_base_id, datetime.now(UTC))
+        incoming = list(request.binding_set)
+        if interaction is not None and interaction.type == ASK_ANSWER:
+            query = Query(ask_request(exchange, counterpart, incoming, self.settings), tuple(incoming))
+            answer = self.handlers[name](query, context)
+            rows = dso_saref.to_bindings(counterpart.name, _json(answer), settings=self.settings)
+            return [row for row in rows if not incoming or any(compatible(row, bound) for bound in incoming)]
+        message = exchange.parse(dso_saref.from_bindings(name, incoming, settings=self.settings), self.settings)
+        answer = self.handlers[name](message, context)
+        return dso_saref.to_bindings(counterpart.name, _json(answer), settings=self.settings)
+
+
+def _json(answer: Any) -> Any:
+    if isinstance(answer, BaseModel):
+        return answer.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return answer
+
+
+def compatible(row: Mapping[str, str], bound: Mapping[str, str]) -> bool:
+    """Whether an answer row agrees with every variable the asker bound."""
+    return all(row.get(var) == value for var, value in bound.items())
+
+
+def ask_request(exchange: Description, counterpart: Description, incoming: Sequence[Mapping[str, str]],
+                settings: Settings) -> BaseModel | None:
+    """The request message of an ASK when the asker bound every variable of it, else ``None``."""
+    if exchange is counterpart or len(incoming) != 1:
+        return None
+    row = {k: v for k, v in incoming[0].items() if k in exchange.variables}
+    if set(row) != set(exchange.variables):
+        return None
+    return exchange.parse(dso_saref.from_bindings(exchange.name, [row], settings=settings), settings)
+
+
+def filter_bindings(description: Description, fields: Mapping[str, Any], settings: Settings) -> dict[str, str]:
+    """The binding of an ASK filter: each JSON field given (by its last key, e.g. ``id``) bound to
+    its term, and IRIs minted from them; raises PayloadError for an unknown field."""
+    by_key = {var.path.steps[-1].name: var for var in description.variables.values()
+              if var.path is not None and hasattr(var.path.steps[-1], "name")}
+    row: dict[str, str] = {}
+    for key, value in fields.items():
+        var = by_key.get(key)
+        if var is None:
+            raise PayloadError(description.name, [dso_saref.Problem(f"$.{key}", "not a field this ASK can filter on")])
+        try:
+            row[var.name] = format_term(var.term(value, settings.base))
+        except ValueError as exc:
+            raise PayloadError(description.name, [dso_saref.Problem(f"$.{key}", str(exc))]) from exc
+    plain = {var.name: fields[key] for key, var in by_key.items() if key in fields}
+    for var in description.variables.values():
+        if var.path is None and var.template and set(template_fields(var.template)) <= set(plain):
+            values = {f: str(plain[f]) for f in template_fields(var.template)}
+            row[var.name] = f"<{mint_iri(settings.base, var.template, values)}>"
+    return row

@@ -1,0 +1,176 @@
+"""The adapter against the emulator over real HTTP: every exchange of the catalog between two roles,
+and the faults the handle loop must survive."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+import dso_saref
+from dso_saref.ke import (
+    EmulatorConfig,
+    EmulatorServer,
+    KnowledgeEngineClient,
+    KnowledgeEngineEmulator,
+    KnowledgeEngineUnavailable,
+    Timeouts,
+)
+from dso_saref.ke.adapter import Adapter, Backoff, ExchangeContext, Query
+from dso_saref.ke.roles import interactions_for
+
+EXCHANGES = sorted(name for name in dso_saref.catalog if dso_saref.catalog[name].interaction is not None)
+FAST = Backoff(initial=0.05, cap=0.2, attempts=3)
+
+
+def client(server: EmulatorServer) -> KnowledgeEngineClient:
+    return KnowledgeEngineClient(server.base_url, timeout=Timeouts(read=10, exchange=10, long_poll=10))
+
+
+@contextmanager
+def serving(adapter: Adapter) -> Iterator[threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        adapter.close()
+        thread.join(timeout=10)
+
+
+def example_answer(name: str) -> Callable[[Any, ExchangeContext], Any]:
+    counterpart = dso_saref.catalog[dso_saref.catalog[name].interaction.counterpart]
+    return lambda message, context: counterpart.example()
+
+
+@pytest.fixture
+def server() -> Iterator[EmulatorServer]:
+    config = EmulatorConfig(handle_timeout=0.5, exchange_timeout=3.0)
+    with EmulatorServer(KnowledgeEngineEmulator(config), port=0) as running:
+        yield running
+
+
+@pytest.mark.parametrize("name", EXCHANGES)
+def test_every_exchange_runs_between_two_roles_over_http(server: EmulatorServer, name: str) -> None:
+    interaction = dso_saref.catalog[name].interaction
+    assert interaction.initiators and interaction.responders, f"{name}: who starts and who serves?"
+    responder = Adapter(client(server), interaction.responders[0], kb_id="https://test.example.org/kb/responder",
+                        handlers={name: example_answer(name)}, backoff=FAST)
+    initiator = Adapter(client(server), interaction.initiators[0], kb_id="https://test.example.org/kb/initiator",
+                        backoff=FAST)
+    responder.register()
+    initiator.register()
+    counterpart = dso_saref.catalog[interaction.counterpart]
+    with serving(responder):
+        payload = None if counterpart.name == name else dso_saref.catalog[name].example()
+        exchange = initiator.send(name, payload)
+    initiator.close()
+    assert exchange.failed == {}
+    assert list(exchange.answers) == ["https://test.example.org/kb/responder"]
+    answer = exchange.answers["https://test.example.org/kb/responder"]
+    if interaction.type == dso_saref.POST_REACT or payload is None:
+        assert answer == dso_saref.canonical(counterpart.name, counterpart.example())
+
+
+@pytest.mark.parametrize("role", ["dso", "service-provider", "third-party", "data-service-provider"])
+def test_ki_names_are_exchange_names_and_unique(role: str) -> None:
+    names = [spec.name for spec in interactions_for(role)]
+    assert names == sorted(set(names))
+    assert set(names) <= set(EXCHANGES)
+
+
+def test_a_raising_handler_becomes_an_error_reply_not_a_hang(server: EmulatorServer) -> None:
+    def broken(message: Any, context: ExchangeContext) -> Any:
+        raise RuntimeError("database on fire")
+
+    dso = Adapter(client(server), "service-provider", kb_id="https://test.example.org/kb/sp",
+                  handlers={"hems-voltage-request": broken}, backoff=FAST)
+    asker = Adapter(client(server), "dso", kb_id="https://test.example.org/kb/asker", backoff=FAST)
+    dso.register()
+    asker.register()
+    with serving(dso):
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+    assert not exchange.answered
+    assert "database on fire" in exchange.failed["https://test.example.org/kb/sp"]
+
+
+def test_malformed_incoming_bindings_are_refused_with_a_clear_error(server: EmulatorServer) -> None:
+    seen: list[Any] = []
+    reactor = Adapter(client(server), "dso", kb_id="https://test.example.org/kb/dso",
+                      handlers={"fault-notification": lambda m, c: seen.append(m)}, backoff=FAST)
+    poster = Adapter(client(server), "service-provider", kb_id="https://test.example.org/kb/sp", backoff=FAST)
+    reactor.register()
+    poster.register()
+    good = dso_saref.to_bindings("fault-notification", dso_saref.catalog["fault-notification"].example())
+    bad = [{**row, next(iter(row)): '"not an iri"'} for row in good]
+    with serving(reactor):
+        result = poster.client.post(poster.kb_id, poster.ki_ids["fault-notification"], bad)
+    assert seen == []
+    (info,) = result.exchange_info
+    assert not info.succeeded and "fault-notification" in (info.failed_message or "")
+
+
+def test_ke_down_at_start_retries_then_raises() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    adapter = Adapter(KnowledgeEngineClient(f"http://127.0.0.1:{port}/rest", timeout=Timeouts(connect=0.5)), "dso",
+                      kb_id="https://test.example.org/kb/dso", backoff=Backoff(initial=0.01, cap=0.02, attempts=3))
+    with pytest.raises(KnowledgeEngineUnavailable):
+        adapter.register()
+
+
+def test_ke_restart_mid_run_reregisters_and_carries_on() -> None:
+    config = EmulatorConfig(handle_timeout=0.3, exchange_timeout=3.0)
+    first = EmulatorServer(KnowledgeEngineEmulator(config), port=0).start()
+    port = int(first.base_url.split(":")[2].split("/")[0])
+    answer = example_answer("hems-voltage-request")
+    sp = Adapter(client(first), "service-provider", kb_id="https://test.example.org/kb/sp",
+                 handlers={"hems-voltage-request": answer}, backoff=FAST)
+    sp.register()
+    stop = threading.Event()
+    thread = threading.Thread(target=sp.serve, args=(stop,), daemon=True)
+    thread.start()
+    first.close()  # the KE goes away; the loop sees 410 or connection errors
+    second = EmulatorServer(KnowledgeEngineEmulator(config), port=port).start()
+    try:
+        if not thread.is_alive():  # 410 on shutdown stops the loop, as the KE asks: start it again
+            thread = threading.Thread(target=sp.serve, args=(stop,), daemon=True)
+            thread.start()
+        emulator = second.emulator
+        assert emulator.wait_for_poll(sp.kb_id, timeout=10), "the adapter did not register again"
+        asker = Adapter(client(second), "dso", kb_id="https://test.example.org/kb/dso", backoff=FAST)
+        asker.register()
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        assert exchange.answered and not exchange.failed
+    finally:
+        stop.set()
+        sp.close()
+        thread.join(timeout=10)
+        second.close()
+
+
+def test_ask_answer_handler_gets_the_typed_request(server: EmulatorServer) -> None:
+    received: list[Query] = []
+
+    def answer(query: Query, context: ExchangeContext) -> Any:
+        received.append(query)
+        return dso_saref.catalog["hems-voltage"].example()
+
+    sp = Adapter(client(server), "service-provider", kb_id="https://test.example.org/kb/sp",
+                 handlers={"hems-voltage-request": answer}, backoff=FAST)
+    dso = Adapter(client(server), "dso", kb_id="https://test.example.org/kb/dso", backoff=FAST)
+    sp.register()
+    dso.register()
+    with serving(sp):
+        other = dso.send("hems-voltage-request", {"Hems_ID": "ID9999"})
+    assert received[0].request is not None and received[0].request.Hems_ID == "ID9999"
+    assert received[0].bindings
+    # the example answers ID1234 only: nothing compatible with the asker's ID9999 comes back
+    assert other.answers["https://test.example.org/kb/sp"] == {"Voltage_Monitoring": []} or not other.answered

@@ -1,0 +1,125 @@
+"""The emulator's matching and binding rules on their own: isomorphism up to variable names (also
+jointly for argument + result patterns), binding-set checks, renaming, filtering and union."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rdflib import Literal, URIRef
+
+from dso_saref.ke.emulator_rules import (
+    ANSWER,
+    ASK,
+    POST,
+    REACT,
+    Interaction,
+    Refusal,
+    check_bindings,
+    compatible,
+    joint_isomorphism,
+    match,
+    union,
+)
+from dso_saref.patterns import Pattern, Var, parse
+
+EX = {"ex": "http://example.org/ns#"}
+TERMS = [URIRef("http://example.org/ns#p"), URIRef("http://example.org/ns#q"), URIRef("http://example.org/ns#C"),
+         Literal("x")]
+
+
+def renamed(pattern: Pattern, mapping: dict[str, str], order: list[int]) -> Pattern:
+    triples = [tuple(Var(mapping[t.name]) if isinstance(t, Var) else t for t in triple) for triple in pattern.triples]
+    return Pattern(tuple(triples[i] for i in order))  # type: ignore[misc]
+
+
+@st.composite
+def patterns(draw: st.DrawFn, names: str = "abcd") -> Pattern:
+    count = draw(st.integers(1, 4))
+    triples = []
+    for _ in range(count):
+        s = Var(draw(st.sampled_from(names)))
+        p = draw(st.sampled_from([Var(names[0]), TERMS[0], TERMS[1]]))
+        o = draw(st.sampled_from([*[Var(n) for n in names], *TERMS]))
+        triples.append((s, p, o))
+    return Pattern(tuple(dict.fromkeys(triples)))
+
+
+def apply(pattern: Pattern, mapping: dict[str, str]) -> set[tuple[object, ...]]:
+    return {tuple(Var(mapping[t.name]) if isinstance(t, Var) else t for t in triple) for triple in pattern.triples}
+
+
+@settings(max_examples=60, deadline=None)
+@given(patterns(), st.permutations("wxyz"), st.randoms(use_true_random=False))
+def test_a_renamed_and_reordered_pattern_matches(pattern: Pattern, names: list[str], rnd: object) -> None:
+    mapping = dict(zip("abcd", names, strict=True))
+    order = list(range(len(pattern.triples)))
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    other = renamed(pattern, mapping, order)
+    ask = Interaction("a", "kb-a", ASK, None, pattern=pattern)
+    answer = Interaction("b", "kb-b", ANSWER, None, pattern=other)
+    found = match(ask, answer)
+    assert found is not None and apply(pattern, found) == set(other.triples)
+
+
+@settings(max_examples=60, deadline=None)
+@given(patterns(), patterns(), st.permutations("wxyz"))
+def test_post_and_react_match_under_one_joint_renaming(argument: Pattern, result: Pattern, names: list[str]) -> None:
+    mapping = dict(zip("abcd", names, strict=True))
+    same_order = list(range(len(argument.triples)))
+    post = Interaction("p", "kb-a", POST, None, argument=argument, result=result)
+    react = Interaction("r", "kb-b", REACT, None, argument=renamed(argument, mapping, same_order),
+                        result=renamed(result, mapping, list(range(len(result.triples)))))
+    found = match(post, react)
+    assert found is not None
+    assert apply(argument, found) == set(react.argument.triples)  # type: ignore[union-attr]
+    assert apply(result, found) == set(react.result.triples)  # type: ignore[union-attr]
+
+
+def test_joint_renaming_keeps_argument_and_result_apart() -> None:
+    # one pattern each side of the same shape: matching the union would be free to swap ?old and ?new
+    left = [(parse("?m ex:p ?old .", EX), parse("?x ex:p ?before .", EX)),
+            (parse("?m ex:p ?new .", EX), parse("?x ex:p ?after .", EX))]
+    assert joint_isomorphism(left) == {"m": "x", "old": "before", "new": "after"}
+    swapped = [(parse("?m ex:p ?old . ?old ex:q ?m .", EX), parse("?x ex:p ?y . ?y ex:q ?x .", EX)),
+               (parse("?old ex:p ?m .", EX), parse("?y ex:p ?x .", EX))]
+    assert joint_isomorphism(swapped) == {"m": "x", "old": "y"}
+    inconsistent = [(parse("?m ex:p ?v .", EX), parse("?x ex:p ?y .", EX)),
+                    (parse("?m ex:q ?w .", EX), parse("?y ex:q ?z .", EX))]
+    assert joint_isomorphism(inconsistent) is None
+
+
+def test_patterns_that_differ_do_not_match() -> None:
+    base = Interaction("a", "kb", ASK, None, pattern=parse("?s ex:p ?o .", EX))
+    for text in ("?s ex:q ?o .", "?s ex:p ?o . ?s a ex:C .", "?s ex:p ?s .", "?s ex:p ex:C ."):
+        assert match(base, Interaction("b", "kb2", ANSWER, None, pattern=parse(text, EX))) is None
+    assert match(base, Interaction("b", "kb2", REACT, None, argument=parse("?s ex:p ?o .", EX))) is None
+
+
+def test_binding_sets_are_checked_and_written_canonically() -> None:
+    pattern = parse("?s ex:p ?o .", EX)
+    rows = check_bindings([{"s": "<http://e/s>", "o": '"x"^^<http://www.w3.org/2001/XMLSchema#string>'}],
+                          "bindingSet", pattern, complete=True)
+    assert rows == [{"s": "<http://e/s>", "o": '"x"'}]
+    for bad, complaint in [
+        ({"s": '"lit"', "o": '"x"'}, "must be bound to an IRI"),
+        ({"s": "<http://e/s>"}, "missing ?o"),
+        ({"s": "<http://e/s>", "o": 3}, "must be a string"),
+        ({"s": "<not absolute>", "o": '"x"'}, "bindingSet[0].s"),
+    ]:
+        with pytest.raises(Refusal) as caught:
+            check_bindings([bad], "bindingSet", pattern, complete=True)
+        assert complaint in caught.value.message and caught.value.status == 400
+    with pytest.raises(Refusal, match="non-null"):
+        check_bindings([None], "bindingSet", pattern, complete=False)
+    with pytest.raises(Refusal, match="array"):
+        check_bindings({}, "bindingSet", pattern, complete=False)
+
+
+def test_filtering_and_union_compare_terms_not_strings() -> None:
+    typed = '"x"^^<http://www.w3.org/2001/XMLSchema#string>'
+    assert compatible({"s": "<http://e/s>", "o": '"x"'}, [{"o": typed}])
+    assert not compatible({"s": "<http://e/s>", "o": '"y"'}, [{"o": typed}])
+    assert compatible({"o": '"y"'}, [])
+    assert compatible({"o": '"y"'}, [{}])
+    assert union([[{"o": '"x"'}], [{"o": typed}, {"o": '"y"'}]]) == [{"o": '"x"'}, {"o": '"y"'}]
