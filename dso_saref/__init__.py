@@ -104,5 +104,5 @@ def saref(name: str, payload: Any, *, settings: Settings | None = None) -> Graph
 def unsaref(name: str, graph: Graph, *, settings: Settings | None = None) -> Any:
     """The canonical JSON payload that a SAREF graph holds for the message; raises PayloadError."""
     description = catalog[name]
-    rows = description.pattern.match(graph, description.optional)
+    rows = description.pattern.match(graph, description.optional, description.rows.level)
     return description.from_term_rows(rows, settings)

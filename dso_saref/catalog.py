@@ -186,6 +186,15 @@ class Description:
             raise PayloadError(self.name, [exc.problem]) from None
         return self.canonical(data, settings)
 
+    def instances(self, rows: list[Mapping[str, URIRef | Literal]]) -> list[list[Mapping[str, URIRef | Literal]]]:
+        """Rows split into one group per message instance (by the values of the top-level
+        variables), for answers that carry several single-object messages."""
+        top = [name for name, level in self.rows.level.items() if level == 0 and self.variables[name].fed]
+        groups: dict[tuple[str, ...], list[Mapping[str, URIRef | Literal]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(str(row.get(name)) for name in top), []).append(row)
+        return [groups[key] for key in sorted(groups)]
+
     def parse_bindings(self, bindings: Any) -> list[dict[str, URIRef | Literal]]:
         """rdflib term rows from a KE binding set (list of {variable: term string}); raises PayloadError."""
         if not isinstance(bindings, list):

@@ -27,11 +27,11 @@ from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDF
 
 from dso_saref.errors import PayloadError, Problem
-from dso_saref.mapping import Path, Variable
+from dso_saref.mapping import Path, Rows
 from dso_saref.patterns import Pattern, Var
 from dso_saref.terms import NONE, PREFIXES, template_fields
 
-__all__ = ["LAYERS", "Locator", "Report", "Violation", "curie", "render_path"]
+__all__ = ["LAYERS", "Locator", "Report", "Violation", "curie", "element_path", "render_path"]
 
 #: The layers a problem can come from: ``input`` (malformed JSON or RDF), ``model`` (types, required
 #: and unknown keys, the pydantic model's rules) and ``shape`` (the message's SHACL shape).
@@ -159,36 +159,39 @@ def render_path(path: Any) -> str:
 # locations of a graph built from JSON
 
 
-def element_steps(variable: Variable, variables: Mapping[str, Variable]) -> tuple[Any, ...]:
-    """The path steps of the JSON element a variable belongs to.
+def element_path(name: str, rows: Rows, indices: Mapping[str, Any]) -> Path | None:
+    """The JSON path of the value or element of variable ``name`` in the row of ``indices``.
 
-    A JSON-fed variable is located at its own value. An IRI derived from other variables (which has
-    no path) is located at the element that holds its fields, the common prefix of their paths
-    (``interval/{start}/{end}`` -> ``$[0]``); an IRI minted from one field only is that field's
-    value in another form, so it is located at the field (``hems/{hems_id}`` ->
-    ``$.Voltage_Monitoring[0].Hems_ID``), which is where a pilot fixes it.
+    A JSON-fed variable is located at its own value (in the row's alternative, for messages with
+    alternatives). An IRI derived from other variables (which has no path) is located at the element
+    that holds its fields, the common prefix of their paths (``interval/{start}/{end}`` -> ``$[0]``);
+    an IRI minted from one field only is that field's value in another form, so it is located at the
+    field (``hems/{hems_id}`` -> ``$.Voltage_Monitoring[0].Hems_ID``), where a pilot fixes it.
     """
-    if variable.path is not None:
-        return variable.path.steps
-    paths = [variables[f].path.steps for f in template_fields(variable.template or "") if variables[f].path]
-    if not paths:
-        return ()
-    common = list(paths[0])
-    for steps in paths[1:]:
+    variable = rows.variables[name]
+    if variable.fed:
+        return rows.path_of(name, indices)
+    walks = []
+    for field_name in template_fields(variable.template or ""):
+        path = rows.path_of(field_name, indices) if field_name in rows.fed else None
+        if path is not None:
+            walks.append(path.walk)
+    if not walks:
+        return None
+    common = list(walks[0])
+    for walk in walks[1:]:
         n = 0
-        while n < min(len(common), len(steps)) and common[n] == steps[n]:
+        while n < min(len(common), len(walk)) and common[n] == walk[n]:
             n += 1
         common = common[:n]
-    return tuple(common)
-
-
-def _steps_location(steps: tuple[Any, ...], indices: Mapping[str, int | None]) -> str:
-    return Path("", steps).location(indices)
+    if len(walks) == 1:
+        return rows.path_of(template_fields(variable.template or "")[0], indices)
+    return Path("", (), tuple(common))
 
 
 @dataclass
 class _Index:
-    nodes: dict[Node, tuple[str, dict[str, int | None]]] = field(default_factory=dict)
+    nodes: dict[Node, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     triples: dict[tuple[Node, URIRef, Node], str] = field(default_factory=dict)
 
 
@@ -200,17 +203,17 @@ class Locator:
     payload that conforms costs nothing here.
     """
 
-    def __init__(self, pattern: Pattern, variables: Mapping[str, Variable],
-                 rows: Iterable[tuple[dict[str, int | None], Mapping[str, Node]]]) -> None:
+    def __init__(self, pattern: Pattern, rows: Rows,
+                 located: Iterable[tuple[dict[str, Any], Mapping[str, Node]]]) -> None:
         self._pattern = pattern
-        self._variables = dict(variables)
         self._rows = rows
+        self._located = located
         self._index: _Index | None = None
-        self._elements = {name: element_steps(v, self._variables) for name, v in self._variables.items()}
 
-    def variable_location(self, name: str, indices: Mapping[str, int | None]) -> str:
-        """The JSONPath of variable ``name``'s value (or element) at the given array indices."""
-        return _steps_location(self._elements[name], indices)
+    def variable_location(self, name: str, indices: Mapping[str, Any]) -> str:
+        """The JSONPath of variable ``name``'s value (or element) in the row of ``indices``."""
+        path = element_path(name, self._rows, indices)
+        return path.location(indices) if path is not None else "$"
 
     def _term_location(self, term: Any, subject: Var | Any, indices: Mapping[str, int | None]) -> str:
         if isinstance(term, Var):
@@ -221,7 +224,7 @@ class Locator:
 
     def _build(self) -> _Index:
         index = _Index()
-        for indices, row in self._rows:
+        for indices, row in self._located:
             for name, term in row.items():
                 if term != NONE and term not in index.nodes and not isinstance(term, Literal):
                     index.nodes[term] = (name, dict(indices))
@@ -232,7 +235,7 @@ class Locator:
                 key = (terms[0], terms[1], terms[2])
                 if key not in index.triples:
                     index.triples[key] = self._term_location(o, s, indices)
-        self._rows = ()
+        self._located = ()
         return index
 
     def locate(self, focus: Node | None, path: Any, value: Node | None) -> str:

@@ -18,6 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from decimal import Decimal
 from urllib.parse import quote, unquote
 
 from rdflib import Literal, URIRef
@@ -227,7 +228,11 @@ def lexical(value: object, datatype: URIRef) -> str:
         number = float(value)
         if not math.isfinite(number):
             raise TermError("NaN and infinities are not numbers a payload may carry")
-        return repr(number)
+        if datatype == XSD.double:
+            return repr(number)
+        # xsd:decimal has no exponent: the exact positional form of the shortest round-trip repr
+        text = format(Decimal(repr(number)), "f")
+        return text if "." in text else text + ".0"
     if datatype in (XSD.dateTime, XSD.dateTimeStamp):
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise TermError("expected an aware datetime")
@@ -423,5 +428,6 @@ UNITS: dict[str, UnitVocabulary] = {
         _vocab("temperature", ("degreesCelcius", OM.degreeCelsius), ("degreesCelsius", OM.degreeCelsius),
                ("°C", OM.degreeCelsius)),
         _vocab("percent", ("%", OM.percent)),
+        _vocab("elasticity-estimate", KW, MW, ("W", OM.watt), ("%", OM.percent)),
     )
 }

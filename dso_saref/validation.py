@@ -29,14 +29,15 @@ This is the only module that imports pyshacl. Shapes and ontologies are loaded l
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pyshacl
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
-from rdflib.namespace import RDF, SH, XSD
+from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 
 from dso_saref.catalog import Catalog, Description
 from dso_saref.errors import DescriptionError, PayloadError, Problem
@@ -157,7 +158,34 @@ class Validator:
             classes = ", ".join(sorted(curie(c) for c in _pattern_classes(description)))
             found.append(Violation("<graph>", f"the graph holds no {description.name}: no node of class {classes}",
                                    "instance", "shape"))
+        else:
+            found.extend(self._unrecognised(description, graph))
         return Report.of(description.name, found, input="rdf")
+
+    def _unrecognised(self, description: Description, graph: Graph) -> Iterator[Violation]:
+        """A node shape whose SPARQL target picks this message's nodes of a class out of all nodes of
+        that class (by the triples that tell them apart) recognises none, though the graph has nodes of
+        that class: they lack those triples, so nothing else would check them."""
+        shapes = self.shapes_graph(description.name)
+        prefixes = {str(p): str(n) for d in shapes.objects(None, SH.declare)
+                    for p, n in [(shapes.value(d, SH.prefix), shapes.value(d, SH.namespace))] if p and n}
+        head = "".join(f"PREFIX {p}: <{n}>\n" for p, n in prefixes.items())
+        for shape in shapes.subjects(RDF.type, SH.NodeShape):
+            target = shapes.value(shape, SH.target)
+            select = str(shapes.value(target, SH.select) or "") if target is not None else ""
+            match = re.search(r"\?this a (\w+):([\w.-]+) \.", select)
+            if not match or match.group(1) not in prefixes:
+                continue
+            cls = URIRef(prefixes[match.group(1)] + match.group(2))
+            nodes = sorted(set(graph.subjects(RDF.type, cls)), key=str)
+            if not nodes or any(True for _ in graph.query(head + select)):
+                continue
+            comment = str(shapes.value(shape, RDFS.comment) or "")
+            why = comment.partition("recognised as this message's by: ")[2].rstrip(".")
+            for node in nodes:
+                yield Violation(f"{curie(node)} rdf:type", f"a {curie(cls)} that is not recognised as "
+                                f"{description.name}'s {shapes.value(shape, RDFS.label)}: it lacks {why}",
+                                "target", "shape", shape=_shape_label(shapes, shape), focus=curie(node))
 
     def shape_layer(self, name: str, payload: Any, *, settings: Settings | None = None,
                     edit: Callable[[Graph, list[dict[str, Any]]], None] | None = None) -> Report:
@@ -174,7 +202,7 @@ class Validator:
         graph = description.pattern.graph(row for _, row in rows)
         if edit is not None:
             edit(graph, [row for _, row in rows])
-        locator = Locator(description.pattern, description.variables, rows)
+        locator = Locator(description.pattern, description.rows, rows)
         return Report.of(description.name, self._shape_violations(description, graph, locator, own_graph=True))
 
     def _validate_json(self, description: Description, payload: Any, settings: Settings) -> Report:
@@ -202,7 +230,7 @@ class Validator:
             found.append(Violation(exc.problem.location, exc.problem.message, "term", "model"))
             return Report.of(description.name, found)
         graph = description.pattern.graph(row for _, row in rows)
-        locator = Locator(description.pattern, description.variables, rows)
+        locator = Locator(description.pattern, description.rows, rows)
         found.extend(self._shape_violations(description, graph, locator, own_graph=True))
         return Report.of(description.name, found)
 
@@ -236,6 +264,10 @@ def _parse_shape(description: Description) -> Graph:
         raise DescriptionError(f"{description.name}: no shape file shapes/{path.name}") from exc
     except Exception as exc:  # rdflib's Turtle parser raises several exception types
         raise DescriptionError(f"shapes/{path.name}: not valid Turtle: {exc}") from exc
+    # pySHACL adds these "system triples" to every shapes graph it reads; adding them once here keeps
+    # the shared, cached graph unchanged by validation (and safe to read from several threads).
+    graph.add((OWL.Class, RDFS.subClassOf, RDFS.Class))
+    graph.add((OWL.DatatypeProperty, RDFS.subClassOf, RDF.Property))
     return graph
 
 
@@ -357,39 +389,31 @@ def raw_term(variable: Variable, value: Any, base: str) -> URIRef | Literal | No
         return _natural(value)
 
 
-def _get(data: Any, steps: Iterable[Any], indices: Mapping[str, int | None]) -> Any:
-    for step in steps:
-        if hasattr(step, "name"):
-            if not isinstance(data, dict) or step.name not in data or data[step.name] is None:
-                return None
-            data = data[step.name]
-        else:
-            index = indices.get(step.iterator)
-            if index is None or not isinstance(data, list) or index >= len(data):
-                return None
-            data = data[index]
-    return data
-
-
-def raw_rows(description: Description, payload: Any, base: str) -> Iterator[tuple[dict[str, int | None], dict[str, Any]]]:
+def raw_rows(description: Description, payload: Any,
+             base: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Binding rows (with their array indices) of a raw payload, without the model (see
-    :func:`raw_term`); a value that cannot be a term leaves its variable unbound (``rdf:nil``)."""
+    :func:`raw_term`); a value that cannot be a term leaves its variable unbound (``rdf:nil``).
+    A derived IRI is minted when any of its fields is there (a missing one is left empty), so the
+    shape sees the node without the missing value and refuses that."""
     rows = description.rows
-    for indices in rows.index_rows(payload):
+    try:
+        walk = list(rows.index_rows(payload))
+    except RowError:
+        return
+    for indices in walk:
         row: dict[str, Any] = {}
         texts: dict[str, str] = {}
         for name, variable in rows.fed.items():
-            value = _get(payload, variable.path.steps, indices)
+            value = rows.value_at(payload, name, indices)
             term = raw_term(variable, value, base) if value is not None else None
             row[name] = NONE if term is None else term
-            if term is not None and isinstance(value, str | int | float) and not isinstance(value, bool):
-                texts[name] = str(value) if not isinstance(term, Literal) else str(term)
-            elif isinstance(value, bool):
+            if isinstance(value, bool):
                 texts[name] = "true" if value else "false"
+            elif term is not None and isinstance(value, str | int | float):
+                texts[name] = str(term) if isinstance(term, Literal) else str(value)
         for variable in rows.derived:
-            # minted even when some of its fields are missing, so the shape sees the node without them
             fields = template_fields(variable.template or "")
-            if any(f in texts for f in fields):
+            if any(f in texts for f in fields) and all(row.get(r, NONE) != NONE for r in variable.requires):
                 row[variable.name] = URIRef(mint_iri(base, variable.template or "",
                                                      {f: texts.get(f, "") for f in fields}))
             else:

@@ -86,7 +86,13 @@ def for_annotation(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) 
 
 
 def model_strategy(model: type[BaseModel]) -> st.SearchStrategy[Any]:
-    """A strategy of JSON payloads shaped like ``model`` (not yet checked against cross-field rules)."""
+    """A strategy of JSON payloads shaped like ``model`` (not yet checked against cross-field rules).
+
+    A model whose payloads the field walk cannot generate well (wide generated keys, values required
+    in groups) provides ``hypothesis_strategy(st, for_annotation)``, used instead."""
+    hook = getattr(model, "hypothesis_strategy", None)
+    if hook is not None:
+        return hook(st, for_annotation)
     if issubclass(model, RootModel):
         field = model.model_fields["root"]
         return for_annotation(field.annotation, field.metadata)

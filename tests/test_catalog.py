@@ -7,11 +7,18 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rdflib import Graph
+from rdflib import Graph, Literal
 
 import dso_saref
 from tests.conftest import NAMES, ROOT
 from tests.strategies import payload_strategy
+
+
+def by_value(graph: Graph) -> set[tuple[object, ...]]:
+    """The triples of ``graph`` with literals compared by datatype and value, not lexical form
+    (rdflib's parsers normalise ``...Z`` to ``...+00:00``)."""
+    return {(s, p, (o.datatype, o.toPython()) if isinstance(o, Literal) else o) for s, p, o in graph}
+
 
 MESSAGES_MD_NAMES = {
     "authorization-request", "authorization-response", "metering-request", "metering-data",
@@ -56,7 +63,7 @@ def test_example_triples_parse_back_and_match_the_pattern(name: str) -> None:
     for fmt in ("turtle", "nt", "json-ld"):
         again = Graph().parse(data=graph.serialize(format=fmt), format=fmt)
         assert len(again) == len(graph)
-        rows = description.pattern.match(again, description.optional)
+        rows = description.pattern.match(again, description.optional, description.rows.level)
         assert rows, f"{fmt}: the pattern does not match the example's own triples"
 
 
@@ -83,6 +90,6 @@ def test_hypothesis_round_trip(name: str, data: st.DataObject) -> None:
     # hostile identifiers and texts: the serialised graph holds exactly the same triples, no more
     for fmt in ("turtle", "nt"):
         again = Graph().parse(data=graph.serialize(format=fmt), format=fmt)
-        assert set(again) == set(graph)
+        assert by_value(again) == by_value(graph)
     expected_triples = set(description.pattern.instantiate(description.term_rows(payload)))
     assert set(graph) == expected_triples

@@ -105,7 +105,7 @@ def test_a_misspelt_unit_iri_fails_the_catalog_at_load(tmp_path: Path) -> None:
         len(Catalog(tmp_path))
 
 
-def test_om_kiloWatt_is_refused(tmp_path: Path) -> None:  # noqa: N802 - the trap's own spelling
+def test_om_kiloWatt_is_refused(tmp_path: Path) -> None:
     source = ROOT / "graph_patterns" / "hems-voltage.toml"
     text = source.read_text(encoding="utf-8").replace(
         "?property a s4grid:Voltage .", "?property a s4grid:Voltage .\n?measurement saref:isMeasuredIn om:kiloWatt .")

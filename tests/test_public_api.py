@@ -79,7 +79,8 @@ def test_a_forged_iri_in_bindings_is_refused() -> None:
 
 def test_installed_wheel_works_from_any_directory(tmp_path: Path) -> None:
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
         capture_output=True, text=True, check=False)
     if built.returncode != 0:
         pytest.fail(f"wheel build failed: {built.stderr[-2000:]}")

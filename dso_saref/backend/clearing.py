@@ -93,7 +93,7 @@ def clear(need: float, start: datetime, end: datetime, bids: Sequence[Bid],
             raise ValueError(f"offer {bid.offer_id!r} has quantity {bid.quantity}")
         if bid.start < start or bid.end > end or not bid.start < bid.end:
             raise ValueError(f"offer {bid.offer_id!r} lies outside the need's window")
-    tolerance = 1e-9 * max(1.0, abs(need))
+    tolerance = 1e-12 * max(1.0, abs(need))
     cuts = {start, end}
     for item in (*bids, *firm):
         cuts.update(t for t in (item.start, item.end) if start <= t <= end)

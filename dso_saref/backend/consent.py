@@ -94,7 +94,7 @@ class ConsentRegistry:
         and unexpired, or refused), else a new pending consent. The request is logged either way."""
         with self._storage.transaction("authorization-request") as db:
             rows = db.execute('SELECT * FROM consents WHERE end_user = ? AND service_provider = ? AND start = ? '
-                              'AND "end" = ? ORDER BY requested_at DESC, id', (end_user, service_provider,
+                              'AND "end" = ? ORDER BY requested_at DESC, rowid DESC', (end_user, service_provider,
                                                                               to_db_time(start), to_db_time(end)))
             for consent in map(_consent, rows.fetchall()):
                 state = consent.state(now)
@@ -206,7 +206,7 @@ class ConsentRegistry:
             clauses.append("status = ?")
             params.append(status.value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        return [_consent(r) for r in self._storage.query(f"SELECT * FROM consents{where} ORDER BY requested_at, id",
+        return [_consent(r) for r in self._storage.query(f"SELECT * FROM consents{where} ORDER BY requested_at, rowid",
                                                          params)]
 
 

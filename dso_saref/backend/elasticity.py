@@ -24,6 +24,13 @@ are sorted, so the band never crosses (rearrangement).
   coverage over all of the hour's observations. With well-specified quantiles it approaches the band's
   nominal coverage (80 % by default).
 
+**Who runs it.** In the catalog the DSO posts ``elasticity-input`` and a service provider answers with
+``elasticity-output``: :func:`elasticity_output` is that answer (used by the reference provider of
+:mod:`dso_saref.backend.roles`); spec 3.2.3.3 also lets the requester run the service itself, which
+:meth:`ElasticityService.compute` does, keeping every run in ``elasticity_runs``. The input must be of
+one user (the output names one ``userID``); readings without the cost signal are left out;
+consumption is converted to kW.
+
 The other signals of the input (CO2, renewable share, maximum power, temperatures, occupancy) are kept
 with the run but not used: the method is one-dimensional on purpose (no numerical library is needed and
 the result is explainable). An hour with fewer than two observations is left out.
@@ -31,14 +38,45 @@ the result is explainable). An hour with fewer than two observations is left out
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
+from dso_saref.backend.errors import Refused
+from dso_saref.backend.exchange import Outgoing
+from dso_saref.backend.parties import Parties
 from dso_saref.backend.quantile import QuantileLine, quantile_line
+from dso_saref.backend.registry import OperationsRegistry, Outcome
+from dso_saref.backend.settings import BackendSettings
+from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.messages.elasticity import (
+    INTERVENTIONS,
+    ElasticityInput,
+    ElasticityOutput,
+    flexibility_key,
+    ranking_key,
+    reliability_key,
+    reliability_list_key,
+)
 
-__all__ = ["Band", "ElasticityEstimate", "HourResponse", "Observation", "estimate", "intervention_levels"]
+__all__ = [
+    "METHOD",
+    "Band",
+    "ElasticityEstimate",
+    "ElasticityService",
+    "HourResponse",
+    "Observation",
+    "elasticity_output",
+    "estimate",
+    "intervention_levels",
+    "observations_of",
+]
+
+#: How the reference method is named in the records of runs.
+METHOD = "per-hour linear quantile regression of consumption on the cost incentive"
+DSO = "DSO"
 
 
 @dataclass(frozen=True)
@@ -144,3 +182,108 @@ def _coverage(rows: Sequence[Observation], lines: tuple[QuantileLine, ...], grid
     sample = nearest or list(rows)
     inside = sum(1 for o in sample if _band(lines, o.incentive).covers(o.consumption))
     return 100.0 * inside / len(sample)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The messages: elasticity-input -> elasticity-output, and the DSO's record of runs
+
+
+def observations_of(message: ElasticityInput) -> tuple[str, list[Observation]]:
+    """The single user of an input and its observations (consumption in kW, readings without a cost
+    signal left out). Raises :class:`ValueError` for several users or no usable reading."""
+    users = sorted({r.userID for r in message.user_profile})
+    if len(users) != 1:
+        raise ValueError(f"one user per elasticity request, got {len(users)}: {', '.join(users[:5])}")
+    rows = [Observation(r.timestamp, r.customer_consumption * _KW[r.customer_consumption_unit or "kW"], r.cost)
+            for r in message.user_profile if r.cost is not None]
+    if not rows:
+        raise ValueError("no reading carries the cost incentive (signal_incentive_Class:Cost)")
+    return users[0], rows
+
+
+def elasticity_output(message: ElasticityInput, *, tz: tzinfo, quantiles: tuple[float, float]) -> ElasticityOutput:
+    """The ``elasticity-output`` of an ``elasticity-input`` by the method of the module doc, one
+    scenario per intervention of the catalog (``i1`` ... ``i24``). Raises :class:`ValueError` when the
+    input has several users, no cost signal, or fewer than two readings in every hour."""
+    user, rows = observations_of(message)
+    result = estimate(user, rows, tz=tz, quantiles=quantiles, levels=len(INTERVENTIONS))
+    if not result.hours:
+        raise ValueError("not enough readings: the method needs at least two in some hour of the day")
+    flexibility, ranking = [], []
+    reliability: dict[str, list[dict[str, float]]] = {reliability_list_key(i): [] for i in INTERVENTIONS}
+    for hour in result.hours:
+        values: dict[str, float] = {"flexibility_hour": hour.hour}
+        for series, band in (("D", hour.default), *zip(INTERVENTIONS, hour.interventions, strict=True)):
+            values[flexibility_key("Power", series)] = _round(band.power)
+            values[flexibility_key("lower", series)] = _round(band.lower)
+            values[flexibility_key("upper", series)] = _round(band.upper)
+        flexibility.append(values)
+        ranking.append({"Ranking_hour": hour.hour, **{ranking_key(i): _round(r) for i, r in
+                                                      zip(INTERVENTIONS, hour.ranking, strict=True)}})
+        for intervention, value in zip(INTERVENTIONS, hour.reliability, strict=True):
+            reliability[reliability_list_key(intervention)].append(
+                {"Intervention_hour": hour.hour, reliability_key(intervention): _round(value)})
+    return ElasticityOutput.model_validate({"userID": user, "flexibility_response": flexibility,
+                                           "Ranking": ranking, **reliability})
+
+
+def _round(value: float) -> float:
+    return round(value, 6)
+
+
+_KW = {"kW": 1.0, "MW": 1000.0, "W": 0.001}
+
+
+class ElasticityService:
+    """The DSO's use of the elasticity service: computing it internally (spec 3.2.3.3 lets the requester
+    run it itself), or sending the input to a service provider and recording its output; every run is
+    kept in ``elasticity_runs``."""
+
+    def __init__(self, storage: Storage, parties: Parties, registry: OperationsRegistry,
+                 settings: BackendSettings) -> None:
+        self._storage = storage
+        self._parties = parties
+        self._registry = registry
+        self._settings = settings
+
+    def compute(self, message: ElasticityInput, *, now: datetime, requester: str = DSO) -> ElasticityOutput:
+        """Compute and record the output of ``message``; raises :class:`Refused` (logged) when the
+        method cannot run on it."""
+        try:
+            output = elasticity_output(message, tz=self._settings.timezone,
+                                       quantiles=self._settings.elasticity_quantiles)
+        except ValueError as exc:
+            self._registry.log(at=now, actor=requester, operation="elasticity-input", outcome=Outcome.REFUSED,
+                               subject=",".join(sorted({r.userID for r in message.user_profile}))[:200],
+                               reason=str(exc))
+            raise Refused(str(exc)) from exc
+        self._store(output, requester, len(message.user_profile), METHOD, now)
+        return output
+
+    def request(self, message: ElasticityInput, *, provider_id: str, now: datetime) -> Outgoing[ElasticityInput]:
+        """Send an input to a service provider's elasticity service; the reference is the user id."""
+        provider = self._parties.provider(provider_id)
+        self._registry.log(at=now, actor=DSO, operation="elasticity-input", outcome=Outcome.SENT,
+                           subject=provider.id, reason=f"{len(message.user_profile)} readings")
+        users = sorted({r.userID for r in message.user_profile})
+        return Outgoing(message, recipient=provider.knowledge_base_id, reference=",".join(users))
+
+    def record_output(self, output: ElasticityOutput, *, provider_id: str, now: datetime) -> None:
+        """Keep a service provider's elasticity output."""
+        self._store(output, provider_id, 0, f"computed by {provider_id}", now)
+
+    def runs(self, user_id: str | None = None) -> list[tuple[str, str, datetime, ElasticityOutput]]:
+        """``(requester, method, received_at, output)`` of every run (of one user), oldest first."""
+        where, params = ("WHERE user_id = ?", (user_id,)) if user_id else ("", ())
+        rows = self._storage.query(f"SELECT * FROM elasticity_runs {where} ORDER BY id", params)
+        return [(r["requester"], r["method"], from_db_time(r["received_at"]),
+                 ElasticityOutput.model_validate(json.loads(r["output"]))) for r in rows]
+
+    def _store(self, output: ElasticityOutput, requester: str, observations: int, method: str,
+               now: datetime) -> None:
+        with self._storage.transaction("elasticity-output") as db:
+            db.execute("INSERT INTO elasticity_runs (requester, user_id, received_at, observations, method, output) "
+                       "VALUES (?, ?, ?, ?, ?, ?)", (requester, output.userID, to_db_time(now), observations, method,
+                                                     json.dumps(output.dump(), ensure_ascii=False)))
+            self._registry.write(db, at=now, actor=requester, operation="elasticity-output", subject=output.userID,
+                                 outcome=Outcome.RECORDED, reason=method)

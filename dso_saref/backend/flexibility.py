@@ -19,6 +19,7 @@ provider acknowledges the plan; a re-opened need's rejected offers compete again
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -260,14 +261,14 @@ class FlexibilityMarket:
 
     def _offer_rows(self, where: str, params: Sequence[str]) -> list[OfferRecord]:
         rows = self._storage.query(
-            "SELECT o.*, GROUP_CONCAT(m.meter_id, char(31)) AS meters FROM flexibility_offers o "
+            "SELECT o.*, json_group_array(m.meter_id) AS meters FROM flexibility_offers o "
             "LEFT JOIN offer_meters m ON m.request_id = o.request_id AND m.provider_id = o.provider_id "
             "AND m.offer_id = o.offer_id "
             f"WHERE {where} GROUP BY o.request_id, o.provider_id, o.offer_id", params)
         out = [OfferRecord(FlexibilityOffer(
             request_id=r["request_id"], offer_id=r["offer_id"], offer=r["quantity"], unit=r["unit"], price=r["price"],
             start=from_db_time(r["start"]), end=from_db_time(r["end"]),
-            meter_ids=sorted(r["meters"].split("\x1f")) if r["meters"] else []), r["provider_id"], r["status"])
+            meter_ids=_meters(r["meters"])), r["provider_id"], r["status"])
             for r in rows]
         out.sort(key=lambda o: (natural_key(o.offer.request_id), o.provider_id, natural_key(o.offer.offer_id)))
         return out
@@ -375,6 +376,11 @@ class FlexibilityMarket:
     def _actor(self, requester: str) -> str:
         provider = self._parties.provider_for(requester)
         return provider.id if provider is not None else requester
+
+
+def _meters(aggregated: str) -> list[str]:
+    """The meter ids of a ``json_group_array`` (``[null]`` when there are none), sorted."""
+    return sorted(m for m in json.loads(aggregated) if m is not None)
 
 
 def _factor(offer_unit: str, need_unit: str) -> float:

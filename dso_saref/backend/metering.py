@@ -24,6 +24,7 @@ Every access is written to the registry of operations; every refusal is logged b
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -191,14 +192,14 @@ class MeteringService:
         start = _midnight(request.start, tz)
         end = _midnight(request.end + timedelta(days=1), tz)
         rows = self._storage.query(
-            'SELECT n.*, GROUP_CONCAT(m.meter_id, char(31)) AS meters FROM flexibility_needs n '
+            'SELECT n.*, json_group_array(m.meter_id) AS meters FROM flexibility_needs n '
             "LEFT JOIN need_eligible_meters m ON m.request_id = n.request_id "
             'WHERE n.zone_id = ? AND n.start >= ? AND n.start < ? GROUP BY n.request_id ORDER BY n.start, n.request_id',
             (request.zone_id, to_db_time(start), to_db_time(end)))
         merged: dict[tuple[str, str, str], list] = {}
         for r in rows:
             key = (r["start"], r["direction"], r["power_type"])
-            meters = set(r["meters"].split("\x1f")) if r["meters"] else set()
+            meters = {m for m in json.loads(r["meters"]) if m is not None}
             if key not in merged:
                 merged[key] = [r["quantity"], r["unit"], meters]
                 continue

@@ -74,10 +74,9 @@ def quantile_line(xs: Sequence[float], ys: Sequence[float], q: float, *, toleran
     gap = min(b - a for a, b in itertools.pairwise(distinct))
     bound = (max(ys) - min(ys)) / gap
     low, high = -bound, bound
-    scale = tolerance * (1.0 + bound)
     m1, m2 = high - _GOLDEN * (high - low), low + _GOLDEN * (high - low)
     f1, f2 = _loss_at(xs, ys, q, m1)[0], _loss_at(xs, ys, q, m2)[0]
-    while high - low > scale:
+    while high - low > tolerance * (1.0 + abs(low + high) / 2):
         if f1 < f2:
             high, m2, f2 = m2, m1, f1
             m1 = high - _GOLDEN * (high - low)

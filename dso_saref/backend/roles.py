@@ -4,10 +4,10 @@
 :class:`ServiceProviderRole` keeps its state in memory (it is not the DSO) and serves, through typed
 :class:`~dso_saref.backend.exchange.Handler` objects like the DSO's, every exchange the DSO starts:
 it acknowledges needs publications and activation plans, applies fault-location settings, accepts or
-denies postal-code subscriptions, answers HEMS status and voltage questions, disaggregated-data requests
-and incentive offers. It also builds the messages a provider starts: authorization and metering
-requests, needs requests, offers for the needs it knows, and fault notifications once the DSO's
-thresholds hold::
+denies postal-code subscriptions, answers HEMS status and voltage questions, disaggregated-data requests,
+incentive offers and elasticity inputs (by the reference method of :mod:`dso_saref.backend.elasticity`).
+It also builds the messages a provider starts: authorization and metering requests, needs requests,
+offers for the needs it knows, and fault notifications once the DSO's thresholds hold::
 
     sp = ServiceProviderRole("SP001", SP001, hems=[ManagedHems("H0001", "4405-123", meter_id="M0001")])
     ack = sp.handlers()["flexibility-needs"](needs, ExchangeContext(DSO_KB, now))
@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from dso_saref.backend.elasticity import elasticity_output
 from dso_saref.backend.errors import NotFound
 from dso_saref.backend.exchange import ExchangeContext, Handler
 from dso_saref.backend.faults import seconds_of
 from dso_saref.backend.metering import to_base_unit
-from dso_saref.backend.settings import VoltageBand
+from dso_saref.backend.settings import BackendSettings, VoltageBand
 from dso_saref.messages.common import Status
 from dso_saref.messages.data_sharing import (
     AuthorizationRequest,
@@ -36,6 +37,7 @@ from dso_saref.messages.data_sharing import (
     IncentiveResponse,
     MeteringRequest,
 )
+from dso_saref.messages.elasticity import ElasticityInput, ElasticityOutput
 from dso_saref.messages.flexibility import (
     Acknowledgement,
     ActivationPlan,
@@ -121,6 +123,7 @@ class ServiceProviderRole:
             Handler("hems-voltage-request", HemsVoltageRequest, HemsVoltage, self._on_voltage),
             Handler("disaggregated-data-request", DisaggregatedDataRequest, DisaggregatedData, self._on_disaggregated),
             Handler("incentive-offer", IncentiveOffer, IncentiveResponse, self._on_incentive),
+            Handler("elasticity-input", ElasticityInput, ElasticityOutput, self._on_elasticity),
         ]
         return {h.name: h for h in table}
 
@@ -266,6 +269,10 @@ class ServiceProviderRole:
     def _on_incentive(self, message: IncentiveOffer, context: ExchangeContext) -> IncentiveResponse:
         return IncentiveResponse(offer_id=message.offer_id, end_user=message.end_user,
                                  accepted=message.incentive >= self.min_incentive)
+
+    def _on_elasticity(self, message: ElasticityInput, context: ExchangeContext) -> ElasticityOutput:
+        settings = BackendSettings()  # raises ValueError for an input the method cannot take
+        return elasticity_output(message, tz=settings.timezone, quantiles=settings.elasticity_quantiles)
 
     # -- data sharing -------------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from dso_saref.backend.consent import Consent, ConsentRegistry, ConsentState
 from dso_saref.backend.datalayer import ANSWERS, DataLayerService
+from dso_saref.backend.elasticity import ElasticityService
 from dso_saref.backend.exchange import ExchangeContext, Handler, Outgoing
 from dso_saref.backend.faults import FaultEvent, FaultLocation
 from dso_saref.backend.flexibility import FlexibilityMarket
@@ -49,6 +50,7 @@ from dso_saref.messages.data_sharing import (
     MeteringData,
     MeteringRequest,
 )
+from dso_saref.messages.elasticity import ElasticityInput, ElasticityOutput
 from dso_saref.messages.flexibility import (
     Acknowledgement,
     ActivationPlan,
@@ -100,6 +102,7 @@ class DsoBackend:
         self.market = FlexibilityMarket(storage, self.grid, self.parties, self.registry)
         self.faults = FaultLocation(storage, self.parties, self.registry)
         self.observability = Observability(storage, self.parties, self.registry, self.settings)
+        self.elasticity = ElasticityService(storage, self.parties, self.registry, self.settings)
         self.data_layer = DataLayerService(self.grid, self.parties, self.consents, self.registry, self.settings)
 
     def now(self) -> datetime:
@@ -118,9 +121,10 @@ class DsoBackend:
             Handler("flexibility-offers", FlexibilityOffers, Acknowledgement, self._offers),
             Handler("fault-notification", FaultNotification, Acknowledgement, self._fault_notification),
             Handler("opportunities-request", OpportunitiesRequest, Opportunities, self._opportunities),
-            Handler("grid-topology", TopologyLookup, GridTopology, self._topology),
+            Handler("grid-topology", TopologyLookup, GridTopology, self._topology, open_query=True),
         ]
-        table += [Handler(name, ReadingLookup, answer, self._reading_lookup(name)) for name, answer in ANSWERS.items()]
+        table += [Handler(name, ReadingLookup, answer, self._reading_lookup(name), open_query=True)
+                  for name, answer in ANSWERS.items()]
         return {handler.name: handler for handler in table}
 
     def _authorization(self, message: AuthorizationRequest, context: ExchangeContext) -> AuthorizationResponse:
@@ -277,6 +281,20 @@ class DsoBackend:
         """Store a data service provider's answer; returns the number of values stored."""
         return self.observability.record_disaggregated_data(data, provider_id=self._provider(responder).id,
                                                             now=self.now())
+
+    # -- HLUC 11 PUC 2: elasticity -------------------------------------------------------------------------
+
+    def elasticity_request(self, message: ElasticityInput, provider_id: str) -> Outgoing[ElasticityInput]:
+        """Post a user profile to a service provider's elasticity service."""
+        return self.elasticity.request(message, provider_id=provider_id, now=self.now())
+
+    def record_elasticity_output(self, output: ElasticityOutput, *, responder: str) -> None:
+        """Keep the elasticity output a service provider answered."""
+        self.elasticity.record_output(output, provider_id=self._provider(responder).id, now=self.now())
+
+    def compute_elasticity(self, message: ElasticityInput) -> ElasticityOutput:
+        """Run the elasticity service inside the DSO (spec 3.2.3.3) and keep the run."""
+        return self.elasticity.compute(message, now=self.now())
 
     # -- helpers ---------------------------------------------------------------------------------------------
 

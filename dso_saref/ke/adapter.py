@@ -42,7 +42,8 @@ from dso_saref.ke.errors import (
 )
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
 from dso_saref.ke.roles import KnowledgeInteractionSpec, interactions_for
-from dso_saref.terms import Settings, format_term, mint_iri, template_fields
+from dso_saref.mapping import Key
+from dso_saref.terms import Settings, TermError, format_term, mint_iri, parse_term, template_fields
 
 __all__ = ["Adapter", "Backoff", "Exchange", "ExchangeContext", "Handler", "Query"]
 
@@ -60,11 +61,13 @@ class ExchangeContext:
 
 @dataclass(frozen=True)
 class Query:
-    """An incoming ASK: the request message when the asker bound all of its variables, and the
-    asker's raw bindings (KE term strings), which filter the answer."""
+    """An incoming ASK: the request message when the asker bound all of its variables, the asker's
+    raw bindings (KE term strings), which filter the answer, and ``fields``: the JSON values the
+    asker bound, by key (``{"id": "LV0001"}``), for lookups whose request is the answer itself."""
 
     request: BaseModel | None
     bindings: tuple[Mapping[str, str], ...]
+    fields: Mapping[str, Any] = field(default_factory=dict)
 
 
 Handler = Callable[[Any, ExchangeContext], Any]
@@ -221,9 +224,16 @@ class Adapter:
             if not info.succeeded:
                 failed[info.knowledge_base_id] = info.failed_message or info.status
                 continue
+            rows = list(bindings_of(info) or [])
             try:
-                answers[info.knowledge_base_id] = dso_saref.from_bindings(
-                    counterpart.name, list(bindings_of(info) or []), settings=self.settings)
+                if counterpart.name == name and not counterpart.top_list:
+                    # a lookup of single-object messages (readings): one answer per instance
+                    answers[info.knowledge_base_id] = [
+                        counterpart.from_term_rows(group, self.settings)
+                        for group in counterpart.instances(counterpart.parse_bindings(rows))]
+                else:
+                    answers[info.knowledge_base_id] = dso_saref.from_bindings(
+                        counterpart.name, rows, settings=self.settings)
             except PayloadError as exc:
                 failed[info.knowledge_base_id] = f"answer is not a valid {counterpart.name}: {exc}"
         return Exchange(name, answers, failed)
@@ -299,9 +309,12 @@ class Adapter:
         context = ExchangeContext(name, request.requesting_knowledge_base_id, datetime.now(UTC))
         incoming = list(request.binding_set)
         if interaction is not None and interaction.type == ASK_ANSWER:
-            query = Query(ask_request(exchange, counterpart, incoming, self.settings), tuple(incoming))
-            answer = self.handlers[name](query, context)
-            rows = dso_saref.to_bindings(counterpart.name, _json(answer), settings=self.settings)
+            query = Query(ask_request(exchange, counterpart, incoming, self.settings), tuple(incoming),
+                          bound_fields(counterpart, incoming, self.settings))
+            answer = _json(self.handlers[name](query, context))
+            instances = answer if isinstance(answer, list) and not counterpart.top_list else [answer]
+            rows = [row for item in instances
+                    for row in dso_saref.to_bindings(counterpart.name, item, settings=self.settings)]
             return [row for row in rows if not incoming or any(compatible(row, bound) for bound in incoming)]
         message = exchange.parse(dso_saref.from_bindings(name, incoming, settings=self.settings), self.settings)
         answer = self.handlers[name](message, context)
@@ -330,11 +343,29 @@ def ask_request(exchange: Description, counterpart: Description, incoming: Seque
     return exchange.parse(dso_saref.from_bindings(exchange.name, [row], settings=settings), settings)
 
 
+def bound_fields(description: Description, incoming: Sequence[Mapping[str, str]],
+                 settings: Settings) -> dict[str, Any]:
+    """The JSON values an asker bound in its first binding row, keyed by their JSON key; values that
+    do not read back are left out (the handler then sees fewer filters, the adapter still filters)."""
+    if not incoming:
+        return {}
+    fields: dict[str, Any] = {}
+    for var in description.variables.values():
+        text = incoming[0].get(var.name)
+        if var.path is None or text is None or not isinstance(var.path.steps[-1], Key):
+            continue
+        try:
+            fields[var.path.steps[-1].name] = var.value(parse_term(text), settings.base)
+        except (TermError, ValueError):
+            continue
+    return fields
+
+
 def filter_bindings(description: Description, fields: Mapping[str, Any], settings: Settings) -> dict[str, str]:
     """The binding of an ASK filter: each JSON field given (by its last key, e.g. ``id``) bound to
     its term, and IRIs minted from them; raises PayloadError for an unknown field."""
     by_key = {var.path.steps[-1].name: var for var in description.variables.values()
-              if var.path is not None and hasattr(var.path.steps[-1], "name")}
+              if var.path is not None and isinstance(var.path.steps[-1], Key)}
     row: dict[str, str] = {}
     for key, value in fields.items():
         var = by_key.get(key)

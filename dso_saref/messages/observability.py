@@ -18,6 +18,7 @@ service provider for the ``disaggregated-data`` of its customers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -57,8 +58,8 @@ __all__ = [
     "MinFaultyHemsInput",
     "OnOff",
     "Opportunities",
-    "Opportunity",
     "OpportunitiesRequest",
+    "Opportunity",
     "PostalCodeInput",
     "SubscriptionResponse",
     "SubscriptionStatus",
@@ -182,6 +183,14 @@ class Opportunities(Message):
 # PUC 1: fault-location settings and subscription (outgoing, 3.2.3.2.1.1 - 3.2.3.2.1.3)
 
 
+def _check_one_setting(inputs: list[Any], value: Callable[[Any], Any]) -> None:
+    """Raise ``ValueError`` unless every entry gives the same setting: the spec's array holds one, and
+    two different minimums for one postal code contradict each other (a repeated entry is harmless)."""
+    values = {value(i) for i in inputs}
+    if len(values) > 1:
+        raise ValueError(f"one setting per message: the entries give {len(values)} different values")
+
+
 class MinFaultyHemsInput(Message):
     """The minimum number of faulty HEMS that triggers a fault identification (the spec writes
     ``"3"``; a count of at least 1)."""
@@ -199,6 +208,12 @@ class FaultMinHems(Message):
 
     Postal_Code: Identifier | None = None
     Fault_Location_Inputs: list[MinFaultyHemsInput] = Field(min_length=1)
+
+    @field_validator("Fault_Location_Inputs")
+    @classmethod
+    def _one_setting(cls, inputs: list[MinFaultyHemsInput]) -> list[MinFaultyHemsInput]:
+        _check_one_setting(inputs, lambda i: i.Min_nbr_Hems_faulty)
+        return inputs
 
 
 class MinElapsedTimeInput(Message):
@@ -219,6 +234,12 @@ class FaultMinElapsedTime(Message):
 
     Postal_Code: Identifier | None = None
     Fault_Location_Inputs: list[MinElapsedTimeInput] = Field(min_length=1)
+
+    @field_validator("Fault_Location_Inputs")
+    @classmethod
+    def _one_setting(cls, inputs: list[MinElapsedTimeInput]) -> list[MinElapsedTimeInput]:
+        _check_one_setting(inputs, lambda i: (i.Min_time_of_interruption, i.Min_time_of_interruption_unit))
+        return inputs
 
 
 class PostalCodeInput(Message):

@@ -74,8 +74,11 @@ def test_every_exchange_runs_between_two_roles_over_http(server: EmulatorServer,
     assert exchange.failed == {}
     assert list(exchange.answers) == ["https://test.example.org/kb/responder"]
     answer = exchange.answers["https://test.example.org/kb/responder"]
-    if interaction.type == dso_saref.POST_REACT or payload is None:
-        assert answer == dso_saref.canonical(counterpart.name, counterpart.example())
+    expected = dso_saref.canonical(counterpart.name, counterpart.example())
+    if counterpart.name == name and not counterpart.top_list:
+        assert answer == [expected], "a lookup of single-object messages answers a list of them"
+    elif interaction.type == dso_saref.POST_REACT or payload is None:
+        assert answer == expected
 
 
 @pytest.mark.parametrize("role", ["dso", "service-provider", "third-party", "data-service-provider"])

@@ -1,0 +1,60 @@
+"""Fixtures of the backend tests: a controllable clock, a seeded in-memory DSO, and exchange contexts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, Storage
+from dso_saref.backend.seed import SP001, SP002, SeedSummary, seed
+
+#: When the tests "are": the day after the seed's day of readings.
+NOW = datetime(2021, 9, 28, 8, 0, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """A clock the test moves by hand."""
+
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings() -> BackendSettings:
+    return BackendSettings()
+
+
+@pytest.fixture
+def backend(clock: Clock, settings: BackendSettings) -> DsoBackend:
+    return DsoBackend(Storage(":memory:"), settings=settings, clock=clock)
+
+
+@pytest.fixture
+def summary(backend: DsoBackend) -> SeedSummary:
+    return seed(backend)
+
+
+@pytest.fixture
+def sp1(clock: Clock):
+    """The context of an exchange started by SP001 now."""
+    return lambda: ExchangeContext(SP001, clock())
+
+
+@pytest.fixture
+def sp2(clock: Clock):
+    """The context of an exchange started by SP002 now."""
+    return lambda: ExchangeContext(SP002, clock())

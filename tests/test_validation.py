@@ -1,0 +1,439 @@
+"""Validation (issue 3): one call, two layers, JSON locations; shapes that cannot drift; the CLI contract."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rdflib import Graph, Literal, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
+
+import dso_saref
+from dso_saref.cli import main
+from dso_saref.mapping import VariableKind
+from dso_saref.report import Locator, Report, Violation
+from dso_saref.terms import NONE, SAREF, UNITS, Settings
+from dso_saref.validation import SHAPES, Validator, raw_rows
+from tests.conftest import NAMES, ROOT
+from tests.strategies import payload_strategy
+
+DSOSH_VARIABLE = URIRef(SHAPES + "variable")
+HEMS = {"Voltage_Monitoring": [{"Hems_ID": "ID1234", "timestamp": "2021-12-03T15:11:20Z", "Voltage_from_Hems": 240.0,
+                                "Voltage_from_Hems_unit": "volts"}]}
+
+
+@cache
+def validator() -> Validator:
+    return Validator()
+
+
+def example(name: str) -> Any:
+    return dso_saref.catalog[name].example()
+
+
+# -- every message --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_message_has_a_shape_and_its_example_validates(name: str) -> None:
+    assert dso_saref.catalog[name].shape_path.is_file(), f"shapes/{name}.ttl is missing"
+    report = dso_saref.validate(name, example(name))
+    assert report.conforms, [str(e) for e in report.errors]
+    assert report.errors == () and report.warnings == ()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("fmt", ["turtle", "nt", "json-ld"])
+def test_every_example_graph_validates_as_rdf(name: str, fmt: str) -> None:
+    text = dso_saref.saref(name, example(name)).serialize(format=fmt)
+    report = dso_saref.validate(name, text, format=fmt)
+    assert report.conforms and report.input == "rdf", [str(e) for e in report.errors]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_validated_triples_are_the_saref_triples(name: str) -> None:
+    """The graph the shape sees (payload order kept, for locations) is the one saref() gives."""
+    description = dso_saref.catalog[name]
+    model = description.parse(example(name))
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    rows = [row for _, row in description.rows.located_terms(data, Settings().base)]
+    assert set(description.pattern.graph(rows)) == set(dso_saref.saref(name, example(name)))
+
+
+def test_targets_only_hit_their_own_message_s_nodes() -> None:
+    """Every example, each under its own base IRI, in one graph: every shape still conforms, so no
+    shape's targets take in (and refuse) the nodes of another message."""
+    union = Graph()
+    for name in NAMES:
+        description = dso_saref.catalog[name]
+        settings = Settings(base=f"https://dso.example.org/{name}/")
+        union += description.pattern.graph(description.term_rows(example(name), settings))
+    for name in NAMES:
+        report = validator().validate_graph(name, union)
+        assert report.conforms, (name, [str(e) for e in report.errors][:5])
+
+
+# -- the shapes cannot drift from the patterns ----------------------------------------------------------
+
+
+def _shapes(name: str) -> Graph:
+    return validator().shapes_graph(name)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_closed_vocabularies_equal_the_pattern_s(name: str) -> None:
+    description = dso_saref.catalog[name]
+    graph = _shapes(name)
+    checked = set()
+    for shape, members in graph.subject_objects(SH["in"]):
+        variable = str(graph.value(shape, DSOSH_VARIABLE) or "")
+        if not variable:
+            variable = str(graph.value(next(graph.subjects(SH.qualifiedValueShape, shape)), DSOSH_VARIABLE))
+        var = description.variables[variable]
+        if var.kind == VariableKind.UNIT:
+            expected = {iri for _, iri in UNITS[var.unit].labels}
+        else:
+            assert var.kind == VariableKind.VOCABULARY, f"{shape}: sh:in on ?{variable}, which is not a vocabulary"
+            expected = set(var.vocabulary.values())
+        assert {str(m) for m in Collection(graph, members)} == expected, f"{shape} (?{variable})"
+        checked.add(variable)
+    closed = {n for n, v in description.variables.items() if v.kind in (VariableKind.UNIT, VariableKind.VOCABULARY)}
+    assert closed <= checked, f"closed vocabularies without sh:in: {sorted(closed - checked)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_constant_units_equal_the_pattern_s(name: str) -> None:
+    graph = _shapes(name)
+    constants = {(p, o) for _, p, o in dso_saref.catalog[name].pattern.triples
+                 if isinstance(o, URIRef) and p != RDF.type}
+    for shape, value in graph.subject_objects(SH.hasValue):
+        assert (graph.value(shape, SH.path), value) in constants, shape
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_shape_is_named_labelled_and_explained(name: str) -> None:
+    graph = _shapes(name)
+    namespace = f"{SHAPES}{name}#"
+    node_shapes = set(graph.subjects(RDF.type, SH.NodeShape))
+    property_shapes = set(graph.subjects(RDF.type, SH.PropertyShape))
+    assert node_shapes and property_shapes
+    for shape in node_shapes | property_shapes:
+        assert str(shape).startswith(namespace), f"{shape}: shapes are named in {namespace}"
+    for shape in node_shapes:
+        assert graph.value(shape, RDFS.label) and graph.value(shape, RDFS.comment), shape
+        targets = [graph.value(shape, p) for p in (SH.targetClass, SH.target)]
+        assert any(targets), f"{shape} has no target"
+    for shape in property_shapes:
+        assert graph.value(shape, SH.name) and graph.value(shape, SH.message), shape
+        assert (None, SH.property, shape) in graph, f"{shape} belongs to no node shape"
+    for constraint in graph.objects(None, SH.sparql):
+        assert graph.value(constraint, SH.message), constraint
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shapes_use_only_declared_terms(name: str) -> None:
+    graph = _shapes(name)
+    declared = dso_saref.catalog.declared_iris
+    own = (str(SH), str(RDF), str(RDFS), str(XSD), str(OWL), SHAPES)  # OWL: pySHACL's system triples
+    used = {str(t) for triple in graph for t in triple if isinstance(t, URIRef)}
+    undeclared = sorted(i for i in used if not i.startswith(own) and i not in declared)
+    assert not undeclared, f"shapes/{name}.ttl uses IRIs not declared in ontologies/: {undeclared}"
+
+
+# -- the report -----------------------------------------------------------------------------------------
+
+
+def test_report_is_typed_and_serialisable() -> None:
+    bad = copy.deepcopy(HEMS)
+    bad["Voltage_Monitoring"][0]["Voltage_from_Hems_unit"] = "parsecs"
+    report = dso_saref.validate("hems-voltage", bad)
+    assert isinstance(report, Report) and not report and not report.conforms
+    (error,) = report.errors
+    assert isinstance(error, Violation)
+    assert error.location == "$.Voltage_Monitoring[0].Voltage_from_Hems_unit"
+    assert error.layer == "model" and error.rule == "value_error" and "parsecs" in error.message
+    assert json.loads(json.dumps(report.to_dict()))["errors"][0]["location"] == error.location
+    with pytest.raises(dso_saref.PayloadError) as info:
+        report.raise_for_errors()
+    assert info.value.problems == [error.problem]
+
+
+def test_model_errors_required_and_unknown_keys_and_types() -> None:
+    report = dso_saref.validate("hems-voltage", {"Voltage_Monitoring": [{"Hems_ID": "x", "Voltage_from_Hems": "high",
+                                                                         "Voltage_from_Hems_unit": "V", "extra": 1}]})
+    found = {(e.location, e.rule) for e in report.errors}
+    assert ("$.Voltage_Monitoring[0].timestamp", "missing") in found
+    assert ("$.Voltage_Monitoring[0].extra", "extra_forbidden") in found
+    assert ("$.Voltage_Monitoring[0].Voltage_from_Hems", "value_error") in found
+
+
+def test_array_locations_name_the_element() -> None:
+    offers = example("flexibility-offers")
+    offers = [offers[0], {**offers[0], "offer_id": "second", "price": "cheap"}]
+    report = dso_saref.validate("flexibility-offers", offers)
+    assert [e.location for e in report.errors] == ["$[1].price"]
+
+
+def test_lenient_mode_reports_unknown_keys_as_warnings() -> None:
+    payload = {**example("hems-voltage-request"), "extra": 1}
+    assert not dso_saref.validate("hems-voltage-request", payload).conforms
+    report = dso_saref.validate("hems-voltage-request", payload, settings=Settings(strict=False))
+    assert report.conforms and [w.location for w in report.warnings] == ["$.extra"]
+
+
+def test_malformed_json_text_is_an_input_error() -> None:
+    report = dso_saref.validate("hems-voltage", '{"Voltage_Monitoring": [')
+    (error,) = report.errors
+    assert (error.layer, error.location, error.rule) == ("input", "$", "json")
+    assert dso_saref.validate("hems-voltage", json.dumps(HEMS)).conforms
+
+
+def test_shape_violations_of_a_graph_name_focus_node_and_property() -> None:
+    graph = dso_saref.saref("hems-voltage", HEMS)
+    measurement = next(graph.subjects(RDF.type, SAREF.Measurement))
+    graph.remove((measurement, SAREF.hasValue, None))
+    graph.add((measurement, SAREF.hasValue, Literal("high")))
+    report = dso_saref.validate("hems-voltage", graph)
+    (error,) = report.errors
+    assert error.location == f"<{measurement}> saref:hasValue"
+    assert (error.layer, error.rule, error.focus, error.path) == ("shape", "sh:datatype", f"<{measurement}>",
+                                                                  "saref:hasValue")
+    assert "Voltage_from_Hems" in error.message and error.shape == "hems-voltage#Measurement-hasValue"
+
+
+def test_rdf_syntax_errors_and_empty_graphs_are_reported() -> None:
+    report = dso_saref.validate("hems-voltage", "@prefix broken", format="turtle")
+    assert [(e.layer, e.location, e.rule) for e in report.errors] == [("input", "<document>", "syntax")]
+    report = dso_saref.validate("hems-voltage", Graph())
+    assert [e.rule for e in report.errors] == ["instance"]
+
+
+def test_validation_does_not_change_a_graph() -> None:
+    graph = dso_saref.saref("hems-voltage", HEMS)
+    before = set(graph)
+    graph.remove((next(graph.subjects(RDF.type, SAREF.Measurement)), SAREF.isMeasuredIn, None))
+    before = set(graph)
+    assert not dso_saref.validate("hems-voltage", graph).conforms
+    assert set(graph) == before
+    assert not Validator(inference="rdfs").validate("hems-voltage", graph).conforms
+    assert set(graph) == before
+
+
+def test_unknown_message_and_options_raise() -> None:
+    with pytest.raises(dso_saref.UnknownMessageError):
+        dso_saref.validate("hems-voltag", HEMS)
+    with pytest.raises(ValueError):
+        Validator(inference="owl-everything")
+    with pytest.raises(ValueError):
+        dso_saref.validate("hems-voltage", "x", format="yaml")
+
+
+@pytest.mark.parametrize("name", ["hems-voltage", "metering-data", "flexibility-offers"])
+def test_rdfs_inference_option_validates_the_examples(name: str) -> None:
+    report = Validator(inference="rdfs").validate(name, example(name))
+    assert report.conforms, [str(e) for e in report.errors]
+
+
+def test_subclass_typed_node_needs_the_hierarchy_in_the_data_or_the_ontology() -> None:
+    """sh:class follows rdfs:subClassOf found in the data graph (SHACL), so a pilot's own subclass
+    conforms when the graph says so."""
+    graph = dso_saref.saref("hems-voltage", HEMS)
+    prop = next(graph.subjects(RDF.type, URIRef("https://saref.etsi.org/saref4grid/Voltage")))
+    special = URIRef("https://pilot.example.org/SinglePhaseVoltage")
+    graph.remove((prop, RDF.type, None))
+    graph.add((prop, RDF.type, special))
+    graph.add((special, RDFS.subClassOf, URIRef("https://saref.etsi.org/saref4grid/Voltage")))
+    assert dso_saref.validate("hems-voltage", graph).conforms
+
+
+def test_locator_uses_payload_order_not_canonical_order() -> None:
+    description = dso_saref.catalog["hems-voltage"]
+    payload = {"Voltage_Monitoring": [{**HEMS["Voltage_Monitoring"][0], "Hems_ID": "Z"},
+                                      {**HEMS["Voltage_Monitoring"][0], "Hems_ID": "A"}]}
+    rows = list(raw_rows(description, payload, Settings().base))
+    locator = Locator(description.pattern, description.rows, rows)
+    hems_a = next(row["hems"] for _, row in rows if "/A" in str(row["hems"]))
+    assert locator.locate(hems_a, URIRef("https://w3id.org/dso-saref/ontology/hasIdentifier"), None) \
+        == "$.Voltage_Monitoring[1].Hems_ID"
+    measurement = next(row["measurement"] for _, row in rows if "/A/" in str(row["measurement"]))
+    assert locator.locate(measurement, SAREF.hasValue, Literal("240.0", datatype=XSD.double)) \
+        == "$.Voltage_Monitoring[1].Voltage_from_Hems"
+    assert locator.locate(measurement, None, None) == "$.Voltage_Monitoring[1]"
+
+
+def test_shape_layer_alone_refuses_what_the_model_refuses() -> None:
+    bad = copy.deepcopy(HEMS)
+    bad["Voltage_Monitoring"][0]["Voltage_from_Hems"] = "high"
+    del bad["Voltage_Monitoring"][0]["timestamp"]
+    report = validator().shape_layer("hems-voltage", bad)
+    assert {(e.location, e.rule) for e in report.errors} == {
+        ("$.Voltage_Monitoring[0].Voltage_from_Hems", "sh:datatype"),
+        ("$.Voltage_Monitoring[0].timestamp", "sh:minCount")}
+
+
+# -- hypothesis: never raise, never change the input, layers agree -------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+SLOW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                       HealthCheck.filter_too_much])
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SLOW
+@given(payload=JSON)
+def test_arbitrary_json_always_gives_a_report(name: str, payload: Any) -> None:
+    frozen = copy.deepcopy(payload)
+    for report in (dso_saref.validate(name, payload), validator().shape_layer(name, payload)):
+        assert isinstance(report, Report)
+        assert all(e.location.startswith("$") and e.message and e.rule for e in report.errors)
+    assert json.dumps(payload, sort_keys=True) == json.dumps(frozen, sort_keys=True)
+
+
+def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.extend(_paths(value, (*prefix, key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out.extend(_paths(value, (*prefix, i)))
+    return out
+
+
+@st.composite
+def mutated(draw: st.DrawFn, name: str) -> Any:
+    payload = copy.deepcopy(draw(payload_strategy(dso_saref.catalog[name].model)))
+    path = draw(st.sampled_from(_paths(payload)))
+    if not path:
+        return draw(JSON)
+    parent = payload
+    for step in path[:-1]:
+        parent = parent[step]
+    if draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = draw(JSON)
+    return payload
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SLOW
+@given(data=st.data())
+def test_mutations_of_valid_payloads_give_reports_and_the_layers_agree(name: str, data: st.DataObject) -> None:
+    payload = data.draw(mutated(name))
+    frozen = json.dumps(payload, sort_keys=True)
+    report = dso_saref.validate(name, payload)
+    assert json.dumps(payload, sort_keys=True) == frozen
+    model_accepts = not any(e.layer in ("input", "model") for e in report.errors)
+    if model_accepts:
+        assert report.conforms, f"the model accepts but the shape refuses: {[str(e) for e in report.errors]}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(data=st.data())
+def test_valid_payloads_conform_to_both_layers(name: str, data: st.DataObject) -> None:
+    payload = data.draw(payload_strategy(dso_saref.catalog[name].model))
+    report = dso_saref.validate(name, payload)
+    assert report.conforms, [str(e) for e in report.errors]
+
+
+# -- the command line -----------------------------------------------------------------------------------
+
+
+def cli(*args: str, stdin: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), input=stdin)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+    return result.exit_code, result.output
+
+
+EXAMPLE = str(ROOT / "examples" / "hems-voltage.json")
+
+
+def test_cli_validate_valid_file_exits_0() -> None:
+    code, out = cli("validate", "hems-voltage", EXAMPLE)
+    assert code == 0 and "1 valid, 0 invalid" in out
+
+
+def test_cli_validate_invalid_file_prints_file_location_message_and_exits_1(tmp_path: Path) -> None:
+    bad = copy.deepcopy(HEMS)
+    bad["Voltage_Monitoring"][0]["Voltage_from_Hems_unit"] = "parsecs"
+    del bad["Voltage_Monitoring"][0]["timestamp"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    code, out = cli("validate", "hems-voltage", str(path), EXAMPLE)
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.startswith(str(path))]
+    assert lines == [f"{path}: $.Voltage_Monitoring[0].Voltage_from_Hems_unit: unknown unit 'parsecs' (expected one "
+                     "of volts, V, Volts) [value_error]",
+                     f"{path}: $.Voltage_Monitoring[0].timestamp: required key is missing [missing]"]
+
+
+def test_cli_validate_malformed_json_and_rdf_files_are_invalid_not_crashes(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{")
+    (tmp_path / "b.ttl").write_text("@prefix broken")
+    code, out = cli("validate", "hems-voltage", str(tmp_path / "a.json"), str(tmp_path / "b.ttl"))
+    assert code == 1 and "not valid JSON" in out and "not valid turtle" in out
+
+
+def test_cli_validate_rdf_files_by_suffix(tmp_path: Path) -> None:
+    graph = dso_saref.saref("hems-voltage", HEMS)
+    for suffix, fmt in ((".ttl", "turtle"), (".nt", "nt"), (".jsonld", "json-ld")):
+        (tmp_path / f"g{suffix}").write_text(graph.serialize(format=fmt))
+    code, out = cli("validate", "hems-voltage", str(tmp_path))
+    assert code == 0 and "3 valid" in out
+
+
+def test_cli_validate_directory_glob_json_format_and_progress(tmp_path: Path) -> None:
+    for i in range(6):
+        (tmp_path / f"p{i}.json").write_text(json.dumps(HEMS))
+    (tmp_path / "p5.json").write_text(json.dumps({"Voltage_Monitoring": [{}]}))
+    code, out = cli("validate", "hems-voltage", str(tmp_path / "p*.json"), "--format", "json")
+    assert code == 1
+    document = json.loads(out[out.index("{"):])
+    assert len(document["files"]) == 6 and document["conforms"] is False
+    assert [f["conforms"] for f in document["files"]] == [True] * 5 + [False]
+    code, _ = cli("validate", "hems-voltage", str(tmp_path), "--input-format", "json")
+    assert code == 1
+
+
+def test_cli_validate_stdin() -> None:
+    code, _ = cli("validate", "hems-voltage", "-", stdin=json.dumps(HEMS))
+    assert code == 0
+
+
+@pytest.mark.parametrize("args", [
+    ("validate", "hems-voltag", EXAMPLE),
+    ("validate", "hems-voltage", "/nonexistent/x.json"),
+    ("validate", "hems-voltage", "/nonexistent/*.json"),
+    ("validate", "hems-voltage"),
+    ("shapes", "hems-voltag"),
+])
+def test_cli_usage_errors_exit_2(args: tuple[str, ...]) -> None:
+    code, _ = cli(*args)
+    assert code == 2
+
+
+def test_cli_shapes_prints_the_shape() -> None:
+    code, out = cli("shapes", "hems-voltage")
+    assert code == 0
+    graph = Graph().parse(data=out, format="turtle")
+    assert (None, RDF.type, SH.NodeShape) in graph
+
+
+def test_no_rows_are_bound_to_nil_in_a_located_graph() -> None:
+    description = dso_saref.catalog["flexibility-offers"]
+    rows = list(raw_rows(description, [{**example("flexibility-offers")[0], "meter_ids": []}], Settings().base))
+    assert all(row["providing_meter"] == NONE for _, row in rows)
