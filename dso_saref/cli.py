@@ -275,3 +275,13 @@ def _attach_knowledge_engine_commands() -> None:
 
 
 _attach_knowledge_engine_commands()
+
+
+def _attach_operator_commands() -> None:
+    from dso_saref.operator_commands import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_attach_operator_commands()

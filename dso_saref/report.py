@@ -116,7 +116,7 @@ class Report:
 
 
 def _location_key(location: str) -> list[Any]:
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\[\]']+", location) if p]
+    return [(0, int(p), "") if re.fullmatch(r"[0-9]+", p) else (1, 0, p) for p in re.split(r"[.\[\]']+", location) if p]
 
 
 def curie(term: Node | str) -> str:

@@ -163,11 +163,15 @@ class Table:
     the elements of the deepest level; :meth:`column` broadcasts a variable to any deeper level."""
 
     def __init__(self, description: Description, levels: list[dict[str, list[str | None]]],
-                 parents: list[list[int]], level_of: Mapping[str, int]) -> None:
+                 parents: list[list[int]], level_of: Mapping[str, int],
+                 positions: list[list[int | None]] | None = None, iterators: list[str] | None = None) -> None:
         self.description = description
         self.levels = levels
         self.parents = parents
         self.level_of = level_of
+        #: each element's index in its array (``None``: an empty array's placeholder), per level
+        self.positions = positions
+        self.iterators = iterators or []
         self._broadcast: dict[tuple[str, int], list[str | None]] = {}
 
     @property
@@ -196,9 +200,12 @@ class Table:
         """``(predicate, subjects, objects, level)`` for each triple of the pattern: columns at the
         deepest level the triple touches, or a constant term string."""
         for s, p, o in self.description.pattern.triples:
-            names = [t.name for t in (s, o) if isinstance(t, Var)]
-            level = max((self.level_of[n] for n in names), default=0)
+            level = self.level_of_triple((s, p, o))
             yield (nt_term(p), self._side(s, level), self._side(o, level), level)  # type: ignore[arg-type]
+
+    def level_of_triple(self, triple: tuple[Any, Any, Any]) -> int:
+        """The deepest level a triple pattern touches (0 for constants)."""
+        return max((self.level_of[t.name] for t in triple if isinstance(t, Var)), default=0)
 
     def _side(self, term: Any, level: int) -> list[str | None] | str:
         return self.column(term.name, level) if isinstance(term, Var) else nt_term(term)
@@ -257,6 +264,26 @@ class Table:
             fresh = [line for line in dict.fromkeys(lines) if line not in known]
             known.update(dict.fromkeys(fresh))
             yield "".join(fresh)
+
+    def located_rows(self, nodes: set[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """The rows that mention any of ``nodes``, as ``Rows.located_terms`` gives them (array indices,
+        rdflib terms), in row order; requires :attr:`positions`."""
+        if self.positions is None or self.size == 0:
+            raise ValueError("this table does not know its rows' JSON locations")
+        names = list(self.level_of)
+        columns = [self.column(name) for name in names]
+        hits = sorted({i for column in columns for i, v in enumerate(column) if v is not None and v in nodes})
+        out = []
+        for r in hits:
+            indices: dict[str, Any] = {}
+            element = r
+            for k in range(self.depth(), 0, -1):
+                indices[self.iterators[k - 1]] = self.positions[k - 1][element]
+                element = self.parents[k - 1][element]
+            row = {name: NONE if column[r] is None else parse_term(column[r])  # type: ignore[arg-type]
+                   for name, column in zip(names, columns, strict=True)}
+            out.append((dict(reversed(indices.items())), row))
+        return out
 
     def bindings(self) -> list[dict[str, str]]:
         """The KE binding set (each row once; unbound variables as ``rdf:nil``)."""
@@ -337,27 +364,33 @@ class TableBuilder:
         """The table of canonical JSON ``data``; raises TermError for a value that cannot be its term."""
         objects: list[list[tuple[Any, ...]]] = [[(data,)]]
         parents: list[list[int]] = []
+        positions: list[list[int | None]] = []
         for k, level in enumerate(self.levels[1:], start=1):
             below: list[tuple[Any, ...]] = []
             parent: list[int] = []
+            position: list[int | None] = []
             for p, element in enumerate(objects[k - 1]):
                 arrays = [_follow(element[index], keys) for index, keys in level.arrays]
                 length = max((len(a) for a in arrays if a.__class__ is list), default=0)
                 if length == 0:
                     if k == 1 and self.top_list:
                         return Table(self.description, [{} for _ in self.levels], [[] for _ in self.chain],
-                                     self.level_of)
+                                     self.level_of, [[] for _ in self.chain], self.chain)
                     below.append((_ABSENT,) * len(arrays))
                     parent.append(p)
+                    position.append(None)
                 elif len(arrays) == 1:
                     below.extend(zip(arrays[0]))
                     parent.extend([p] * length)
+                    position.extend(range(length))
                 else:
                     for i in range(length):
                         below.append(tuple(a[i] if a.__class__ is list and i < len(a) else _ABSENT for a in arrays))
                         parent.append(p)
+                    position.extend(range(length))
             objects.append(below)
             parents.append(parent)
+            positions.append(position)
         columns: list[dict[str, list[str | None]]] = [{} for _ in self.levels]
         texts: dict[str, list[str | None]] = {}
         formatters = {name: _Formatter(self.description.variables[name], base) for name, *_ in self.fed}
@@ -367,7 +400,7 @@ class TableBuilder:
             columns[level][name] = formatters[name].terms(values)
             if name in templated:
                 texts[name] = formatters[name].quotes(values)
-        table = Table(self.description, columns, parents, self.level_of)
+        table = Table(self.description, columns, parents, self.level_of, positions, self.chain)
         for name, level, variable in self.derived:
             columns[level][name] = self._mint(table, texts, variable, level, base)
         return table

@@ -38,6 +38,7 @@ import pyshacl
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
+from rdflib.plugins.sparql import prepareQuery
 
 from dso_saref.catalog import Catalog, Description
 from dso_saref.errors import DescriptionError, PayloadError, Problem
@@ -58,6 +59,8 @@ RDF_FORMATS = {"turtle": "turtle", "nt": "nt", "json-ld": "json-ld"}
 SHAPES = "https://w3id.org/dso-saref/shapes/"
 
 _SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
+#: Annotation of node and property shapes: the graph pattern variable they check.
+_VARIABLE = URIRef(SHAPES + "variable")
 
 
 class Validator:
@@ -76,6 +79,7 @@ class Validator:
         self._lock = threading.Lock()
         self._shapes: dict[str, Graph] = {}
         self._ontology: Graph | None = None
+        self._queries: dict[Any, Any] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -170,7 +174,10 @@ class Validator:
         prefixes = {str(p): str(n) for d in shapes.objects(None, SH.declare)
                     for p, n in [(shapes.value(d, SH.prefix), shapes.value(d, SH.namespace))] if p and n}
         head = "".join(f"PREFIX {p}: <{n}>\n" for p, n in prefixes.items())
+        optional = description.optional
         for shape in shapes.subjects(RDF.type, SH.NodeShape):
+            if str(shapes.value(shape, _VARIABLE) or "") in optional:
+                continue  # a node kind the message may lack: its absence is no error
             target = shapes.value(shape, SH.target)
             select = str(shapes.value(target, SH.select) or "") if target is not None else ""
             match = re.search(r"\?this a (\w+):([\w.-]+) \.", select)
@@ -247,12 +254,42 @@ class Validator:
                           *, own_graph: bool) -> Iterator[Violation]:
         shapes = self.shapes_graph(description.name)
         rdfs = self.inference == "rdfs"
+        if not rdfs:
+            graph = _PreparedQueries.view(graph, self._queries)
         _conforms, results, _text = pyshacl.validate(
             graph, shacl_graph=shapes, ont_graph=self.ontology() if rdfs else None,
             inference="rdfs" if rdfs else "none", advanced=True, inplace=own_graph or not rdfs,
             allow_warnings=True, allow_infos=True)
         for result in results.subjects(RDF.type, SH.ValidationResult):
             yield _violation(results, shapes, result, locator)
+
+
+class _PreparedQueries(Graph):
+    """A view of a graph (same store, nothing copied) that parses each SPARQL text once.
+
+    pySHACL evaluates a SHACL-SPARQL constraint or target by sending its text to ``Graph.query`` with
+    the focus node in ``initBindings``, once per focus node; rdflib would parse the same text every
+    time (most of the validation time). The view keeps the parsed queries in the validator's cache.
+    """
+
+    def __init__(self, graph: Graph, cache: dict[Any, Any]) -> None:
+        super().__init__(store=graph.store, identifier=graph.identifier, namespace_manager=graph.namespace_manager)
+        self._cache = cache
+
+    @classmethod
+    def view(cls, graph: Graph, cache: dict[Any, Any]) -> Graph:
+        """The view of a plain ``Graph``; any other kind of graph (a dataset) as it is."""
+        return cls(graph, cache) if type(graph) is Graph else graph
+
+    def query(self, query_object: Any, processor: Any = "sparql", result: Any = "sparql", initNs: Any = None,
+              initBindings: Any = None, use_store_provided: bool = True, **kwargs: Any) -> Any:
+        if isinstance(query_object, str):
+            key = (query_object, tuple(sorted((initNs or {}).items())))
+            prepared = self._cache.get(key)
+            if prepared is None:
+                prepared = self._cache[key] = prepareQuery(query_object, initNs=dict(initNs or {}))
+            query_object = prepared
+        return super().query(query_object, processor, result, initNs, initBindings, use_store_provided, **kwargs)
 
 
 def _parse_shape(description: Description) -> Graph:

@@ -326,6 +326,7 @@ TABLE = """
   Interval-window sh:sparql set $.end "2021-09-27T10:00:00Z" model@ $
   Recipient-hasIdentifier sh:datatype set $.service_provider true
   Recipient-hasIdentifier sh:maxCount add recipient dso:hasIdentifier "other" @ $.service_provider
+  Recipient-hasIdentifier sh:minCount drop recipient dso:hasIdentifier @ $.service_provider
   Recipient-hasIdentifier sh:pattern set $.service_provider "  "
   User-hasIdentifier sh:datatype set $.end_user true
   User-hasIdentifier sh:maxCount add user dso:hasIdentifier "other" @ $.end_user
@@ -356,22 +357,16 @@ TABLE = """
   Interval-window sh:sparql set $.end "2021-09-27T10:00:00Z" model@ $
   Recipient-hasIdentifier sh:datatype set $.service_provider true
   Recipient-hasIdentifier sh:maxCount add recipient dso:hasIdentifier "other" @ $.service_provider
+  Recipient-hasIdentifier sh:minCount drop recipient dso:hasIdentifier @ $.service_provider
   Recipient-hasIdentifier sh:pattern set $.service_provider "  "
   Token-hasIdentifier sh:datatype set $.authorization_token true
   Token-hasIdentifier sh:maxCount add token dso:hasIdentifier "other" @ $.authorization_token
+  Token-hasIdentifier sh:minCount drop token dso:hasIdentifier @ $.authorization_token
   Token-hasIdentifier sh:pattern set $.authorization_token "  "
   User-hasIdentifier sh:datatype set $.end_user true
   User-hasIdentifier sh:maxCount add user dso:hasIdentifier "other" @ $.end_user
   User-hasIdentifier sh:minCount drop user dso:hasIdentifier @ $.end_user
   User-hasIdentifier sh:pattern set $.end_user "  "
-[disaggregated-data-request]
-  Request-isAbout sh:class untype requested_customer dso:Customer @ $.customers_ids[0]
-  Request-isAbout sh:maxCount twin request saref:isAbout @ $.customers_ids[0]
-  Request-isAbout sh:minCount drop request saref:isAbout @ $.customers_ids[0]
-  RequestedCustomer-hasIdentifier sh:datatype set $.customers_ids[0] true
-  RequestedCustomer-hasIdentifier sh:maxCount add requested_customer dso:hasIdentifier "other" @ $.customers_ids[0]
-  RequestedCustomer-hasIdentifier sh:minCount drop requested_customer dso:hasIdentifier @ $.customers_ids[0]
-  RequestedCustomer-hasIdentifier sh:pattern set $.customers_ids[0] "  "
 [disaggregated-data]
   Customer-hasIdentifier sh:datatype set $.customers[0].customer_id true
   Customer-hasIdentifier sh:maxCount add customer dso:hasIdentifier "other" @ $.customers[0].customer_id
@@ -404,6 +399,14 @@ TABLE = """
   Measurement-relatesToProperty sh:maxCount twin measurement saref:relatesToProperty @ $.customers[0] also
       Measurement:sh:sparql
   Measurement-relatesToProperty sh:minCount drop measurement saref:relatesToProperty @ $.customers[0]
+[disaggregated-data-request]
+  Request-isAbout sh:class untype requested_customer dso:Customer @ $.customers_ids[0]
+  Request-isAbout sh:maxCount twin request saref:isAbout @ $.customers_ids[0]
+  Request-isAbout sh:minCount drop request saref:isAbout @ $.customers_ids[0]
+  RequestedCustomer-hasIdentifier sh:datatype set $.customers_ids[0] true
+  RequestedCustomer-hasIdentifier sh:maxCount add requested_customer dso:hasIdentifier "other" @ $.customers_ids[0]
+  RequestedCustomer-hasIdentifier sh:minCount drop requested_customer dso:hasIdentifier @ $.customers_ids[0]
+  RequestedCustomer-hasIdentifier sh:pattern set $.customers_ids[0] "  "
 [elasticity-input]
   Co2Measurement sh:sparql replace co2_measurement saref:relatesToProperty OTHER a dso:CO2EmissionsSignal @
       $.user_profile[0]
@@ -414,7 +417,9 @@ TABLE = """
   Co2Measurement-hasTimestamp sh:minCount drop co2_measurement saref:hasTimestamp @ $.user_profile[0].timestamp
   Co2Measurement-hasValue sh:datatype replace co2_measurement saref:hasValue "5"^^xsd:integer @
       $.user_profile[0]['signal_incentive_Class:CO2_Emissions']
-  Co2Measurement-hasValue sh:maxCount add co2_measurement saref:hasValue "1000.0"^^xsd:double @
+  Co2Measurement-hasValue sh:maxCount add co2_measurement saref:hasValue "1000.0"^^xsd:decimal @
+      $.user_profile[0]['signal_incentive_Class:CO2_Emissions']
+  Co2Measurement-hasValue sh:minCount drop co2_measurement saref:hasValue @
       $.user_profile[0]['signal_incentive_Class:CO2_Emissions']
   Co2Measurement-hasValue sh:minInclusive set $.user_profile[0]['signal_incentive_Class:CO2_Emissions'] -1
   Co2Measurement-isMeasuredIn sh:in set $.user_profile[0]['signal_incentive_Class:CO2_Emissions_unit'] "furlong"
@@ -433,7 +438,7 @@ TABLE = """
   ConsumptionMeasurement-hasTimestamp sh:minCount drop consumption_measurement saref:hasTimestamp @
       $.user_profile[0].timestamp
   ConsumptionMeasurement-hasValue sh:datatype set $.user_profile[0].customer_consumption "not-a-number"
-  ConsumptionMeasurement-hasValue sh:maxCount add consumption_measurement saref:hasValue "1000.0"^^xsd:double @
+  ConsumptionMeasurement-hasValue sh:maxCount add consumption_measurement saref:hasValue "1000.0"^^xsd:decimal @
       $.user_profile[0].customer_consumption
   ConsumptionMeasurement-hasValue sh:minCount delete $.user_profile[0].customer_consumption
   ConsumptionMeasurement-isMeasuredIn sh:in set $.user_profile[0].customer_consumption_unit "furlong"
@@ -451,7 +456,9 @@ TABLE = """
       "2099-01-01T00:00:00Z"^^xsd:dateTime @ $.user_profile[0].timestamp
   CostMeasurement-hasTimestamp sh:minCount drop cost_measurement saref:hasTimestamp @ $.user_profile[0].timestamp
   CostMeasurement-hasValue sh:datatype set $.user_profile[0]['signal_incentive_Class:Cost'] "not-a-number"
-  CostMeasurement-hasValue sh:maxCount add cost_measurement saref:hasValue "1000.0"^^xsd:double @
+  CostMeasurement-hasValue sh:maxCount add cost_measurement saref:hasValue "1000.0"^^xsd:decimal @
+      $.user_profile[0]['signal_incentive_Class:Cost']
+  CostMeasurement-hasValue sh:minCount drop cost_measurement saref:hasValue @
       $.user_profile[0]['signal_incentive_Class:Cost']
   CostMeasurement-isMeasuredIn sh:in set $.user_profile[0]['signal_incentive_Class:Cost_unit'] "furlong"
   CostMeasurement-isMeasurementOf sh:class replace cost_measurement saref:isMeasurementOf OTHER @
@@ -460,41 +467,27 @@ TABLE = """
   CostMeasurement-isMeasurementOf sh:minCount drop cost_measurement saref:isMeasurementOf @ $.user_profile[0].userID
   CostMeasurement-relatesToProperty sh:maxCount twin cost_measurement saref:relatesToProperty @
       $.user_profile[0].userID also CostMeasurement:sh:sparql
-  Customer-hasIdentifier sh:datatype replace customer dso:hasIdentifier "1"^^xsd:integer @ $.user_profile[0].userID
+  Customer-hasIdentifier sh:datatype set $.user_profile[0].userID true
   Customer-hasIdentifier sh:maxCount add customer dso:hasIdentifier "other" @ $.user_profile[0].userID
   Customer-hasIdentifier sh:minCount drop customer dso:hasIdentifier @ $.user_profile[0].userID
-  Customer-hasIdentifier sh:pattern replace customer dso:hasIdentifier " " @ $.user_profile[0].userID
+  Customer-hasIdentifier sh:pattern set $.user_profile[0].userID "  "
   Customer-hasProperty-Co2Measurand sh:qualifiedMaxCount add customer saref:hasProperty OTHER a
       dso:CO2EmissionsSignal @ $.user_profile[0].userID
-  Customer-hasProperty-Co2Measurand sh:qualifiedMinCount untype co2_measurand dso:CO2EmissionsSignal @
-      $.user_profile[0].userID
   Customer-hasProperty-ConsumptionMeasurand sh:qualifiedMaxCount twin customer saref:hasProperty @
       $.user_profile[0].userID
   Customer-hasProperty-ConsumptionMeasurand sh:qualifiedMinCount untype consumption_measurand s4grid:ActivePower @
       $.user_profile[0].userID
   Customer-hasProperty-CostMeasurand sh:qualifiedMaxCount add customer saref:hasProperty OTHER a dso:CostSignal @
       $.user_profile[0].userID
-  Customer-hasProperty-CostMeasurand sh:qualifiedMinCount untype cost_measurand dso:CostSignal @
-      $.user_profile[0].userID
   Customer-hasProperty-IndoorMeasurand sh:qualifiedMaxCount add customer saref:hasProperty OTHER a
       dso:IndoorTemperature @ $.user_profile[0].userID
-  Customer-hasProperty-IndoorMeasurand sh:qualifiedMinCount untype indoor_measurand dso:IndoorTemperature @
-      $.user_profile[0].userID
   Customer-hasProperty-MaxPowerMeasurand sh:qualifiedMaxCount add customer saref:hasProperty OTHER a
       dso:MaximumPowerSignal @ $.user_profile[0].userID
-  Customer-hasProperty-MaxPowerMeasurand sh:qualifiedMinCount untype max_power_measurand dso:MaximumPowerSignal @
-      $.user_profile[0].userID
   Customer-hasProperty-OccupancyMeasurand sh:qualifiedMaxCount add customer saref:hasProperty OTHER a
       saref:Occupancy @ $.user_profile[0].userID
-  Customer-hasProperty-OccupancyMeasurand sh:qualifiedMinCount untype occupancy_measurand saref:Occupancy @
-      $.user_profile[0].userID
   Customer-hasProperty-OutdoorMeasurand sh:qualifiedMaxCount add customer saref:hasProperty OTHER a
       dso:OutdoorTemperature @ $.user_profile[0].userID
-  Customer-hasProperty-OutdoorMeasurand sh:qualifiedMinCount untype outdoor_measurand dso:OutdoorTemperature @
-      $.user_profile[0].userID
   Customer-hasProperty-RenewableMeasurand sh:qualifiedMaxCount add customer saref:hasProperty OTHER a
-      dso:RenewableEnergyShareSignal @ $.user_profile[0].userID
-  Customer-hasProperty-RenewableMeasurand sh:qualifiedMinCount untype renewable_measurand
       dso:RenewableEnergyShareSignal @ $.user_profile[0].userID
   IndoorMeasurement sh:sparql replace indoor_measurement saref:relatesToProperty OTHER a dso:IndoorTemperature @
       $.user_profile[0]
@@ -505,7 +498,9 @@ TABLE = """
   IndoorMeasurement-hasTimestamp sh:minCount drop indoor_measurement saref:hasTimestamp @
       $.user_profile[0].timestamp
   IndoorMeasurement-hasValue sh:datatype set $.user_profile[0].indoor_temperature_sensor "not-a-number"
-  IndoorMeasurement-hasValue sh:maxCount add indoor_measurement saref:hasValue "1000.0"^^xsd:double @
+  IndoorMeasurement-hasValue sh:maxCount add indoor_measurement saref:hasValue "1000.0"^^xsd:decimal @
+      $.user_profile[0].indoor_temperature_sensor
+  IndoorMeasurement-hasValue sh:minCount drop indoor_measurement saref:hasValue @
       $.user_profile[0].indoor_temperature_sensor
   IndoorMeasurement-isMeasuredIn sh:in set $.user_profile[0].indoor_temperature_sensor_unit "furlong"
   IndoorMeasurement-isMeasurementOf sh:class replace indoor_measurement saref:isMeasurementOf OTHER @
@@ -526,7 +521,9 @@ TABLE = """
       $.user_profile[0].timestamp
   MaxPowerMeasurement-hasValue sh:datatype replace max_power_measurement saref:hasValue "5"^^xsd:integer @
       $.user_profile[0]['signal_incentive_Class:maximum_power']
-  MaxPowerMeasurement-hasValue sh:maxCount add max_power_measurement saref:hasValue "1000.0"^^xsd:double @
+  MaxPowerMeasurement-hasValue sh:maxCount add max_power_measurement saref:hasValue "1000.0"^^xsd:decimal @
+      $.user_profile[0]['signal_incentive_Class:maximum_power']
+  MaxPowerMeasurement-hasValue sh:minCount drop max_power_measurement saref:hasValue @
       $.user_profile[0]['signal_incentive_Class:maximum_power']
   MaxPowerMeasurement-hasValue sh:minInclusive set $.user_profile[0]['signal_incentive_Class:maximum_power'] -1
   MaxPowerMeasurement-isMeasuredIn sh:in set $.user_profile[0]['signal_incentive_Class:maximum_power_unit']
@@ -551,7 +548,9 @@ TABLE = """
       $.user_profile[0].timestamp
   OccupancyMeasurement-hasValue sh:datatype replace occupancy_measurement saref:hasValue "5"^^xsd:integer @
       $.user_profile[0].occupancy_rate
-  OccupancyMeasurement-hasValue sh:maxCount add occupancy_measurement saref:hasValue "1000.0"^^xsd:double @
+  OccupancyMeasurement-hasValue sh:maxCount add occupancy_measurement saref:hasValue "1000.0"^^xsd:decimal @
+      $.user_profile[0].occupancy_rate
+  OccupancyMeasurement-hasValue sh:minCount drop occupancy_measurement saref:hasValue @
       $.user_profile[0].occupancy_rate
   OccupancyMeasurement-hasValue sh:minInclusive set $.user_profile[0].occupancy_rate -1
   OccupancyMeasurement-isMeasuredIn sh:hasValue drop occupancy_measurement saref:isMeasuredIn @ $.user_profile[0]
@@ -574,7 +573,9 @@ TABLE = """
   OutdoorMeasurement-hasTimestamp sh:minCount drop outdoor_measurement saref:hasTimestamp @
       $.user_profile[0].timestamp
   OutdoorMeasurement-hasValue sh:datatype set $.user_profile[0].external_temperature "not-a-number"
-  OutdoorMeasurement-hasValue sh:maxCount add outdoor_measurement saref:hasValue "1000.0"^^xsd:double @
+  OutdoorMeasurement-hasValue sh:maxCount add outdoor_measurement saref:hasValue "1000.0"^^xsd:decimal @
+      $.user_profile[0].external_temperature
+  OutdoorMeasurement-hasValue sh:minCount drop outdoor_measurement saref:hasValue @
       $.user_profile[0].external_temperature
   OutdoorMeasurement-isMeasuredIn sh:in set $.user_profile[0].external_temperature_unit "furlong"
   OutdoorMeasurement-isMeasurementOf sh:class replace outdoor_measurement saref:isMeasurementOf OTHER @
@@ -595,7 +596,9 @@ TABLE = """
       $.user_profile[0].timestamp
   RenewableMeasurement-hasValue sh:datatype replace renewable_measurement saref:hasValue "5"^^xsd:integer @
       $.user_profile[0]['signal_incentive_Class:Renew_Energy_Percentage']
-  RenewableMeasurement-hasValue sh:maxCount add renewable_measurement saref:hasValue "1000.0"^^xsd:double @
+  RenewableMeasurement-hasValue sh:maxCount add renewable_measurement saref:hasValue "1000.0"^^xsd:decimal @
+      $.user_profile[0]['signal_incentive_Class:Renew_Energy_Percentage']
+  RenewableMeasurement-hasValue sh:minCount drop renewable_measurement saref:hasValue @
       $.user_profile[0]['signal_incentive_Class:Renew_Energy_Percentage']
   RenewableMeasurement-hasValue sh:minInclusive set
       $.user_profile[0]['signal_incentive_Class:Renew_Energy_Percentage'] -1
@@ -617,9 +620,11 @@ TABLE = """
   Customer-hasProperty sh:nodeKind replace customer saref:hasProperty "abc" @ $ also Estimate:sh:sparql
   Estimate sh:sparql drop customer saref:hasProperty @ $
   Estimate-hasHour sh:datatype set $.flexibility_response[0].flexibility_hour "x"
+  Estimate-hasHour sh:maxCount add estimate dso:hasHour "97"^^xsd:integer @
+      $.flexibility_response[0].flexibility_hour
   Estimate-hasHour sh:minCount delete $.flexibility_response[0].flexibility_hour
   Estimate-hasValue sh:datatype set $.flexibility_response[0].y_PowerD true
-  Estimate-hasValue sh:maxCount add estimate saref:hasValue "1000.0"^^xsd:double @
+  Estimate-hasValue sh:maxCount add estimate saref:hasValue "1000.0"^^xsd:decimal @
       $.flexibility_response[0].y_PowerD
   Estimate-hasValue sh:minCount drop estimate saref:hasValue @ $.flexibility_response[0].y_PowerD
   Estimate-isMeasuredIn sh:in set $.flexibility_response[0].y_PowerD_unit "furlong"
@@ -642,11 +647,10 @@ TABLE = """
       $.flexibility_response[0].y_PowerD
   Scenario-hasIdentifier sh:maxCount add scenario dso:hasIdentifier "other" @ $.flexibility_response[0].y_PowerD
   Scenario-hasIdentifier sh:minCount drop scenario dso:hasIdentifier @ $.flexibility_response[0].y_PowerD
-  Estimate-hasHour sh:maxCount add estimate dso:hasHour "97"^^xsd:integer @
-      $.flexibility_response[0].flexibility_hour
 [fault-min-elapsed-time]
   PostalCodeArea-hasIdentifier sh:datatype set $.Postal_Code true
   PostalCodeArea-hasIdentifier sh:maxCount add postal_code_area dso:hasIdentifier "other" @ $.Postal_Code
+  PostalCodeArea-hasIdentifier sh:minCount drop postal_code_area dso:hasIdentifier @ $.Postal_Code
   PostalCodeArea-hasIdentifier sh:pattern set $.Postal_Code "  "
   Setting-hasUnit sh:in set $.Fault_Location_Inputs[0].Min_time_of_interruption_unit "furlong"
   Setting-hasUnit sh:maxCount add setting s4grid:hasUnit om:minute-Time @
@@ -663,6 +667,7 @@ TABLE = """
 [fault-min-hems]
   PostalCodeArea-hasIdentifier sh:datatype set $.Postal_Code true
   PostalCodeArea-hasIdentifier sh:maxCount add postal_code_area dso:hasIdentifier "other" @ $.Postal_Code
+  PostalCodeArea-hasIdentifier sh:minCount drop postal_code_area dso:hasIdentifier @ $.Postal_Code
   PostalCodeArea-hasIdentifier sh:pattern set $.Postal_Code "  "
   Setting-hasValue sh:datatype set $.Fault_Location_Inputs[0].Min_nbr_Hems_faulty 1.5
   Setting-hasValue sh:maxCount add setting s4grid:hasValue "7"^^xsd:integer @
@@ -674,6 +679,7 @@ TABLE = """
 [fault-notification]
   FaultLocation-hasIdentifier sh:datatype set $.Fault_Location_ID true
   FaultLocation-hasIdentifier sh:maxCount add fault_location dso:hasIdentifier "other" @ $.Fault_Location_ID
+  FaultLocation-hasIdentifier sh:minCount drop fault_location dso:hasIdentifier @ $.Fault_Location_ID
   FaultLocation-hasIdentifier sh:pattern set $.Fault_Location_ID "  "
   FaultLocation-hasPotentialOutage sh:class untype outage dso:PotentialOutage @
       $.Fault_Location_Identification[0].Postal_Code
@@ -704,24 +710,6 @@ TABLE = """
   Subscription-isAbout sh:class untype postal_code_area dso:PostalCodeArea @ $.Fault_Location_Inputs[0].Postal_Code
   Subscription-isAbout sh:maxCount twin subscription saref:isAbout @ $.Fault_Location_Inputs[0].Postal_Code
   Subscription-isAbout sh:minCount drop subscription saref:isAbout @ $.Fault_Location_Inputs[0].Postal_Code
-[flexibility-data-request]
-  Interval-end sh:datatype set $.end "not-a-time"
-  Interval-end sh:maxCount add interval time:hasEnd/time:inXSDDate "2099-01-01"^^xsd:date @ $.end
-  Interval-end sh:minCount delete $.end
-  Interval-start sh:datatype set $.start "not-a-time" also Interval-window:sh:sparql
-  Interval-start sh:maxCount add interval time:hasBeginning/time:inXSDDate "1999-01-01"^^xsd:date @ $.start
-  Interval-start sh:minCount delete $.start
-  Interval-window sh:sparql set $.end "2021-09-27" model@ $
-  Request-hasTime sh:class replace request saref:hasTime OTHER @ $
-  Request-hasTime sh:maxCount twin request saref:hasTime @ $
-  Request-hasTime sh:minCount drop request saref:hasTime @ $
-  Request-isAbout sh:class replace request saref:isAbout OTHER @ $.zone_id
-  Request-isAbout sh:maxCount twin request saref:isAbout @ $.zone_id
-  Request-isAbout sh:minCount delete $.zone_id
-  Zone-hasIdentifier sh:datatype set $.zone_id true
-  Zone-hasIdentifier sh:maxCount add zone dso:hasIdentifier "other" @ $.zone_id
-  Zone-hasIdentifier sh:minCount drop zone dso:hasIdentifier @ $.zone_id
-  Zone-hasIdentifier sh:pattern set $.zone_id "  "
 [flexibility-data]
   Interval-date sh:datatype set $.dates[0] "not-a-time"
   Interval-date sh:maxCount add interval time:hasBeginning/time:inXSDDateTimeStamp
@@ -753,19 +741,24 @@ TABLE = """
   ZoneNeedMeter-hasIdentifier sh:maxCount add zone_need_meter dso:hasIdentifier "other" @ $.eligible_clients[0][0]
   ZoneNeedMeter-hasIdentifier sh:minCount drop zone_need_meter dso:hasIdentifier @ $.eligible_clients[0][0]
   ZoneNeedMeter-hasIdentifier sh:pattern set $.eligible_clients[0][0] "  "
-[flexibility-needs-request]
+[flexibility-data-request]
   Interval-end sh:datatype set $.end "not-a-time"
-  Interval-end sh:maxCount add interval time:hasEnd/time:inXSDDateTimeStamp
-      "2099-01-01T00:00:00Z"^^xsd:dateTimeStamp @ $.end
+  Interval-end sh:maxCount add interval time:hasEnd/time:inXSDDate "2099-01-01"^^xsd:date @ $.end
   Interval-end sh:minCount delete $.end
-  Interval-start sh:datatype set $.start "not-a-time"
-  Interval-start sh:maxCount add interval time:hasBeginning/time:inXSDDateTimeStamp
-      "1999-01-01T00:00:00Z"^^xsd:dateTimeStamp @ $.start
+  Interval-start sh:datatype set $.start "not-a-time" also Interval-window:sh:sparql
+  Interval-start sh:maxCount add interval time:hasBeginning/time:inXSDDate "1999-01-01"^^xsd:date @ $.start
   Interval-start sh:minCount delete $.start
-  Interval-window sh:sparql set $.end "2021-09-27T00:00:00Z" model@ $
+  Interval-window sh:sparql set $.end "2021-09-27" model@ $
   Request-hasTime sh:class replace request saref:hasTime OTHER @ $
   Request-hasTime sh:maxCount twin request saref:hasTime @ $
   Request-hasTime sh:minCount drop request saref:hasTime @ $
+  Request-isAbout sh:class replace request saref:isAbout OTHER @ $.zone_id
+  Request-isAbout sh:maxCount twin request saref:isAbout @ $.zone_id
+  Request-isAbout sh:minCount delete $.zone_id
+  Zone-hasIdentifier sh:datatype set $.zone_id true
+  Zone-hasIdentifier sh:maxCount add zone dso:hasIdentifier "other" @ $.zone_id
+  Zone-hasIdentifier sh:minCount drop zone dso:hasIdentifier @ $.zone_id
+  Zone-hasIdentifier sh:pattern set $.zone_id "  "
 [flexibility-needs]
   Interval-end sh:datatype set $[0].end "not-a-time"
   Interval-end sh:maxCount add interval time:hasEnd/time:inXSDDateTimeStamp
@@ -801,7 +794,21 @@ TABLE = """
   Need-isNeedOf sh:maxCount twin need dso:isNeedOf @ $[0].zone_id
   Zone-hasIdentifier sh:datatype set $[0].zone_id true
   Zone-hasIdentifier sh:maxCount add zone dso:hasIdentifier "other" @ $[0].zone_id
+  Zone-hasIdentifier sh:minCount drop zone dso:hasIdentifier @ $[0].zone_id
   Zone-hasIdentifier sh:pattern set $[0].zone_id "  "
+[flexibility-needs-request]
+  Interval-end sh:datatype set $.end "not-a-time"
+  Interval-end sh:maxCount add interval time:hasEnd/time:inXSDDateTimeStamp
+      "2099-01-01T00:00:00Z"^^xsd:dateTimeStamp @ $.end
+  Interval-end sh:minCount delete $.end
+  Interval-start sh:datatype set $.start "not-a-time"
+  Interval-start sh:maxCount add interval time:hasBeginning/time:inXSDDateTimeStamp
+      "1999-01-01T00:00:00Z"^^xsd:dateTimeStamp @ $.start
+  Interval-start sh:minCount delete $.start
+  Interval-window sh:sparql set $.end "2021-09-27T00:00:00Z" model@ $
+  Request-hasTime sh:class replace request saref:hasTime OTHER @ $
+  Request-hasTime sh:maxCount twin request saref:hasTime @ $
+  Request-hasTime sh:minCount drop request saref:hasTime @ $
 [flexibility-offers]
   Interval-end sh:datatype set $[0].end "not-a-time"
   Interval-end sh:maxCount add interval time:hasEnd/time:inXSDDateTimeStamp
@@ -870,25 +877,18 @@ TABLE = """
   PsFeederNode-isFeederOf sh:minCount drop ps_feeder_node dso:isFeederOf @ $[0].primary_substation
   Ss-hasIdentifier sh:datatype set $[0].secondary_substation true
   Ss-hasIdentifier sh:maxCount add ss dso:hasIdentifier "other" @ $[0].secondary_substation
+  Ss-hasIdentifier sh:minCount drop ss dso:hasIdentifier @ $[0].secondary_substation
   Ss-hasIdentifier sh:pattern set $[0].secondary_substation "  "
   Ss-isFedBy sh:class untype ps_feeder_node dso:Feeder @ $[0]
   Ss-isFedBy sh:maxCount twin ss dso:isFedBy @ $[0]
   Ss-isFedBy sh:minCount drop ss dso:isFedBy @ $[0]
   SsFeederNode-hasIdentifier sh:datatype set $[0].ss_feeder true
   SsFeederNode-hasIdentifier sh:maxCount add ss_feeder_node dso:hasIdentifier "other" @ $[0].ss_feeder
+  SsFeederNode-hasIdentifier sh:minCount delete $[0].ss_feeder
   SsFeederNode-hasIdentifier sh:pattern set $[0].ss_feeder "  "
   SsFeederNode-isFeederOf sh:class replace ss_feeder_node dso:isFeederOf OTHER @ $[0].secondary_substation
   SsFeederNode-isFeederOf sh:maxCount twin ss_feeder_node dso:isFeederOf @ $[0].secondary_substation
-[hems-status-request]
-  Hems-hasIdentifier sh:datatype set $.Hems_ID true
-  Hems-hasIdentifier sh:maxCount add hems dso:hasIdentifier "other" @ $.Hems_ID
-  Hems-hasIdentifier sh:minCount drop hems dso:hasIdentifier @ $.Hems_ID
-  Hems-hasIdentifier sh:pattern set $.Hems_ID "  "
-  Hems-isInPostalCodeArea sh:class replace hems dso:isInPostalCodeArea OTHER @ $.Postal_Code
-  Hems-isInPostalCodeArea sh:maxCount twin hems dso:isInPostalCodeArea @ $.Postal_Code
-  PostalCodeArea-hasIdentifier sh:datatype set $.Postal_Code true
-  PostalCodeArea-hasIdentifier sh:maxCount add postal_code_area dso:hasIdentifier "other" @ $.Postal_Code
-  PostalCodeArea-hasIdentifier sh:pattern set $.Postal_Code "  "
+  SsFeederNode-isFeederOf sh:minCount delete $[0].secondary_substation
 [hems-status]
   Hems-hasIdentifier sh:datatype set $.Voltage_Monitoring[0].Hems_ID true
   Hems-hasIdentifier sh:maxCount add hems dso:hasIdentifier "other" @ $.Voltage_Monitoring[0].Hems_ID
@@ -900,6 +900,8 @@ TABLE = """
   PostalCodeArea-hasIdentifier sh:datatype set $.Voltage_Monitoring[0].Postal_Code true
   PostalCodeArea-hasIdentifier sh:maxCount add postal_code_area dso:hasIdentifier "other" @
       $.Voltage_Monitoring[0].Postal_Code
+  PostalCodeArea-hasIdentifier sh:minCount drop postal_code_area dso:hasIdentifier @
+      $.Voltage_Monitoring[0].Postal_Code
   PostalCodeArea-hasIdentifier sh:pattern set $.Voltage_Monitoring[0].Postal_Code "  "
   State-hasAbnormalVoltage sh:datatype set $.Voltage_Monitoring[0].Abnormal_Voltage "maybe"
   State-hasAbnormalVoltage sh:maxCount add state dso:hasAbnormalVoltage "false"^^xsd:boolean @
@@ -910,11 +912,17 @@ TABLE = """
       $.Voltage_Monitoring[0].timestamp
   State-hasTimestamp sh:minCount delete $.Voltage_Monitoring[0].timestamp
   State-type sh:qualifiedMaxCount add state rdf:type saref:OffState @ $.Voltage_Monitoring[0].Status
-[hems-voltage-request]
+[hems-status-request]
   Hems-hasIdentifier sh:datatype set $.Hems_ID true
   Hems-hasIdentifier sh:maxCount add hems dso:hasIdentifier "other" @ $.Hems_ID
   Hems-hasIdentifier sh:minCount drop hems dso:hasIdentifier @ $.Hems_ID
   Hems-hasIdentifier sh:pattern set $.Hems_ID "  "
+  Hems-isInPostalCodeArea sh:class replace hems dso:isInPostalCodeArea OTHER @ $.Postal_Code
+  Hems-isInPostalCodeArea sh:maxCount twin hems dso:isInPostalCodeArea @ $.Postal_Code
+  PostalCodeArea-hasIdentifier sh:datatype set $.Postal_Code true
+  PostalCodeArea-hasIdentifier sh:maxCount add postal_code_area dso:hasIdentifier "other" @ $.Postal_Code
+  PostalCodeArea-hasIdentifier sh:minCount drop postal_code_area dso:hasIdentifier @ $.Postal_Code
+  PostalCodeArea-hasIdentifier sh:pattern set $.Postal_Code "  "
 [hems-voltage]
   Hems-hasIdentifier sh:datatype set $.Voltage_Monitoring[0].Hems_ID true
   Hems-hasIdentifier sh:maxCount add hems dso:hasIdentifier "other" @ $.Voltage_Monitoring[0].Hems_ID
@@ -943,6 +951,11 @@ TABLE = """
       $.Voltage_Monitoring[0].Hems_ID also Measurement:sh:sparql
   Measurement-relatesToProperty sh:minCount drop measurement saref:relatesToProperty @
       $.Voltage_Monitoring[0].Hems_ID
+[hems-voltage-request]
+  Hems-hasIdentifier sh:datatype set $.Hems_ID true
+  Hems-hasIdentifier sh:maxCount add hems dso:hasIdentifier "other" @ $.Hems_ID
+  Hems-hasIdentifier sh:minCount drop hems dso:hasIdentifier @ $.Hems_ID
+  Hems-hasIdentifier sh:pattern set $.Hems_ID "  "
 [incentive-offer]
   Interval-end sh:datatype set $.end "not-a-time"
   Interval-end sh:maxCount add interval time:hasEnd/time:inXSDDateTimeStamp
@@ -1178,6 +1191,7 @@ TABLE = """
   Subject-type sh:qualifiedMinCount untype subject dso:EndUser @ $.data_type
   Token-hasIdentifier sh:datatype set $.authorization_token true
   Token-hasIdentifier sh:maxCount add token dso:hasIdentifier "other" @ $.authorization_token
+  Token-hasIdentifier sh:minCount drop token dso:hasIdentifier @ $.authorization_token
   Token-hasIdentifier sh:pattern set $.authorization_token "  "
 [mv-client-reading]
   ActivePowerWithdrawnMeasurement sh:sparql replace active_power_withdrawn_measurement saref:relatesToProperty OTHER
@@ -1261,14 +1275,6 @@ TABLE = """
       saref:isMeasurementOf @ $.id
   ReactivePowerWithdrawnMeasurement-relatesToProperty sh:maxCount twin reactive_power_withdrawn_measurement
       saref:relatesToProperty @ $.id also ReactivePowerWithdrawnMeasurement:sh:sparql
-[opportunities-request]
-  Request-isAbout sh:class untype requested_area dso:PostalCodeArea @ $.zip_codes[0]
-  Request-isAbout sh:maxCount twin request saref:isAbout @ $.zip_codes[0]
-  Request-isAbout sh:minCount drop request saref:isAbout @ $.zip_codes[0]
-  RequestedArea-hasIdentifier sh:datatype set $.zip_codes[0] true
-  RequestedArea-hasIdentifier sh:maxCount add requested_area dso:hasIdentifier "other" @ $.zip_codes[0]
-  RequestedArea-hasIdentifier sh:minCount drop requested_area dso:hasIdentifier @ $.zip_codes[0]
-  RequestedArea-hasIdentifier sh:pattern set $.zip_codes[0] "  "
 [opportunities]
   Area-hasIdentifier sh:datatype set $.opportunities[0].zip_code true
   Area-hasIdentifier sh:maxCount add area dso:hasIdentifier "other" @ $.opportunities[0].zip_code
@@ -1278,6 +1284,14 @@ TABLE = """
   Opportunity-isAbout sh:class untype area dso:PostalCodeArea @ $.opportunities[0].zip_code
   Opportunity-isAbout sh:maxCount twin opportunity saref:isAbout @ $.opportunities[0].zip_code
   Opportunity-isAbout sh:minCount drop opportunity saref:isAbout @ $.opportunities[0].zip_code
+[opportunities-request]
+  Request-isAbout sh:class untype requested_area dso:PostalCodeArea @ $.zip_codes[0]
+  Request-isAbout sh:maxCount twin request saref:isAbout @ $.zip_codes[0]
+  Request-isAbout sh:minCount drop request saref:isAbout @ $.zip_codes[0]
+  RequestedArea-hasIdentifier sh:datatype set $.zip_codes[0] true
+  RequestedArea-hasIdentifier sh:maxCount add requested_area dso:hasIdentifier "other" @ $.zip_codes[0]
+  RequestedArea-hasIdentifier sh:minCount drop requested_area dso:hasIdentifier @ $.zip_codes[0]
+  RequestedArea-hasIdentifier sh:pattern set $.zip_codes[0] "  "
 [primary-substation-reading]
   ActivePowerMeasurement sh:sparql replace active_power_measurement saref:relatesToProperty OTHER a
       s4grid:ActivePower @ $

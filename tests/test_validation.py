@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,20 @@ def test_closed_vocabularies_equal_the_pattern_s(name: str) -> None:
             expected = set(var.vocabulary.values())
         assert {str(m) for m in Collection(graph, members)} == expected, f"{shape} (?{variable})"
         checked.add(variable)
-    closed = {n for n, v in description.variables.items() if v.kind in (VariableKind.UNIT, VariableKind.VOCABULARY)}
-    assert closed <= checked, f"closed vocabularies without sh:in: {sorted(closed - checked)}"
+    # a vocabulary that recognises the node (in its SPARQL target) is checked there: FILTER (?t IN (...))
+    declared = graph.objects(None, SH.declare)
+    prefixes = {str(graph.value(d, SH.prefix)): str(graph.value(d, SH.namespace)) for d in declared}
+    in_targets = []
+    for select in graph.objects(None, SH.select):
+        for members in re.findall(r"IN \(([^)]*)\)", str(select)):
+            curies = [m.strip().split(":", 1) for m in members.split(",")]
+            in_targets.append({prefixes[p] + local for p, local in curies})
+    for name_, var in description.variables.items():
+        if name_ in checked or var.kind not in (VariableKind.UNIT, VariableKind.VOCABULARY):
+            continue
+        iris = set(var.vocabulary.values()) if var.kind == VariableKind.VOCABULARY else {
+            iri for _, iri in UNITS[var.unit].labels}
+        assert iris in in_targets, f"closed vocabulary ?{name_} is neither an sh:in nor a target's IN list"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -214,6 +227,17 @@ def test_rdf_syntax_errors_and_empty_graphs_are_reported() -> None:
     assert [(e.layer, e.location, e.rule) for e in report.errors] == [("input", "<document>", "syntax")]
     report = dso_saref.validate("hems-voltage", Graph())
     assert [e.rule for e in report.errors] == ["instance"]
+
+
+def test_a_node_the_shapes_cannot_recognise_is_reported() -> None:
+    """A consent without its status is neither an authorization-request's nor a response's: the shapes
+    recognise the response's consent by its status, so the graph must not conform by leaving it out."""
+    graph = dso_saref.saref("authorization-response", example("authorization-response"))
+    consent = next(graph.subjects(RDF.type, URIRef("https://w3id.org/dpv#Consent")))
+    graph.remove((consent, URIRef("https://w3id.org/dpv#hasConsentStatus"), None))
+    report = dso_saref.validate("authorization-response", graph)
+    assert [(e.rule, e.location) for e in report.errors] == [("target", f"<{consent}> rdf:type")]
+    assert "dpv:hasConsentStatus" in report.errors[0].message
 
 
 def test_validation_does_not_change_a_graph() -> None:

@@ -38,6 +38,7 @@ from dso_saref.ke.errors import (
     KnowledgeBaseNotFound,
     KnowledgeEngineError,
     KnowledgeEngineUnavailable,
+    NotFound,
     ServerError,
 )
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
@@ -250,6 +251,8 @@ class Adapter:
                 self.handle_one()
                 delay = self.backoff.initial
             except KnowledgeBaseNotFound:
+                if stop.is_set() or self._stopped.is_set():
+                    return  # close() unregistered us: not a KE restart
                 log.warning("the KE does not know %s (restarted?): registering again", self.kb_id)
                 self._reregister(stop)
             except (Conflict, Gone) as exc:
@@ -264,7 +267,7 @@ class Adapter:
 
     def _reregister(self, stop: threading.Event) -> None:
         delay = self.backoff.initial
-        while not stop.is_set():
+        while not stop.is_set() and not self._stopped.is_set():
             try:
                 self._register_once()
                 return
@@ -292,6 +295,10 @@ class Adapter:
             self.client.respond(self.kb_id, request.knowledge_interaction_id, request.handle_request_id, bindings)
         except BadRequest as exc:
             self._reply_error(request, f"{name}: the answer was refused by the KE: {exc}")
+        except NotFound as exc:
+            # the knowledge base or the request vanished meanwhile (KE restarted, we unregistered):
+            # the next poll tells the loop what to do
+            log.warning("the KE no longer expects handle request %s: %s", request.handle_request_id, exc)
         return True
 
     def _reply_error(self, request: HandleRequest, message: str) -> None:

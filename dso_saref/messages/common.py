@@ -262,10 +262,26 @@ def check_unique(items: list[Any], key: Any, what: str) -> None:
         seen.add(k)
 
 
+def _order(value: Any) -> tuple[Any, ...]:
+    """A total order on JSON values that compares numbers as numbers (hour 2 before hour 10)."""
+    if isinstance(value, bool):
+        return (0, int(value))
+    if isinstance(value, int | float):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    if isinstance(value, dict):
+        return (3, tuple(_order(v) for v in value.values()), tuple(value))
+    if isinstance(value, list):
+        return (4, tuple(_order(v) for v in value))
+    return (5,)
+
+
 def canonical_list(items: list[Any]) -> list[Any]:
-    """``items`` without duplicates, sorted by their JSON text (keys in model field order)."""
-    unique = {json.dumps(item, ensure_ascii=False): item for item in items}
-    return [unique[key] for key in sorted(unique)]
+    """``items`` without duplicates, sorted by their values in model field order (numbers as
+    numbers, texts as texts)."""
+    unique = {json.dumps(item, ensure_ascii=False, sort_keys=False): item for item in items}
+    return sorted(unique.values(), key=lambda item: (_order(item), json.dumps(item, ensure_ascii=False)))
 
 
 def _canonical(value: Any) -> Any:

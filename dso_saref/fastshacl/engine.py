@@ -1,0 +1,523 @@
+"""Runs a compiled shape (:mod:`.shapes`) over a data graph held as N-Triples term strings.
+
+The data is a set of blocks per predicate (a column of subjects, a column of objects), as the
+message's pattern produces them from a :class:`~dso_saref.serialize.Table`, or from the triples of an
+rdflib graph. Each constraint is evaluated with set operations over whole columns (subjects that are
+all distinct mean every count is one; a column of decimals written by ``terms.lexical`` is a column of
+well-formed ``xsd:decimal`` literals), falling back to per-value checks, memoised per distinct value,
+where the columns say nothing. A value the engine cannot decide with certainty exactly as pySHACL
+would (an exotic literal in a comparison, say) raises :class:`Uncertain`: the caller then runs
+pySHACL. The results are pySHACL's: same focus node, path, value, source shape, constraint
+component and messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from rdflib import BNode, Literal, URIRef
+from rdflib import Graph as RdfGraph
+from rdflib.namespace import RDF, RDFS, XSD
+
+from dso_saref.fastshacl.shapes import Constraint, NodePlan, Plan, PropertyPlan, SparqlQuery, Star, Target
+from dso_saref.mapping import VariableKind
+from dso_saref.serialize import Table, nt_term
+from dso_saref.terms import parse_term
+
+__all__ = ["Data", "Result", "Uncertain", "run"]
+
+_TYPE = f"<{RDF.type}>"
+_SUBCLASS = f"<{RDFS.subClassOf}>"
+_IRI = "iri"
+
+
+class Uncertain(Exception):
+    """The data holds something the engine cannot judge exactly as pySHACL does: run pySHACL."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One validation result, as pySHACL reports it."""
+
+    shape: str
+    component: str
+    focus: str
+    path: Any
+    value: str | None
+    messages: tuple[str, ...]
+
+
+class Data:
+    """A data graph: blocks of (subjects, objects) per predicate, with what is known of the objects
+    (``iri``, or the datatype IRI of well-formed literals written by ``terms.lexical``)."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, list[tuple[list[str | None], list[str | None]]]] = {}
+        self.kinds: dict[str, set[str | None]] = {}
+        self.originals: dict[str, Any] = {}
+        self._pairs: dict[tuple[str, ...], set[tuple[str, str]]] = {}
+        self._subjects: dict[tuple[str, ...], set[str]] = {}
+        self._objects: dict[tuple[str, ...], set[str]] = {}
+        self._by_subject: dict[tuple[str, ...], dict[str, list[str]]] = {}
+        self._functions: dict[tuple[str, ...], dict[str, str] | None] = {}
+        self._instances: dict[str, set[str]] = {}
+
+    def add(self, predicate: str, subjects: list[str | None], objects: list[str | None], kind: str | None) -> None:
+        """Add a block of triples (``None`` in a column: no triple for that row)."""
+        self.blocks.setdefault(predicate, []).append((subjects, objects))
+        self.kinds.setdefault(predicate, set()).add(kind)
+
+    @classmethod
+    def from_table(cls, table: Table) -> Data:
+        """The triples of a message's binding rows (the pattern instantiated column by column)."""
+        data = cls()
+        variables = table.description.variables
+        if table.size == 0:
+            return data
+        for (predicate, subjects, objects, level), (_, _, obj) in zip(
+                table.blocks(), table.description.pattern.triples, strict=True):
+            n = table.length(level)
+            s_col = subjects if isinstance(subjects, list) else [subjects] * n
+            if isinstance(objects, list):
+                variable = variables[obj.name]
+                kind = str(variable.datatype) if variable.kind == VariableKind.LITERAL else _IRI
+                data.add(predicate, s_col, objects, kind)
+            else:
+                data.add(predicate, s_col, [objects] * n, _IRI if objects.startswith("<") else None)
+        return data
+
+    @classmethod
+    def from_graph(cls, graph: RdfGraph) -> Data:
+        """The triples of an rdflib graph (terms kept, so literals are judged as pySHACL sees them)."""
+        data = cls()
+        columns: dict[str, tuple[list[str | None], list[str | None]]] = {}
+        originals = data.originals
+        for s, p, o in graph:
+            key = nt_term(p)
+            s_text, o_text = _text(s), _text(o)
+            originals.setdefault(s_text, s)
+            originals.setdefault(o_text, o)
+            subjects, objects = columns.setdefault(key, ([], []))
+            subjects.append(s_text)
+            objects.append(o_text)
+        for predicate, (subjects, objects) in columns.items():
+            data.add(predicate, subjects, objects, None)
+        return data
+
+    # -- indexes -----------------------------------------------------------------------------------
+
+    def pairs(self, path: tuple[str, ...]) -> set[tuple[str, str]]:
+        """Every (subject, object) pair linked by ``path`` (a predicate or a sequence of them)."""
+        found = self._pairs.get(path)
+        if found is None:
+            if len(path) == 1:
+                found = set()
+                for subjects, objects in self.blocks.get(path[0], ()):
+                    if None in subjects or None in objects:
+                        found.update((s, o) for s, o in zip(subjects, objects, strict=True)
+                                     if s is not None and o is not None)
+                    else:
+                        found.update(zip(subjects, objects, strict=True))
+            else:
+                head, tail = self.pairs(path[:1]), self.by_subject(path[1:])
+                found = {(s, end) for s, middle in head for end in tail.get(middle, ())}
+            self._pairs[path] = found
+        return found
+
+    def subjects(self, path: tuple[str, ...]) -> set[str]:
+        found = self._subjects.get(path)
+        if found is None:
+            found = self._subjects[path] = {s for s, _ in self.pairs(path)} if len(path) > 1 else \
+                set().union(*(set(s) for s, _ in self.blocks.get(path[0], ()))) - {None}
+        return found
+
+    def objects(self, path: tuple[str, ...]) -> set[str]:
+        found = self._objects.get(path)
+        if found is None:
+            found = self._objects[path] = {o for _, o in self.pairs(path)} if len(path) > 1 else \
+                set().union(*(set(o) for _, o in self.blocks.get(path[0], ()))) - {None}
+        return found
+
+    def by_subject(self, path: tuple[str, ...]) -> dict[str, list[str]]:
+        found = self._by_subject.get(path)
+        if found is None:
+            found = {}
+            for s, o in self.pairs(path):
+                found.setdefault(s, []).append(o)
+            self._by_subject[path] = found
+        return found
+
+    def function(self, path: tuple[str, ...]) -> dict[str, str] | None:
+        """``{subject: object}`` when every subject has one object along ``path``, else ``None``."""
+        if path not in self._functions:
+            pairs = self.pairs(path)
+            self._functions[path] = dict(pairs) if len(pairs) == len(self.subjects(path)) else None
+        return self._functions[path]
+
+    def typed(self, cls: str) -> set[str]:
+        """Nodes with ``rdf:type cls`` (exactly, as a SPARQL triple pattern matches)."""
+        found = self._instances.get(cls)
+        if found is None:
+            found = self._instances[cls] = {s for s, o in self.pairs((_TYPE,)) if o == cls}
+        return found
+
+    def instances(self, cls: str) -> set[str]:
+        """Instances of ``cls`` and of its subclasses by the data graph's ``rdfs:subClassOf`` (SHACL)."""
+        if not self.blocks.get(_SUBCLASS):
+            return self.typed(cls)
+        classes, todo = {cls}, [cls]
+        while todo:
+            current = todo.pop()
+            for sub, sup in self.pairs((_SUBCLASS,)):
+                if sup == current and sub not in classes:
+                    classes.add(sub)
+                    todo.append(sub)
+        return set().union(*(self.typed(c) for c in classes))
+
+    def object_kinds(self, path: tuple[str, ...]) -> set[str | None]:
+        """What is known of the objects at the end of ``path`` (``None`` in the set: unknown)."""
+        return self.kinds.get(path[-1], {None})
+
+    def literal(self, term: str) -> Any:
+        """The rdflib term of a term string (the graph's own object when the data came from a graph)."""
+        found = self.originals.get(term)
+        if found is None:
+            found = self.originals[term] = _rdflib(term)
+        return found
+
+
+def _text(term: Any) -> str:
+    return f"_:{term}" if isinstance(term, BNode) else nt_term(term)
+
+
+def _rdflib(term: str) -> Any:
+    return BNode(term[2:]) if term.startswith("_:") else parse_term(term)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+def run(plan: Plan, data: Data) -> list[Result]:
+    """Every result of the plan's shapes on ``data``; raises :class:`Uncertain`."""
+    results: list[Result] = []
+    for shape in plan.shapes:
+        focus = _targets(shape.targets, data)
+        if not focus:
+            continue
+        for constraint in shape.constraints:
+            results += _node_constraint(shape, constraint, focus, data)
+        for prop in shape.properties:
+            results += _property(prop, focus, data)
+    return results
+
+
+def _targets(targets: list[Target], data: Data) -> set[str]:
+    found: set[str] = set()
+    for target in targets:
+        if target.kind == "class":
+            found |= data.instances(target.term or "")
+        elif target.kind == "node":
+            found.add(target.term or "")
+        elif target.kind == "subjects":
+            found |= data.subjects((target.term or "",))
+        elif target.kind == "objects":
+            found |= data.objects((target.term or "",))
+        else:
+            found |= _star_nodes(target.star, data)  # type: ignore[arg-type]
+    return found
+
+
+def _allowed(star: Star, var: str, data: Data) -> set[str] | frozenset[str] | None:
+    """The values a variable of a star may take (``None``: any)."""
+    sets: list[set[str] | frozenset[str]] = [data.typed(c) for c in star.kinds.get(var, ())]
+    if var in star.allowed:
+        sets.append(star.allowed[var])
+    if not sets:
+        return None
+    return set.intersection(*(set(s) for s in sets)) if len(sets) > 1 else sets[0]
+
+
+def _star_nodes(star: Star, data: Data) -> set[str]:
+    """The nodes a SPARQL target selects."""
+    found = _satisfying(star, "this", data)
+    if found is None:
+        raise Uncertain("a SPARQL target with no condition on ?this")
+    return set(found)
+
+
+def _satisfying(star: Star, var: str, data: Data) -> set[str] | frozenset[str] | None:
+    """The values of ``var`` for which the subtree below it has a solution (``None``: any value)."""
+    sets: list[set[str] | frozenset[str]] = []
+    own = _allowed(star, var, data)
+    if own is not None:
+        sets.append(own)
+    for parent, path, other, inverse in star.edges:
+        if parent != var:
+            continue
+        allowed = {other} if not other.startswith("?") else _satisfying(star, other[1:], data)
+        if not inverse:
+            if allowed is None or data.objects(path) <= allowed:
+                sets.append(data.subjects(path))
+            else:
+                sets.append({s for s, o in data.pairs(path) if o in allowed})
+        elif allowed is None or data.subjects(path) <= allowed:
+            sets.append(data.objects(path))
+        else:
+            sets.append({o for s, o in data.pairs(path) if s in allowed})
+    if not sets:
+        return None
+    sets.sort(key=len)
+    return set(sets[0]).intersection(*sets[1:])
+
+
+def _node_constraint(shape: NodePlan, constraint: Constraint, focus: set[str], data: Data) -> Iterator[Result]:
+    if constraint.component == "Class":
+        for node in sorted(focus - data.instances(constraint.value)):
+            yield Result(shape.shape, "Class", node, None, node, constraint.messages)
+    else:
+        yield from _sparql(shape.shape, constraint, focus, None, data)
+
+
+def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Result]:
+    path = prop.path
+    pairs = data.pairs(path)
+    subjects = data.subjects(path)
+    if subjects <= focus:
+        edges, having, values = pairs, subjects, None
+    else:
+        edges = {(s, o) for s, o in pairs if s in focus}
+        having = {s for s, _ in edges}
+        values = {o for _, o in edges}
+    single = len(edges) == len(having)
+    counts: Counter[str] | None = None
+
+    def count() -> Counter[str]:
+        nonlocal counts
+        if counts is None:
+            counts = Counter(s for s, _ in edges)
+        return counts
+
+    def result(component: str, node: str, value: str | None, messages: tuple[str, ...]) -> Result:
+        return Result(prop.shape, component, node, prop.report_path, value, messages)
+
+    for constraint in prop.constraints:
+        kind, messages = constraint.component, constraint.messages
+        if kind == "MinCount":
+            need = constraint.value
+            if need == 1:
+                lacking = focus - having
+            elif need == 0:
+                lacking = set()
+            else:
+                lacking = {x for x in focus if count().get(x, 0) < need}
+            yield from (result(kind, x, None, messages) for x in sorted(lacking))
+        elif kind == "MaxCount":
+            limit = constraint.value
+            if not (single and limit >= 1):
+                yield from (result(kind, x, None, messages) for x, n in sorted(count().items()) if n > limit)
+        elif kind in ("QualifiedMinCount", "QualifiedMaxCount"):
+            (test, parameter), bound = constraint.value
+            members = data.instances(parameter) if test == "class" else parameter
+            qualified = Counter(s for s, o in edges if o in members)
+            if kind == "QualifiedMinCount":
+                bad = sorted(x for x in focus if qualified.get(x, 0) < bound)
+            else:
+                bad = sorted(x for x, n in qualified.items() if n > bound)
+            yield from (result(kind, x, None, messages) for x in bad)
+        elif kind == "HasValue":
+            yield from (result(kind, x, None, messages) for x in sorted(focus)
+                        if (x, constraint.value) not in edges)
+        elif kind == "SPARQL":
+            yield from _sparql(prop.shape, constraint, focus, prop.report_path, data)
+        else:
+            if values is None:
+                values = data.objects(path)
+            bad_values = _bad_values(constraint, values, path, data)
+            if bad_values:
+                yield from (result(kind, s, o, messages) for s, o in sorted(edges) if o in bad_values)
+
+
+# -- value constraints -------------------------------------------------------------------------
+
+
+def _bad_values(constraint: Constraint, values: set[str], path: tuple[str, ...], data: Data) -> set[str]:
+    kind, parameter = constraint.component, constraint.value
+    kinds = data.object_kinds(path)
+    if kind == "Class":
+        return values - data.instances(parameter)
+    if kind == "In":
+        return values - parameter
+    if kind == "Datatype":
+        if kinds == {str(parameter)}:
+            return set()  # every value was written by terms.lexical for this very datatype
+        return {v for v in values if not _datatype_ok(v, parameter, data)}
+    if kind == "NodeKind":
+        if kinds == {_IRI} and parameter in ("iri", "bnode-or-iri", "iri-or-literal"):
+            return set()
+        return {v for v in values if not _kind_ok(v, parameter)}
+    if kind == "Pattern":
+        return {v for v in values if not _pattern_ok(v, parameter, data)}
+    if kind in ("MinInclusive", "MaxInclusive", "MinExclusive", "MaxExclusive"):
+        return {v for v in values if not _bound_ok(v, parameter, data)}
+    raise Uncertain(f"constraint {kind}")
+
+
+def _datatype_ok(term: str, datatype: URIRef, data: Data) -> bool:
+    """pySHACL's DatatypeConstraintComponent on one value."""
+    if not term.startswith('"'):
+        return False
+    value = data.literal(term)
+    if value.datatype == datatype:
+        return getattr(value, "ill_typed", None) is not True and _actual(value, datatype)
+    if datatype == RDFS.Literal:
+        return True
+    if datatype == RDFS.Datatype:
+        return value.datatype is not None
+    if value.datatype is None and value.language is None and datatype == XSD.string:
+        return _actual(value, datatype)
+    if datatype == RDF.langString and value.language:
+        return _actual(value, datatype)
+    return False
+
+
+def _actual(value: Literal, datatype: URIRef) -> bool:
+    python = value.value
+    checks = {XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: int, XSD.float: float,
+              XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date, XSD.time: time, XSD.dateTime: datetime}
+    expected = checks.get(datatype)
+    return True if expected is None else isinstance(python, expected)
+
+
+def _kind_ok(term: str, kind: str) -> bool:
+    node = "iri" if term.startswith("<") else "bnode" if term.startswith("_:") else "literal"
+    return node in kind.split("-or-") or (kind == "iri-or-literal" and node in ("iri", "literal"))
+
+
+def _lexical(term: str, data: Data) -> str | None:
+    if term.startswith("<"):
+        return term[1:-1]
+    if term.startswith("_:"):
+        return None
+    return str(data.literal(term))
+
+
+def _pattern_ok(term: str, regex: re.Pattern[str], data: Data) -> bool:
+    text = _lexical(term, data)
+    return text is not None and regex.search(text) is not None
+
+
+def _bound_ok(term: str, bound: tuple[str, Any], data: Data) -> bool:
+    """pySHACL's value range components on one value, for numeric bounds."""
+    op, limit = bound
+    if not term.startswith('"'):
+        return False
+    value = data.literal(term).value
+    if isinstance(value, str):
+        return False  # a string against a numeric bound never passes
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise Uncertain(f"comparing {term} with a number")
+    if isinstance(value, float) and value != value:
+        return False
+    return {">=": value >= limit, "<=": value <= limit, ">": value > limit, "<": value < limit}[op]
+
+
+# -- SPARQL constraints ------------------------------------------------------------------------
+
+
+def _sparql(shape: str, constraint: Constraint, focus: set[str], path: Any, data: Data) -> Iterator[Result]:
+    query: SparqlQuery = constraint.value
+    seen: set[tuple[str, str]] = set()
+    for node, value in _solutions(query, focus, data):
+        if (node, value) not in seen:
+            seen.add((node, value))
+            yield Result(shape, "SPARQL", node, path, value, constraint.messages)
+
+
+def _solutions(query: SparqlQuery, focus: set[str], data: Data) -> Iterable[tuple[str, str]]:
+    """``($this, ?value)`` of every solution that passes the filters."""
+    star = query.star
+    variables = [other[1:] for _, _, other, _ in star.edges if other.startswith("?")]
+    functions = [data.function(path) if not inverse else None for _, path, _, inverse in star.edges]
+    if star.kinds.get("this") or "this" in star.allowed:
+        focus = focus & (_allowed(star, "this", data) or set())
+    if not (all(f is not None for f in functions) and all(o.startswith("?") for _, _, o, _ in star.edges)):
+        rows = list(_star_rows(star, sorted(focus), data))
+        columns = {name: [row[name] for row in rows] for name in ["this", *variables]}
+    else:
+        # every edge is a function: one solution per focus node having all of them, as columns
+        nodes = set(focus)
+        for function in functions:
+            nodes &= function.keys()  # type: ignore[union-attr]
+        order = sorted(nodes)
+        columns = {"this": order}
+        for var, function in zip(variables, functions, strict=True):
+            columns[var] = list(map(function.__getitem__, order))  # type: ignore[union-attr]
+    keep: Iterable[int] = range(len(columns["this"]))
+    for var in variables:
+        allowed = _allowed(star, var, data)
+        if allowed is not None:
+            column = columns[var]
+            keep = [i for i in keep if column[i] in allowed]
+    for s, p, o in query.absent:
+        present = data.pairs((p,))
+        subjects = columns[s[1:]] if s.startswith("?") else None
+        objects = columns[o[1:]] if o.startswith("?") else None
+        keep = [i for i in keep if ((subjects[i] if subjects else s), (objects[i] if objects else o)) not in present]
+    for left, op, right, cast in query.compare:
+        a, b = columns[left], columns[right]
+        keep = [i for i in keep if _compare(a[i], op, b[i], cast, data)]
+    this, value = columns["this"], columns[query.value]
+    return [(this[i], value[i]) for i in keep]
+
+
+def _star_rows(star: Star, focus: list[str], data: Data) -> Iterator[dict[str, str]]:
+    """Solutions of a star, focus node by focus node (the general case)."""
+    for node in focus:
+        partial: list[dict[str, str]] = [{"this": node}]
+        for _, path, other, inverse in star.edges:
+            values = [s for s, o in data.pairs(path) if o == node] if inverse else data.by_subject(path).get(node, [])
+            if other.startswith("?"):
+                partial = [{**row, other[1:]: v} for row in partial for v in values]
+            elif other not in values:
+                partial = []
+        yield from partial
+
+
+def _compare(left: str, op: str, right: str, cast: str | None, data: Data) -> bool:
+    """A FILTER comparison exactly as rdflib's SPARQL evaluates it (which pySHACL runs): an error (a
+    cast that fails, a non-literal operand, incomparable values) makes the filter false."""
+    from rdflib.plugins.sparql.datatypes import XSD_DTs
+
+    a, b = _operand(left, cast, data), _operand(right, cast, data)
+    if not isinstance(a, Literal) or not isinstance(b, Literal):
+        return False
+    if a.datatype is not None and a.datatype not in XSD_DTs and b.datatype is not None \
+            and b.datatype not in XSD_DTs:
+        return False
+    try:
+        result = {">=": a.__ge__, ">": a.__gt__, "<=": a.__le__, "<": a.__lt__}[op](b)
+    except TypeError:
+        return False
+    return result is not NotImplemented and bool(result)
+
+
+def _operand(term: str, cast: str | None, data: Data) -> Any:
+    """The operand of a comparison: the term, or ``xsd:dateTime(str(term))`` (``None`` on error)."""
+    node = data.literal(term)
+    if cast is None:
+        return node
+    if isinstance(node, BNode):
+        return None
+    from rdflib.xsd_datetime import parse_datetime
+
+    try:
+        return Literal(parse_datetime(Literal(str(node))), datatype=XSD.dateTime)
+    except Exception:  # rdflib turns any failure of the cast into an error, which fails the filter
+        return None

@@ -1,0 +1,317 @@
+"""The DSO operator's commands: ``serve``, ``demo``, ``consent`` and ``operations``.
+
+    dso-saref serve --ke-url http://127.0.0.1:8280/rest --db dso.sqlite --seed
+    dso-saref demo --seed 7 [--http]
+    dso-saref consent list --db dso.sqlite
+    dso-saref consent grant 102ea79e-c8cf-44a5-a6c4-b9256f32da1a --db dso.sqlite
+    dso-saref operations --db dso.sqlite --user U0001 --format json
+
+Exit codes: 0 success, 1 bad input or a failure the message explains (unknown ids are named), 2 usage
+error (missing database file, bad option). Never a traceback. The main CLI attaches :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:  # the backend is imported when a command runs, keeping the CLI quick to start
+    from dso_saref.backend import DsoBackend
+    from dso_saref.backend.consent import Consent
+    from dso_saref.backend.registry import Operation
+
+__all__ = ["COMMANDS", "CONSENT_STATES", "DEFAULT_DSO_KB", "DEFAULT_KE_URL", "OUTCOMES", "consent", "demo",
+           "operations", "serve"]
+
+#: Defaults and choices, spelt here so that ``dso-saref --help`` does not load the backend; a test
+#: checks them against ``dso_saref.serve``, ``dso_saref.scenarios`` and the backend's enums.
+DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
+DEFAULT_DSO_KB = "https://dso.example.org/kb"
+CONSENT_STATES = ("pending", "granted", "refused", "revoked", "expired")
+OUTCOMES = ("served", "refused", "accepted", "rejected", "pending", "granted", "revoked", "sent", "recorded")
+
+_EXISTING_DB = click.Path(exists=True, dir_okay=False, readable=True)
+_FORMAT = click.Choice(["text", "json"])
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def _kb_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise click.BadParameter(f"a knowledge base id is an http(s) IRI, got {value!r}")
+    return value
+
+
+@contextmanager
+def _backend(db: str) -> Iterator[DsoBackend]:
+    """The DSO backend over database ``db``; backend errors become bad-input errors (exit 1)."""
+    from dso_saref.backend import BackendError, DsoBackend, Storage
+
+    try:
+        storage = Storage(db)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        yield DsoBackend(storage)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        storage.close()
+
+
+# -- serve ----------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _log_to_stderr() -> Iterator[None]:
+    logger = logging.getLogger("dso_saref")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+@click.command("serve")
+@click.option("--ke-url", default=DEFAULT_KE_URL, show_default=True, help="KE REST base URL.")
+@click.option("--role", type=click.Choice(["dso"]), default="dso", show_default=True,
+              help="The party to play: the reference DSO.")
+@click.option("--db", required=True, help="The DSO database: a sqlite file (created if absent) or :memory:.")
+@click.option("--kb-id", default=DEFAULT_DSO_KB, show_default=True, callback=_kb_id, help="Knowledge base id.")
+@click.option("--seed", "load_seed", is_flag=True, help="Load the reproducible seed data (safe to repeat).")
+@click.option("--seed-value", default=7, show_default=True, type=int, help="Random seed of the seed data.")
+@click.option("--attempts", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Registration attempts while the KE is unreachable (backing off up to 30 s).")
+def serve(ke_url: str, role: str, db: str, kb_id: str, load_seed: bool, seed_value: int, attempts: int) -> None:
+    """Serve the reference DSO on a Knowledge Engine until SIGINT or SIGTERM.
+
+    Every exchange is logged on standard error; on stopping, the knowledge base is unregistered and
+    the database closed. Exit 1 when the KE cannot be reached or ends the session.
+    """
+    from dso_saref.backend import BackendError
+    from dso_saref.serve import ServeConfig
+    from dso_saref.serve import serve as serve_dso
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id, seed=load_seed, seed_value=seed_value, attempts=attempts)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with _log_to_stderr():
+            outcome = serve_dso(config, stop, ready=click.echo)
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if outcome.error:
+        raise click.ClickException(outcome.error)
+    click.echo(f"stopped after {outcome.exchanges} exchanges")
+
+
+# -- demo -----------------------------------------------------------------------------------------------
+
+
+@click.command("demo")
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed of the demo data.")
+@click.option("--http", is_flag=True, help="Run the KE emulator over loopback HTTP instead of in process.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="Keep the DSO database in this new file (default: in memory).")
+@click.option("--quiet", is_flag=True, help="Print the table of results only.")
+def demo(seed: int, http: bool, db: str | None, quiet: bool) -> None:
+    """Run every use case of D4.2 section 2.1 end to end on a Knowledge Engine emulator.
+
+    The DSO, two service providers, a data service provider and a third party each speak through their
+    own adapter and knowledge base. Exit 0 only when all seven use cases pass.
+    """
+    from dso_saref.backend import BackendError
+    from dso_saref.demo import DemoConfig, result_table, run_demo
+    from dso_saref.ke.errors import KnowledgeEngineError
+
+    if db is not None and Path(db).exists():
+        raise click.UsageError(f"{db} exists: the demo writes a new database")
+    try:
+        results = run_demo(DemoConfig(seed=seed, http=http, db=db or ":memory:"),
+                           echo=(lambda _line: None) if quiet else click.echo)
+    except (BackendError, KnowledgeEngineError) as exc:
+        raise click.ClickException(f"the demo could not run: {exc}") from exc
+    click.echo("\n" + result_table(results))
+    if not all(r.passed for r in results):
+        sys.exit(1)
+
+
+# -- consent: the DSO's customer channel --------------------------------------------------------------
+
+
+@click.group("consent")
+def consent() -> None:
+    """The DSO's customer channel: end users' answers to authorization requests."""
+
+
+def _consents(backend: DsoBackend, keys: Sequence[str], wanted: str) -> list[Consent]:
+    from dso_saref.backend import NotFound
+
+    found, unknown = [], []
+    for key in keys:
+        try:
+            found.append(backend.consents.get(key))
+        except NotFound:
+            match = backend.consents.by_token(key)
+            if match is None:
+                unknown.append(key)
+            else:
+                found.append(match)
+    if unknown:
+        raise click.ClickException(f"unknown consent id or token: {', '.join(unknown)}")
+    wrong = [f"{c.id} is {c.state(backend.now()).value}" for c in found if c.status.value != wanted]
+    if wrong:
+        raise click.ClickException(f"only a {wanted} consent can be changed so: {'; '.join(wrong)}")
+    return found
+
+
+def _decide(action: str, keys: Sequence[str], db: str, reason: str | None) -> None:
+    wanted = "granted" if action == "revoke" else "pending"
+    with _backend(db) as backend:
+        for item in _consents(backend, keys, wanted):
+            if action == "grant":
+                done = backend.grant_consent(item.id)
+                tail = f"token valid until {_time(done.expires_at)}"
+            elif action == "refuse":
+                done = backend.refuse_consent(item.id, reason or "refused by the end user")
+                tail = done.reason or ""
+            else:
+                done = backend.revoke_consent(item.id, reason or "revoked by the end user")
+                tail = "its token is refused from now on"
+            click.echo(f"{done.status.value} consent {done.id}: {done.end_user} for {done.service_provider}, "
+                       f"{_time(done.start)} - {_time(done.end)}; {tail}")
+
+
+_IDS = click.argument("keys", metavar="CONSENT_ID_OR_TOKEN...", nargs=-1, required=True)
+_DB = click.option("--db", required=True, type=_EXISTING_DB, help="The DSO database (sqlite file).")
+_REASON = click.option("--reason", default=None, help="Why (kept in the registry of operations).")
+
+
+@consent.command("grant")
+@_IDS
+@_DB
+def grant(keys: tuple[str, ...], db: str) -> None:
+    """The end user grants pending consents: each gets a token for its service provider."""
+    _decide("grant", keys, db, None)
+
+
+@consent.command("refuse")
+@_IDS
+@_DB
+@_REASON
+def refuse(keys: tuple[str, ...], db: str, reason: str | None) -> None:
+    """The end user refuses pending consents."""
+    _decide("refuse", keys, db, reason)
+
+
+@consent.command("revoke")
+@_IDS
+@_DB
+@_REASON
+def revoke(keys: tuple[str, ...], db: str, reason: str | None) -> None:
+    """The end user revokes granted consents (by id or token): their tokens are refused from now on."""
+    _decide("revoke", keys, db, reason)
+
+
+@consent.command("list")
+@_DB
+@click.option("--user", default=None, help="Only this end user's consents.")
+@click.option("--status", type=click.Choice(CONSENT_STATES), default=None,
+              help="Only consents in this state (expired: granted and run out).")
+@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True)
+def list_consents(db: str, user: str | None, status: str | None, fmt: str) -> None:
+    """List consents, oldest first."""
+    with _backend(db) as backend:
+        if user is not None and backend.parties.end_user(user) is None:
+            raise click.ClickException(f"unknown end user: {user}")
+        now = backend.now()
+        rows = [c for c in backend.consents.consents(end_user=user) if status is None or c.state(now).value == status]
+    if fmt == "json":
+        click.echo(json.dumps([_consent_json(c, now) for c in rows], indent=2))
+        return
+    for c in rows:
+        token = f"token {c.token[:8]}..." if c.token else "no token"
+        click.echo(f"{c.id}  {c.state(now).value:8} {c.end_user:7} {c.service_provider:7} "
+                   f"{_time(c.start)} - {_time(c.end)}  {token}")
+    click.echo(f"{len(rows)} consent(s)", err=True)
+
+
+def _consent_json(c: Consent, now: datetime) -> dict[str, Any]:
+    return {"id": c.id, "state": c.state(now).value, "end_user": c.end_user, "service_provider": c.service_provider,
+            "start": _time(c.start), "end": _time(c.end), "requested_at": _time(c.requested_at),
+            "decided_at": _time(c.decided_at), "revoked_at": _time(c.revoked_at), "token": c.token,
+            "expires_at": _time(c.expires_at), "reason": c.reason}
+
+
+# -- operations: the registry (spec 3.5) --------------------------------------------------------------
+
+
+@click.command("operations")
+@_DB
+@click.option("--user", default=None, help="Only operations on this end user's data (or zone, need, ...).")
+@click.option("--provider", default=None, help="Only operations by this service provider (id or knowledge base).")
+@click.option("--outcome", type=click.Choice(OUTCOMES), default=None, help="Only this outcome.")
+@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True)
+def operations(db: str, user: str | None, provider: str | None, outcome: str | None, fmt: str) -> None:
+    """The registry of operations (spec 3.5 usage log): who did what with whose data, when, under which
+    token, with which outcome and why; oldest first."""
+    from dso_saref.backend import NotFound, Outcome
+
+    with _backend(db) as backend:
+        unknown = []
+        if user is not None and backend.parties.end_user(user) is None and not backend.registry.entries(subject=user):
+            unknown.append(f"end user {user}")
+        if provider is not None:
+            known = backend.parties.provider_for(provider)
+            provider = known.id if known is not None else provider
+            if known is None and not backend.registry.entries(actor=provider):
+                try:
+                    backend.parties.provider(provider)
+                except NotFound:
+                    unknown.append(f"service provider {provider}")
+        if unknown:
+            raise click.ClickException(f"unknown {' and '.join(unknown)}")
+        rows = backend.registry.entries(subject=user, actor=provider,
+                                        outcome=Outcome(outcome) if outcome else None)
+    if fmt == "json":
+        click.echo(json.dumps([_operation_json(op) for op in rows], indent=2))
+        return
+    for op in rows:
+        token = f"  token {op.token[:8]}..." if op.token else ""
+        click.echo(f"{_time(op.at)}  {op.actor:7} {op.operation:26} {op.subject:10} {op.outcome.value:9}"
+                   f"{token}  {op.reason}".rstrip())
+    click.echo(f"{len(rows)} operation(s)", err=True)
+
+
+def _operation_json(op: Operation) -> dict[str, Any]:
+    return {"id": op.id, "at": _time(op.at), "actor": op.actor, "operation": op.operation, "subject": op.subject,
+            "token": op.token, "outcome": op.outcome.value, "reason": op.reason}
+
+
+#: The commands the main CLI attaches.
+COMMANDS = (serve, demo, consent, operations)

@@ -1,0 +1,156 @@
+"""Serve the reference DSO on a Knowledge Engine until stopped: ``dso-saref serve``.
+
+:func:`serve` opens the database, optionally loads the reproducible seed data, registers the DSO's
+knowledge base and knowledge interactions (generated from the catalog) and answers every exchange the
+DSO serves with :meth:`DsoBackend.handlers <dso_saref.backend.DsoBackend.handlers>`, logging each one,
+until ``stop`` is set (the command sets it on SIGINT or SIGTERM) or the KE ends the session. It then
+unregisters the knowledge base and closes the database::
+
+    stop = threading.Event()
+    outcome = serve(ServeConfig(ke_url="http://127.0.0.1:8280/rest", db="dso.sqlite", seed=True), stop)
+
+The adapter polls in a worker thread, so a signal is handled at once even while a long poll is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dso_saref.backend import DsoBackend, Refused, Storage
+from dso_saref.ke.adapter import Adapter, Backoff
+from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
+from dso_saref.ke.errors import KnowledgeEngineError
+from dso_saref.scenarios import DSO_KB, seed_world
+
+__all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "serve"]
+
+log = logging.getLogger("dso_saref.serve")
+
+#: The KE the command talks to unless told otherwise (loopback only).
+DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What to serve: the KE REST base ``ke_url``, the database ``db`` (a path or ``:memory:``), the
+    knowledge base id, whether to load the seed data (with ``seed_value``), registration ``attempts``
+    while the KE is unreachable, and how long to wait for the poll thread at shutdown (seconds)."""
+
+    ke_url: str = DEFAULT_KE_URL
+    db: str = ":memory:"
+    kb_id: str = DSO_KB
+    seed: bool = False
+    seed_value: int = 7
+    attempts: int = 8
+    shutdown_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class ServeOutcome:
+    """How serving ended: ``stopped`` (asked to stop), or the KE ended it / could not be reached
+    (``error`` says what); ``exchanges`` counts the exchanges answered or refused."""
+
+    stopped: bool
+    exchanges: int
+    error: str | None = None
+
+
+def _describe(answer: Any) -> str:
+    status = getattr(answer, "status", None)
+    if status is not None:
+        reason = getattr(answer, "reason", None)
+        return f"{getattr(status, 'value', status)}{': ' + reason if reason else ''}"
+    granted = getattr(answer, "granted", None)
+    if granted is not None:
+        return "granted" if granted else f"not granted: {getattr(answer, 'reason', '') or ''}"
+    root = getattr(answer, "root", None)
+    return f"answered ({len(root)} items)" if isinstance(root, list) else "answered"
+
+
+def logged_handlers(handlers: Mapping[str, Callable[[Any, Any], Any]], *,
+                    counter: list[int] | None = None) -> dict[str, Callable[[Any, Any], Any]]:
+    """``handlers`` that log every exchange (name, requester, outcome, duration) on ``dso_saref.serve``;
+    ``counter[0]`` (when given) counts them."""
+
+    def wrap(name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def serve_one(message: Any, context: Any) -> Any:
+            started = time.perf_counter()
+            requester = getattr(context, "requester", None) or "anonymous"
+            if counter is not None:
+                counter[0] += 1
+            try:
+                answer = handler(message, context)
+            except Refused as exc:
+                log.info("%s from %s: refused: %s", name, requester, exc.reason)
+                raise
+            except Exception as exc:
+                log.warning("%s from %s: failed: %s: %s", name, requester, type(exc).__name__, exc)
+                raise
+            log.info("%s from %s: %s (%.0f ms)", name, requester, _describe(answer),
+                     (time.perf_counter() - started) * 1000)
+            return answer
+
+        return serve_one
+
+    return {name: wrap(name, handler) for name, handler in handlers.items()}
+
+
+def serve(config: ServeConfig, stop: threading.Event, *,
+          ready: Callable[[str], None] | None = None) -> ServeOutcome:
+    """Serve the DSO until ``stop`` is set or the KE ends the session (see the module doc); ``ready``
+    is called with a line saying where once the knowledge base is registered. Raises
+    :class:`~dso_saref.backend.StorageError` when the database cannot be opened, and
+    ``ValueError`` for a bad ``kb_id``; KE failures end up in the outcome."""
+    if not config.kb_id.startswith(("http://", "https://")):
+        raise ValueError(f"the knowledge base id must be an http(s) IRI, got {config.kb_id!r}")
+    storage = Storage(config.db)
+    client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0))
+    try:
+        backend = DsoBackend(storage)
+        if config.seed:
+            summary = seed_world(backend, seed_value=config.seed_value)
+            log.info("seed %d loaded: %d end users, %d HEMS, readings of %s", config.seed_value,
+                     len(summary.end_users), len(summary.hems), summary.day)
+        counter = [0]
+        adapter = Adapter(client, "dso", kb_id=config.kb_id, kb_name="dso-saref reference DSO",
+                          handlers=logged_handlers(backend.handlers(), counter=counter),
+                          backoff=Backoff(attempts=config.attempts))
+        errors: list[str] = []
+        registered = threading.Event()
+
+        def work() -> None:
+            try:
+                adapter.register()
+                registered.set()
+                if not stop.is_set():
+                    line = f"serving the DSO as {config.kb_id} on {config.ke_url} (database {config.db})"
+                    log.info("%s", line)
+                    if ready is not None:
+                        ready(line)
+                    adapter.serve(stop)
+                if not stop.is_set():
+                    errors.append("the Knowledge Engine ended the session")
+            except KnowledgeEngineError as exc:
+                if not stop.is_set():
+                    errors.append(f"{config.ke_url}: {exc}")
+            finally:
+                stop.set()
+
+        worker = threading.Thread(target=work, name="dso-serve", daemon=True)
+        worker.start()
+        stop.wait()
+        adapter.close()  # unregisters; an open long poll ends
+        worker.join(timeout=config.shutdown_timeout)
+        if worker.is_alive():
+            log.warning("the poll thread did not end within %.0f s", config.shutdown_timeout)
+        if registered.is_set():
+            log.info("unregistered %s after %d exchanges", config.kb_id, counter[0])
+        return ServeOutcome(stopped=not errors, exchanges=counter[0], error=errors[0] if errors else None)
+    finally:
+        client.close()
+        storage.close()
