@@ -30,10 +30,12 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF
 
 from dso_saref.errors import DescriptionError, PatternError, PayloadError, Problem, UnknownMessageError
-from dso_saref.mapping import Key, RowError, Rows, Variable, VariableKind
+from dso_saref.mapping import Rows
+from dso_saref.paths import Key, RowError
 from dso_saref.patterns import Pattern, parse
 from dso_saref.resources import data_dir
 from dso_saref.terms import NONE, PREFIXES, UNITS, Settings, TermError, format_term, parse_term
+from dso_saref.variables import Variable, VariableKind
 
 __all__ = ["ASK_ANSWER", "POST_REACT", "ROLES", "Catalog", "Description", "Interaction", "json_path"]
 

@@ -43,7 +43,7 @@ from dso_saref.ke.errors import (
 )
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
 from dso_saref.ke.roles import KnowledgeInteractionSpec, interactions_for
-from dso_saref.mapping import Key
+from dso_saref.paths import Key
 from dso_saref.terms import Settings, TermError, format_term, mint_iri, parse_term, template_fields
 
 __all__ = ["Adapter", "Backoff", "Exchange", "ExchangeContext", "Handler", "Query"]
