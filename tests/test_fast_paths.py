@@ -26,7 +26,6 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
 import dso_saref
-from dso_saref import serialize as fast_text
 from dso_saref.fastshacl import SHAPES, FastValidator, Uncertain
 from dso_saref.fastshacl.engine import Data, run
 from dso_saref.fastshacl.model import Bail, Unsupported, compile_model

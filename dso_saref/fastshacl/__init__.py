@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from rdflib import Graph
 
@@ -40,10 +40,17 @@ from dso_saref.report import Locator, Report, Violation, curie, render_path
 from dso_saref.serialize import _BUILDERS, Table, table
 from dso_saref.terms import Settings, TermError
 
-__all__ = ["SHAPES", "FastValidator", "Uncertain", "Unsupported", "graph_violations", "shape_violations",
+__all__ = ["SHAPES", "Checked", "FastValidator", "Uncertain", "Unsupported", "graph_violations", "shape_violations",
            "validate_fast"]
 
 Locate = Callable[[Any, Any, Any], str]
+
+
+class Checked(NamedTuple):
+    """A payload validated on the fast path: its report and its binding rows."""
+
+    report: Report
+    table: Table
 
 
 class FastValidator:
@@ -86,6 +93,12 @@ class FastValidator:
         not on the fast path (the model refuses it or the compiled reader cannot vouch for it, or the
         shape is not compiled, or the data is :class:`Uncertain`): then run the reference path.
         Raises UnknownMessageError."""
+        checked = self.check(name, payload, settings)
+        return None if checked is None else checked.report
+
+    def check(self, name: str, payload: Any, settings: Settings | None = None) -> Checked | None:
+        """:meth:`validate`, with the payload's :class:`~dso_saref.serialize.Table` (its binding set
+        and triples) so that a validated payload is not read twice."""
         description = self.catalog[name]
         settings = settings or Settings()
         plan = self.plan(description)
@@ -96,8 +109,12 @@ class FastValidator:
             data = reader(payload, settings)
         except Bail:
             return None
-        found = self._from_data(description, plan, data, settings.base)
-        return None if found is None else Report.of(description.name, found)
+        try:
+            rows = table(description, data, settings.base)
+        except (TermError, RowError):
+            return None  # the reference path reports the value that cannot become its term
+        found = self._from_table(description, plan, rows, data, settings.base)
+        return None if found is None else Checked(Report.of(description.name, found), rows)
 
     def shape_violations(self, name: str, data: Any, base: str) -> list[Violation] | None:
         """The shape layer on the model's JSON (``model_dump(mode="json", by_alias=True,
@@ -126,6 +143,10 @@ class FastValidator:
             rows = table(description, data, base)
         except (TermError, RowError):
             return None  # the reference path reports the value that cannot become its term
+        return self._from_table(description, plan, rows, data, base)
+
+    def _from_table(self, description: Description, plan: Plan, rows: Table, data: Any,
+                    base: str) -> list[Violation] | None:
         graph = Data.from_table(rows)
         try:
             results = run(plan, graph)

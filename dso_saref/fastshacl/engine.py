@@ -33,6 +33,9 @@ from dso_saref.terms import parse_term
 __all__ = ["Data", "Result", "Uncertain", "run"]
 
 _TYPE = f"<{RDF.type}>"
+_STRING, _LANG_STRING, _LITERAL, _DATATYPE = XSD.string, RDF.langString, RDFS.Literal, RDFS.Datatype
+_ACTUAL = {XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: int, XSD.float: float,
+           XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date, XSD.time: time, XSD.dateTime: datetime}
 _SUBCLASS = f"<{RDFS.subClassOf}>"
 _IRI = "iri"
 
@@ -53,6 +56,74 @@ class Result:
     messages: tuple[str, ...]
 
 
+class Edges:
+    """The (subject, object) pairs along a path: a ``function`` dict when every subject has exactly
+    one object (no tuples built: a zone-day's readings stay cheap), else a set of ``pairs``."""
+
+    __slots__ = ("_by_subject", "_objects", "_pairs", "_subjects", "function")
+
+    def __init__(self, function: dict[str, str] | None = None, pairs: set[tuple[str, str]] | None = None) -> None:
+        if function is None and pairs is not None:
+            subjects = {s for s, _ in pairs}
+            if len(subjects) == len(pairs):
+                function, pairs = dict(pairs), None
+        self.function = function
+        self._pairs = pairs
+        self._subjects: Any = None
+        self._objects: set[str] | None = None
+        self._by_subject: dict[str, list[str]] | None = None
+
+    def values(self, subject: str) -> list[str]:
+        """The objects of one subject."""
+        if self.function is not None:
+            return [self.function[subject]] if subject in self.function else []
+        if self._by_subject is None:
+            self._by_subject = {}
+            for s, o in self.pairs:
+                self._by_subject.setdefault(s, []).append(o)
+        return self._by_subject.get(subject, [])
+
+    @property
+    def pairs(self) -> set[tuple[str, str]]:
+        if self._pairs is None:
+            self._pairs = set(self.function.items())  # type: ignore[union-attr]
+        return self._pairs
+
+    @property
+    def subjects(self) -> Any:
+        """The subjects (a set, or the function's keys view)."""
+        if self._subjects is None:
+            self._subjects = self.function.keys() if self.function is not None else {s for s, _ in self.pairs}
+        return self._subjects
+
+    @property
+    def objects(self) -> set[str]:
+        if self._objects is None:
+            self._objects = set(self.function.values()) if self.function is not None else \
+                {o for _, o in self.pairs}
+        return self._objects
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.function.items() if self.function is not None else self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.function) if self.function is not None else len(self.pairs)
+
+    def __contains__(self, pair: tuple[str, str]) -> bool:
+        if self.function is not None:
+            found = self.function.get(pair[0])
+            return found is not None and found == pair[1]
+        return pair in self.pairs
+
+    def having(self, focus: set[str]) -> Edges:
+        """The pairs whose subject is in ``focus``."""
+        if self.subjects <= focus:
+            return self
+        if self.function is not None:
+            return Edges(function={s: o for s, o in self.function.items() if s in focus})
+        return Edges(pairs={(s, o) for s, o in self.pairs if s in focus})
+
+
 class Data:
     """A data graph: blocks of (subjects, objects) per predicate, with what is known of the objects
     (``iri``, or the datatype IRI of well-formed literals written by ``terms.lexical``)."""
@@ -61,17 +132,18 @@ class Data:
         self.blocks: dict[str, list[tuple[list[str | None], list[str | None]]]] = {}
         self.kinds: dict[str, set[str | None]] = {}
         self.originals: dict[str, Any] = {}
-        self._pairs: dict[tuple[str, ...], set[tuple[str, str]]] = {}
-        self._subjects: dict[tuple[str, ...], set[str]] = {}
-        self._objects: dict[tuple[str, ...], set[str]] = {}
-        self._by_subject: dict[tuple[str, ...], dict[str, list[str]]] = {}
-        self._functions: dict[tuple[str, ...], dict[str, str] | None] = {}
-        self._instances: dict[str, set[str]] = {}
+        self._edges: dict[tuple[str, ...], Edges] = {}
+        self._constants: dict[tuple[str, int], str] = {}
+        self._types: dict[str, set[str]] | None = None
 
-    def add(self, predicate: str, subjects: list[str | None], objects: list[str | None], kind: str | None) -> None:
-        """Add a block of triples (``None`` in a column: no triple for that row)."""
+    def add(self, predicate: str, subjects: list[str | None], objects: list[str | None], kind: str | None,
+            constant: str | None = None) -> None:
+        """Add a block of triples (``None`` in a column: no triple for that row); ``constant`` when
+        every object is that one term (an ``rdf:type`` of the pattern, say)."""
         self.blocks.setdefault(predicate, []).append((subjects, objects))
         self.kinds.setdefault(predicate, set()).add(kind)
+        if constant is not None:
+            self._constants[(predicate, len(self.blocks[predicate]) - 1)] = constant
 
     @classmethod
     def from_table(cls, table: Table) -> Data:
@@ -89,7 +161,7 @@ class Data:
                 kind = str(variable.datatype) if variable.kind == VariableKind.LITERAL else _IRI
                 data.add(predicate, s_col, objects, kind)
             else:
-                data.add(predicate, s_col, [objects] * n, _IRI if objects.startswith("<") else None)
+                data.add(predicate, s_col, [objects] * n, _IRI if objects.startswith("<") else None, constant=objects)
         return data
 
     @classmethod
@@ -112,60 +184,55 @@ class Data:
 
     # -- indexes -----------------------------------------------------------------------------------
 
-    def pairs(self, path: tuple[str, ...]) -> set[tuple[str, str]]:
-        """Every (subject, object) pair linked by ``path`` (a predicate or a sequence of them)."""
-        found = self._pairs.get(path)
+    def edges(self, path: tuple[str, ...]) -> Edges:
+        """The pairs linked by ``path`` (a predicate or a sequence of them)."""
+        found = self._edges.get(path)
         if found is None:
-            if len(path) == 1:
-                found = set()
-                for subjects, objects in self.blocks.get(path[0], ()):
-                    if None in subjects or None in objects:
-                        found.update((s, o) for s, o in zip(subjects, objects, strict=True)
-                                     if s is not None and o is not None)
-                    else:
-                        found.update(zip(subjects, objects, strict=True))
-            else:
-                head, tail = self.pairs(path[:1]), self.by_subject(path[1:])
-                found = {(s, end) for s, middle in head for end in tail.get(middle, ())}
-            self._pairs[path] = found
+            found = self._edges[path] = self._compute(path)
         return found
 
-    def subjects(self, path: tuple[str, ...]) -> set[str]:
-        found = self._subjects.get(path)
-        if found is None:
-            found = self._subjects[path] = {s for s, _ in self.pairs(path)} if len(path) > 1 else \
-                set().union(*(set(s) for s, _ in self.blocks.get(path[0], ()))) - {None}
-        return found
+    def _compute(self, path: tuple[str, ...]) -> Edges:
+        if len(path) > 1:
+            head, tail = self.edges(path[:1]), self.edges(path[1:])
+            if head.function is not None and tail.function is not None:
+                ends = tail.function
+                return Edges(function={s: ends[m] for s, m in head.function.items() if m in ends})
+            return Edges(pairs={(s, end) for s, middle in head for end in tail.values(middle)})
+        blocks = self.blocks.get(path[0], [])
+        if len(blocks) == 1 and None not in blocks[0][0] and None not in blocks[0][1]:
+            subjects, objects = blocks[0]
+            function = dict(zip(subjects, objects, strict=True))
+            if len(function) == len(subjects):
+                return Edges(function=function)  # distinct subjects: one object each
+        pairs: set[tuple[str, str]] = set()
+        for subjects, objects in blocks:
+            if None in subjects or None in objects:
+                pairs.update((s, o) for s, o in zip(subjects, objects, strict=True) if s is not None and o is not None)
+            else:
+                pairs.update(zip(subjects, objects, strict=True))
+        return Edges(pairs=pairs)
+
+    def subjects(self, path: tuple[str, ...]) -> Any:
+        return self.edges(path).subjects
 
     def objects(self, path: tuple[str, ...]) -> set[str]:
-        found = self._objects.get(path)
-        if found is None:
-            found = self._objects[path] = {o for _, o in self.pairs(path)} if len(path) > 1 else \
-                set().union(*(set(o) for _, o in self.blocks.get(path[0], ()))) - {None}
-        return found
-
-    def by_subject(self, path: tuple[str, ...]) -> dict[str, list[str]]:
-        found = self._by_subject.get(path)
-        if found is None:
-            found = {}
-            for s, o in self.pairs(path):
-                found.setdefault(s, []).append(o)
-            self._by_subject[path] = found
-        return found
-
-    def function(self, path: tuple[str, ...]) -> dict[str, str] | None:
-        """``{subject: object}`` when every subject has one object along ``path``, else ``None``."""
-        if path not in self._functions:
-            pairs = self.pairs(path)
-            self._functions[path] = dict(pairs) if len(pairs) == len(self.subjects(path)) else None
-        return self._functions[path]
+        return self.edges(path).objects
 
     def typed(self, cls: str) -> set[str]:
         """Nodes with ``rdf:type cls`` (exactly, as a SPARQL triple pattern matches)."""
-        found = self._instances.get(cls)
-        if found is None:
-            found = self._instances[cls] = {s for s, o in self.pairs((_TYPE,)) if o == cls}
-        return found
+        if self._types is None:
+            types: dict[str, set[str]] = {}
+            for i, (subjects, objects) in enumerate(self.blocks.get(_TYPE, ())):
+                constant = self._constants.get((_TYPE, i))
+                if constant is not None:
+                    types.setdefault(constant, set()).update(subjects)
+                    types[constant].discard(None)  # type: ignore[arg-type]
+                else:
+                    for s, o in zip(subjects, objects, strict=True):
+                        if s is not None and o is not None:
+                            types.setdefault(o, set()).add(s)
+            self._types = types
+        return self._types.get(cls, set())
 
     def instances(self, cls: str) -> set[str]:
         """Instances of ``cls`` and of its subclasses by the data graph's ``rdfs:subClassOf`` (SHACL)."""
@@ -174,7 +241,7 @@ class Data:
         classes, todo = {cls}, [cls]
         while todo:
             current = todo.pop()
-            for sub, sup in self.pairs((_SUBCLASS,)):
+            for sub, sup in self.edges((_SUBCLASS,)):
                 if sup == current and sub not in classes:
                     classes.add(sub)
                     todo.append(sub)
@@ -264,13 +331,13 @@ def _satisfying(star: Star, var: str, data: Data) -> set[str] | frozenset[str] |
         allowed = {other} if not other.startswith("?") else _satisfying(star, other[1:], data)
         if not inverse:
             if allowed is None or data.objects(path) <= allowed:
-                sets.append(data.subjects(path))
+                sets.append(set(data.subjects(path)))
             else:
-                sets.append({s for s, o in data.pairs(path) if o in allowed})
+                sets.append({s for s, o in data.edges(path) if o in allowed})
         elif allowed is None or data.subjects(path) <= allowed:
             sets.append(data.objects(path))
         else:
-            sets.append({o for s, o in data.pairs(path) if s in allowed})
+            sets.append({o for s, o in data.edges(path) if s in allowed})
     if not sets:
         return None
     sets.sort(key=len)
@@ -286,16 +353,9 @@ def _node_constraint(shape: NodePlan, constraint: Constraint, focus: set[str], d
 
 
 def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Result]:
-    path = prop.path
-    pairs = data.pairs(path)
-    subjects = data.subjects(path)
-    if subjects <= focus:
-        edges, having, values = pairs, subjects, None
-    else:
-        edges = {(s, o) for s, o in pairs if s in focus}
-        having = {s for s, _ in edges}
-        values = {o for _, o in edges}
-    single = len(edges) == len(having)
+    edges = data.edges(prop.path).having(focus)
+    having = edges.subjects
+    single = edges.function is not None
     counts: Counter[str] | None = None
 
     def count() -> Counter[str]:
@@ -337,11 +397,9 @@ def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Resul
         elif kind == "SPARQL":
             yield from _sparql(prop.shape, constraint, focus, prop.report_path, data)
         else:
-            if values is None:
-                values = data.objects(path)
-            bad_values = _bad_values(constraint, values, path, data)
+            bad_values = _bad_values(constraint, edges.objects, prop.path, data)
             if bad_values:
-                yield from (result(kind, s, o, messages) for s, o in sorted(edges) if o in bad_values)
+                yield from (result(kind, s, o, messages) for s, o in edges if o in bad_values)
 
 
 # -- value constraints -------------------------------------------------------------------------
@@ -376,22 +434,20 @@ def _datatype_ok(term: str, datatype: URIRef, data: Data) -> bool:
     value = data.literal(term)
     if value.datatype == datatype:
         return getattr(value, "ill_typed", None) is not True and _actual(value, datatype)
-    if datatype == RDFS.Literal:
+    if datatype == _LITERAL:
         return True
-    if datatype == RDFS.Datatype:
+    if datatype == _DATATYPE:
         return value.datatype is not None
-    if value.datatype is None and value.language is None and datatype == XSD.string:
+    if value.datatype is None and value.language is None and datatype == _STRING:
         return _actual(value, datatype)
-    if datatype == RDF.langString and value.language:
+    if datatype == _LANG_STRING and value.language:
         return _actual(value, datatype)
     return False
 
 
 def _actual(value: Literal, datatype: URIRef) -> bool:
     python = value.value
-    checks = {XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: int, XSD.float: float,
-              XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date, XSD.time: time, XSD.dateTime: datetime}
-    expected = checks.get(datatype)
+    expected = _ACTUAL.get(datatype)
     return True if expected is None else isinstance(python, expected)
 
 
@@ -444,18 +500,18 @@ def _solutions(query: SparqlQuery, focus: set[str], data: Data) -> Iterable[tupl
     """``($this, ?value)`` of every solution that passes the filters."""
     star = query.star
     variables = [other[1:] for _, _, other, _ in star.edges if other.startswith("?")]
-    functions = [data.function(path) if not inverse else None for _, path, _, inverse in star.edges]
+    functions = [data.edges(path).function if not inverse else None for _, path, _, inverse in star.edges]
     if star.kinds.get("this") or "this" in star.allowed:
         focus = focus & (_allowed(star, "this", data) or set())
     if not (all(f is not None for f in functions) and all(o.startswith("?") for _, _, o, _ in star.edges)):
-        rows = list(_star_rows(star, sorted(focus), data))
+        rows = list(_star_rows(star, list(focus), data))
         columns = {name: [row[name] for row in rows] for name in ["this", *variables]}
     else:
         # every edge is a function: one solution per focus node having all of them, as columns
         nodes = set(focus)
         for function in functions:
             nodes &= function.keys()  # type: ignore[union-attr]
-        order = sorted(nodes)
+        order = list(nodes)
         columns = {"this": order}
         for var, function in zip(variables, functions, strict=True):
             columns[var] = list(map(function.__getitem__, order))  # type: ignore[union-attr]
@@ -466,10 +522,15 @@ def _solutions(query: SparqlQuery, focus: set[str], data: Data) -> Iterable[tupl
             column = columns[var]
             keep = [i for i in keep if column[i] in allowed]
     for s, p, o in query.absent:
-        present = data.pairs((p,))
-        subjects = columns[s[1:]] if s.startswith("?") else None
-        objects = columns[o[1:]] if o.startswith("?") else None
-        keep = [i for i in keep if ((subjects[i] if subjects else s), (objects[i] if objects else o)) not in present]
+        present = data.edges((p,))
+        subjects = columns[s[1:]] if s.startswith("?") else [s] * len(columns["this"])
+        objects = columns[o[1:]] if o.startswith("?") else [o] * len(columns["this"])
+        if present.function is not None:
+            get = present.function.get
+            keep = [i for i in keep if get(subjects[i]) != objects[i]]
+        else:
+            pairs = present.pairs
+            keep = [i for i in keep if (subjects[i], objects[i]) not in pairs]
     for left, op, right, cast in query.compare:
         a, b = columns[left], columns[right]
         keep = [i for i in keep if _compare(a[i], op, b[i], cast, data)]
@@ -482,7 +543,8 @@ def _star_rows(star: Star, focus: list[str], data: Data) -> Iterator[dict[str, s
     for node in focus:
         partial: list[dict[str, str]] = [{"this": node}]
         for _, path, other, inverse in star.edges:
-            values = [s for s, o in data.pairs(path) if o == node] if inverse else data.by_subject(path).get(node, [])
+            edges = data.edges(path)
+            values = [s for s, o in edges if o == node] if inverse else edges.values(node)
             if other.startswith("?"):
                 partial = [{**row, other[1:]: v} for row in partial for v in values]
             elif other not in values:

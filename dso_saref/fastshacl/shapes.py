@@ -497,7 +497,7 @@ class _Query:
                 raise Unsupported("SPARQL triples that do not form a tree around ?this")
         if set(kinds) - known or set(self.allowed) - known:
             raise Unsupported("SPARQL variables not linked to ?this")
-        for s, p, o in self.absent:
+        for s, _, o in self.absent:
             if any(t.startswith("?") and t[1:] not in known for t in (s, o)):
                 raise Unsupported("FILTER NOT EXISTS on unknown variables")
         for left, _, right, _ in self.compare:
