@@ -185,12 +185,15 @@ class Adapter:
 
     # -- the initiating side -----------------------------------------------------------------
 
-    def send(self, name: str, payload: Any = None, *, recipients: Sequence[str] | None = None) -> Exchange:
+    def send(self, name: str, payload: Any = None, *, recipients: Sequence[str] | None = None,
+             timeout: float | None = None) -> Exchange:
         """Start exchange ``name`` (ASK or POST, as the catalog says) with ``payload``; returns every
         peer's answer as canonical JSON and who failed. For an ASK whose answer is the message
         itself (readings, topology), ``payload`` may be ``None`` (ask everything) or a dict of JSON
-        fields that the asker binds (e.g. ``{"id": "LV0001"}``). Raises PayloadError for a bad
-        payload, ValueError when the role does not start ``name``, KnowledgeEngineError from the KE."""
+        fields that the asker binds (e.g. ``{"id": "LV0001"}``). ``timeout`` bounds the whole call
+        (default: the client's ``Timeouts.exchange``). Raises PayloadError for a bad payload,
+        ValueError when the role does not start ``name``, KnowledgeEngineError from the KE
+        (``KnowledgeEngineTimeout`` past ``timeout``)."""
         spec = self.specs.get(name)
         if spec is None or not spec.initiates:
             raise ValueError(f"role {self.role!r} does not start the exchange {name!r}")
@@ -202,10 +205,10 @@ class Adapter:
             raise ValueError("register() first")
         if interaction is not None and interaction.type == ASK_ANSWER:
             bindings = self._ask_bindings(exchange, counterpart, payload)
-            result = self.client.ask(self.kb_id, ki_id, bindings, recipients=recipients)
+            result = self.client.ask(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
             return self._collect(name, counterpart, result.exchange_info, lambda info: info.binding_set)
         bindings = dso_saref.to_bindings(name, payload, settings=self.settings)
-        posted = self.client.post(self.kb_id, ki_id, bindings, recipients=recipients)
+        posted = self.client.post(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
         return self._collect(name, counterpart, posted.exchange_info, lambda info: info.result_binding_set)
 
     def _ask_bindings(self, exchange: Description, counterpart: Description, payload: Any) -> list[dict[str, str]]:

@@ -378,12 +378,14 @@ class KnowledgeEngineClient:
         bindings: Sequence[Mapping[str, str]] = (),
         *,
         recipients: Sequence[str] | None = None,
+        timeout: float | None = None,
     ) -> AskResult:
         """ASK through ``ki_id``: ``bindings`` may bind some variables to filter the answers;
-        ``recipients`` limits the knowledge bases asked. Waits up to ``Timeouts.exchange``."""
+        ``recipients`` limits the knowledge bases asked. Waits up to ``timeout`` seconds (default
+        ``Timeouts.exchange``), then raises ``KnowledgeEngineTimeout``."""
         response = self._call(
             "POST", "/sc/ask", kb_id=kb_id, ki_id=ki_id, body=self._exchange_body(bindings, recipients),
-            timeout=self.timeouts.exchange,
+            timeout=timeout or self.timeouts.exchange,
         )
         return AskResult.from_json(self._json(response, "POST /sc/ask"))
 
@@ -394,12 +396,14 @@ class KnowledgeEngineClient:
         bindings: Sequence[Mapping[str, str]],
         *,
         recipients: Sequence[str] | None = None,
+        timeout: float | None = None,
     ) -> PostResult:
         """POST complete argument ``bindings`` through ``ki_id`` to every matching REACT (or only
-        ``recipients``); returns their merged results. Waits up to ``Timeouts.exchange``."""
+        ``recipients``); returns their merged results. Waits up to ``timeout`` seconds (default
+        ``Timeouts.exchange``), then raises ``KnowledgeEngineTimeout``."""
         response = self._call(
             "POST", "/sc/post", kb_id=kb_id, ki_id=ki_id, body=self._exchange_body(bindings, recipients),
-            timeout=self.timeouts.exchange,
+            timeout=timeout or self.timeouts.exchange,
         )
         return PostResult.from_json(self._json(response, "POST /sc/post"))
 

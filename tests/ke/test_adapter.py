@@ -177,3 +177,30 @@ def test_ask_answer_handler_gets_the_typed_request(server: EmulatorServer) -> No
     assert received[0].bindings
     # the example answers ID1234 only: nothing compatible with the asker's ID9999 comes back
     assert other.answers["https://test.example.org/kb/sp"] == {"Voltage_Monitoring": []} or not other.answered
+
+
+def test_send_has_a_per_call_timeout(server: EmulatorServer) -> None:
+    from dso_saref.ke import KnowledgeEngineTimeout
+
+    silent = Adapter(client(server), "service-provider", kb_id="https://test.example.org/kb/silent",
+                     handlers={"hems-voltage-request": example_answer("hems-voltage-request")}, backoff=FAST)
+    asker = Adapter(client(server), "dso", kb_id="https://test.example.org/kb/asker", backoff=FAST)
+    silent.register()  # registered, but never polls: the KE waits for it
+    asker.register()
+    with pytest.raises(KnowledgeEngineTimeout):
+        asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, timeout=0.3)
+
+
+def test_a_slow_peer_is_reported_failed_and_does_not_hide_the_others(server: EmulatorServer) -> None:
+    answer = example_answer("hems-voltage-request")
+    quick = Adapter(client(server), "service-provider", kb_id="https://test.example.org/kb/quick",
+                    handlers={"hems-voltage-request": answer}, backoff=FAST)
+    slow = Adapter(client(server), "service-provider", kb_id="https://test.example.org/kb/slow",
+                   handlers={"hems-voltage-request": answer}, backoff=FAST)
+    asker = Adapter(client(server), "dso", kb_id="https://test.example.org/kb/asker", backoff=FAST)
+    for adapter in (quick, slow, asker):
+        adapter.register()
+    with serving(quick):  # the slow one never polls: the emulator's exchange timeout (3 s) reports it
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+    assert list(exchange.answers) == ["https://test.example.org/kb/quick"]
+    assert "https://test.example.org/kb/slow" in exchange.failed
