@@ -35,7 +35,7 @@ from dso_saref.terms import NONE, PREFIXES, Settings, TermError, escape_literal,
 if TYPE_CHECKING:
     from dso_saref.catalog import Description
 
-__all__ = ["FORMATS", "Table", "TableBuilder", "fast_bindings", "nt_term", "serialize", "table"]
+__all__ = ["FORMATS", "Table", "TableBuilder", "fast_bindings", "iter_ntriples", "nt_term", "serialize", "table"]
 
 #: The formats of :func:`serialize`.
 FORMATS = ("nt", "turtle", "json-ld", "bindings")
@@ -598,6 +598,14 @@ def fast_bindings(description: Description, payload: Any, settings: Settings | N
     """The KE binding set of a payload, as :func:`dso_saref.to_bindings` (rows in no particular
     order: a binding set is a set); raises PayloadError."""
     return _table_of(description, payload, settings or Settings()).bindings()
+
+
+def iter_ntriples(name: str, payload: Any, *, settings: Settings | None = None) -> Iterator[str]:
+    """:func:`serialize` as N-Triples in chunks (one per triple of the pattern), to write a large
+    payload's triples to a stream without holding the whole document; raises as :func:`serialize`."""
+    from dso_saref import catalog
+
+    yield from _table_of(catalog[name], payload, settings or Settings()).nt_chunks()
 
 
 def serialize(name: str, payload: Any, format: str = "nt", *, settings: Settings | None = None) -> str:

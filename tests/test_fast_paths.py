@@ -30,7 +30,7 @@ from dso_saref.fastshacl import SHAPES, FastValidator, Uncertain
 from dso_saref.fastshacl.engine import Data, run
 from dso_saref.fastshacl.model import Bail, Unsupported, compile_model
 from dso_saref.report import Locator, Report
-from dso_saref.serialize import _decimal_text, fast_bindings, serialize
+from dso_saref.serialize import _decimal_text, fast_bindings, iter_ntriples, serialize
 from dso_saref.terms import Settings, lexical, parse_term
 from dso_saref.validation import Validator, raw_rows
 from tests.conftest import NAMES
@@ -102,6 +102,11 @@ def test_serialize_turtle_and_json_ld_parse_back_to_the_saref_graph(fmt: str) ->
     graph = Graph().parse(data=serialize("metering-data", payload, fmt), format=fmt)
     expected = Graph().parse(data=dso_saref.saref("metering-data", payload).serialize(format=fmt), format=fmt)
     assert set(graph) == set(expected)  # both through rdflib's parser (which normalises timestamps)
+
+
+def test_iter_ntriples_streams_the_same_document() -> None:
+    payload = zone_day(3, 5)
+    assert "".join(iter_ntriples("metering-data", payload)) == serialize("metering-data", payload)
 
 
 def test_serialize_refuses_what_saref_refuses() -> None:

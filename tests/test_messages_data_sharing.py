@@ -14,7 +14,8 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
 import dso_saref
 from dso_saref import PayloadError
-from dso_saref.terms import DEFAULT_BASE, DPV, DSO, OM, S4GRID, SAREF, TIME, XSD, Settings
+from dso_saref.terms import DEFAULT_BASE, DPV, DSO, OM, S4GRID, SAREF, TIME, XSD
+from tests.payload_checks import locations, problems, round_trips
 
 ID = Namespace(DEFAULT_BASE)
 DATA_SHARING = ["authorization-request", "authorization-response", "metering-request", "metering-data",
@@ -39,25 +40,6 @@ OFFER = {"offer_id": "IO-1", "end_user": "U123456", "contracted_power": 4.6, "co
          "incentive": 0.02, "incentive_unit": "EUR/kWh", "start": "2021-10-01T00:00:00Z", "end": "2022-10-01T00:00:00Z"}
 
 HOSTILE = ["a b", "x>y", 'q"uote', "new\nline", "tab\there", "ünï©ødé", "😀/../?#", "back\\slash", "<U1>", "%41"]
-
-
-def problems(name: str, payload: Any, settings: Settings | None = None) -> list[tuple[str, str]]:
-    """(location, message) of every problem of an invalid payload; fails if the payload is valid."""
-    with pytest.raises(PayloadError) as info:
-        dso_saref.canonical(name, payload, settings=settings)
-    return [(p.location, p.message) for p in info.value.problems]
-
-
-def locations(name: str, payload: Any) -> list[str]:
-    return [loc for loc, _ in problems(name, payload)]
-
-
-def round_trips(name: str, payload: Any) -> Any:
-    """The canonical form, after checking the binding and graph round trips give it back."""
-    expected = dso_saref.canonical(name, payload)
-    assert dso_saref.from_bindings(name, dso_saref.to_bindings(name, payload)) == expected
-    assert dso_saref.unsaref(name, dso_saref.saref(name, payload)) == expected
-    return expected
 
 
 def with_(base: Any, **changes: Any) -> Any:

@@ -18,6 +18,7 @@ from dso_saref.mapping import Rows, Variable, parse_path
 from dso_saref.messages.elasticity import INTERVENTIONS, ElasticityOutput, flexibility_key
 from dso_saref.terms import DEFAULT_BASE, DSO, OM, S4GRID, SAREF, Settings
 from tests.conftest import ROOT
+from tests.payload_checks import locations, problems, round_trips
 
 ID = Namespace(DEFAULT_BASE)
 S4ENER = Namespace("https://saref.etsi.org/saref4ener/")
@@ -107,25 +108,6 @@ def spec_output() -> dict[str, Any]:
 
 def reading(**changes: Any) -> dict[str, Any]:
     return {**spec_input()["user_profile"][0], **changes}
-
-
-def problems(name: str, payload: Any) -> list[tuple[str, str]]:
-    """(location, message) of every problem of an invalid payload; fails if the payload is valid."""
-    with pytest.raises(PayloadError) as info:
-        dso_saref.canonical(name, payload)
-    return [(p.location, p.message) for p in info.value.problems]
-
-
-def locations(name: str, payload: Any) -> list[str]:
-    return [loc for loc, _ in problems(name, payload)]
-
-
-def round_trips(name: str, payload: Any) -> Any:
-    """The canonical form, after checking that the binding and graph round trips give it back."""
-    expected = dso_saref.canonical(name, payload)
-    assert dso_saref.from_bindings(name, dso_saref.to_bindings(name, payload)) == expected
-    assert dso_saref.unsaref(name, dso_saref.saref(name, payload)) == expected
-    return expected
 
 
 # ---------------------------------------------------------------------------------------------

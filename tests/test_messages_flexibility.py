@@ -15,6 +15,7 @@ import dso_saref
 from dso_saref import PayloadError
 from dso_saref.terms import DEFAULT_BASE, DSO, OM, QUDT_UNIT, S4GRID, SAREF, TIME, Settings
 from tests.conftest import ROOT, shared_path
+from tests.payload_checks import locations, problems, round_trips
 
 ID = Namespace(DEFAULT_BASE)
 FLEX = ["flexibility-needs-request", "flexibility-needs", "flexibility-offers", "activation-plan", "acknowledgement"]
@@ -31,25 +32,6 @@ SPEC_ACTIVATION = {"request_id": 1, "offer_id": 1, "activation": "Yes", "quantit
                    "start": "2021/09/27 10:00", "end": "2021/09/27 13:00"}
 
 HOSTILE = ["a b", "x>y", 'q"uote', "new\nline", "tab\there", "ünï©ødé", "😀/../?#", "back\\slash", "<M1>"]
-
-
-def problems(name: str, payload: Any, settings: Settings | None = None) -> list[tuple[str, str]]:
-    """(location, message) of every problem of an invalid payload; fails if the payload is valid."""
-    with pytest.raises(PayloadError) as info:
-        dso_saref.canonical(name, payload, settings=settings)
-    return [(p.location, p.message) for p in info.value.problems]
-
-
-def locations(name: str, payload: Any) -> list[str]:
-    return [loc for loc, _ in problems(name, payload)]
-
-
-def round_trips(name: str, payload: Any) -> Any:
-    """The canonical form, after checking the binding and graph round trips give it back."""
-    expected = dso_saref.canonical(name, payload)
-    assert dso_saref.from_bindings(name, dso_saref.to_bindings(name, payload)) == expected
-    assert dso_saref.unsaref(name, dso_saref.saref(name, payload)) == expected
-    return expected
 
 
 def need(**changes: Any) -> dict[str, Any]:

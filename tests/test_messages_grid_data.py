@@ -18,6 +18,7 @@ from rdflib.namespace import RDF, XSD
 
 import dso_saref
 from dso_saref.terms import DSO, OM, QUDT_UNIT, S4GRID, SAREF
+from tests.payload_checks import locations, problems
 
 READINGS = ["lv-client-reading", "mv-client-reading", "secondary-substation-reading", "primary-substation-reading"]
 GRID_DATA = [*READINGS, "grid-topology"]
@@ -41,16 +42,6 @@ PAYLOADS: dict[str, Any] = {
     "primary-substation-reading": PS, "grid-topology": [LV_ENTRY, MV_ENTRY],
 }
 HOSTILE = ["LV 0001", "a>b", 'say "hi"', "line\nbreak", "tab\there", "ünïcødé ⚡ 電", "back\\slash", "<x>", "%41", "'"]
-
-
-def problems(name: str, payload: Any, **kwargs: Any) -> list[tuple[str, str]]:
-    with pytest.raises(dso_saref.PayloadError) as info:
-        dso_saref.canonical(name, payload, **kwargs)
-    return [(p.location, p.message) for p in info.value.problems]
-
-
-def locations(name: str, payload: Any) -> list[str]:
-    return [location for location, _ in problems(name, payload)]
 
 
 def value_of(graph: Graph, measurement_suffix: str) -> tuple[Literal, URIRef]:

@@ -9,12 +9,13 @@ import json
 from typing import Any
 
 import pytest
-from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
+from rdflib import RDF, XSD, Literal, Namespace, URIRef
 
 import dso_saref
 from dso_saref import PayloadError
 from dso_saref.terms import DEFAULT_BASE, DSO, OM, S4GRID, SAREF, Settings
 from tests.conftest import ROOT
+from tests.payload_checks import locations, problems, round_trips
 
 ID = Namespace(DEFAULT_BASE)
 OBSERVABILITY = [
@@ -62,31 +63,6 @@ SPEC_DISAGGREGATED_DATA_REQUEST = {"customers_ids": [
     "xvc989007", "ert552555", "uio999900", "alo092883", "fty838399", "eur989820"]}
 
 HOSTILE = ["a b", "x>y", 'q"uote', "new\nline", "tab\there", "ünï©ødé", "😀/../?#", "back\\slash", "<P1>", "{x}"]
-
-
-def problems(name: str, payload: Any, settings: Settings | None = None) -> list[tuple[str, str]]:
-    """(location, message) of every problem of an invalid payload; fails if the payload is valid."""
-    with pytest.raises(PayloadError) as info:
-        dso_saref.canonical(name, payload, settings=settings)
-    return [(p.location, p.message) for p in info.value.problems]
-
-
-def locations(name: str, payload: Any) -> list[str]:
-    return [loc for loc, _ in problems(name, payload)]
-
-
-def round_trips(name: str, payload: Any) -> Any:
-    """The canonical form, after checking that the binding, graph and serialised-graph round trips
-    give it back and that the serialised graph holds as many triples."""
-    expected = dso_saref.canonical(name, payload)
-    assert dso_saref.from_bindings(name, dso_saref.to_bindings(name, payload)) == expected
-    graph = dso_saref.saref(name, payload)
-    assert dso_saref.unsaref(name, graph) == expected
-    for fmt in ("nt", "turtle"):
-        again = Graph().parse(data=graph.serialize(format=fmt), format=fmt)
-        assert len(again) == len(graph)
-        assert dso_saref.unsaref(name, again) == expected
-    return expected
 
 
 def example(name: str) -> Any:

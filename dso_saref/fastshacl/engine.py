@@ -34,6 +34,9 @@ __all__ = ["Data", "Result", "Uncertain", "run"]
 
 _TYPE = f"<{RDF.type}>"
 _STRING, _LANG_STRING, _LITERAL, _DATATYPE = XSD.string, RDF.langString, RDFS.Literal, RDFS.Datatype
+_STAMP = r'"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"\^\^<'
+_WELL_FORMED = {XSD.dateTime: re.compile(_STAMP + re.escape(str(XSD.dateTime)) + ">\\Z"),
+                XSD.dateTimeStamp: re.compile(_STAMP + re.escape(str(XSD.dateTimeStamp)) + ">\\Z")}
 _ACTUAL = {XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: int, XSD.float: float,
            XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date, XSD.time: time, XSD.dateTime: datetime}
 _SUBCLASS = f"<{RDFS.subClassOf}>"
@@ -414,7 +417,12 @@ def _bad_values(constraint: Constraint, values: set[str], path: tuple[str, ...],
         return values - parameter
     if kind == "Datatype":
         if kinds == {str(parameter)}:
-            return set()  # every value was written by terms.lexical for this very datatype
+            # every value was written by terms.lexical for this very datatype: well-formed, except
+            # that a timestamp's year is only sure to have four digits when it reads so
+            shape = _WELL_FORMED.get(parameter)
+            if shape is None:
+                return set()
+            return {v for v in values if not shape.match(v) and not _datatype_ok(v, parameter, data)}
         return {v for v in values if not _datatype_ok(v, parameter, data)}
     if kind == "NodeKind":
         if kinds == {_IRI} and parameter in ("iri", "bnode-or-iri", "iri-or-literal"):

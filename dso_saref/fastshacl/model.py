@@ -447,6 +447,8 @@ class _ModelReader:
             names["BEFORE"] = func
             body.append("item = BEFORE(item, Info(ctx.context, None))" if with_info else "item = BEFORE(item)")
         if self.root:
+            if self.fields[0].validators:
+                raise Unsupported(f"{self.model.__name__}: field validators on a root model")
             names["ROOT"] = self.fields[0].convert
             body += ["t, j = ROOT(item, ctx)", "t, j = instance([t, j], ctx)"]
             one = _source("read_one", ["item = raw", *body, "return t, j"])

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
@@ -28,6 +28,7 @@ from pydantic import (
     PlainSerializer,
     RootModel,
     ValidationInfo,
+    model_validator,
 )
 
 from dso_saref.terms import (
@@ -57,6 +58,8 @@ __all__ = [
     "Timestamp",
     "Unit",
     "VoltageLevel",
+    "Windowed",
+    "YesNo",
     "canonical_list",
     "check_unique",
     "check_window",
@@ -218,6 +221,26 @@ def Unit(vocabulary: str) -> Any:
     return Annotated[str, BeforeValidator(check), FieldKind("unit", vocabulary)]
 
 
+_YES = frozenset({"yes", "true", "y"})
+_NO = frozenset({"no", "false", "n"})
+
+
+def _yes_no(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _YES:
+            return True
+        if text in _NO:
+            return False
+    raise ValueError("expected a boolean: true/false, or the spec's Yes/No")
+
+
+YesNo = Annotated[bool, BeforeValidator(_yes_no)]
+"""A boolean; the spec's ``Yes``/``No`` (any case) are accepted and written back as ``true``/``false``."""
+
+
 class Direction(StrEnum):
     """Direction of a flexibility need: ``Up`` raises generation or lowers load, ``Down`` the reverse."""
 
@@ -323,3 +346,15 @@ class ListMessage(RootModel[list[Any]]):
     def canonical(cls, data: Any) -> Any:
         """Canonical form of dumped JSON: every list deduplicated and sorted."""
         return _canonical(data)
+
+
+class Windowed(Message):
+    """A message with a ``start`` < ``end`` window of timestamps."""
+
+    start: Timestamp
+    end: Timestamp
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> Self:
+        check_window(self.start, self.end)
+        return self

@@ -34,6 +34,7 @@ from dso_saref.messages.common import (
     Text,
     Timestamp,
     Unit,
+    Windowed,
     canonical_list,
     check_unique,
     check_window,
@@ -99,23 +100,11 @@ GranularityCode = Annotated[Granularity, BeforeValidator(_granularity)]
 """A granularity code; ``"1"`` and ``1.0`` are accepted."""
 
 
-class _Windowed(Message):
-    """A message with a ``start`` < ``end`` window of timestamps."""
-
-    start: Timestamp
-    end: Timestamp
-
-    @model_validator(mode="after")
-    def _start_before_end(self) -> Self:
-        check_window(self.start, self.end)
-        return self
-
-
 # ---------------------------------------------------------------------------------------------------
 # PUC 1: authorization
 
 
-class AuthorizationRequest(_Windowed):
+class AuthorizationRequest(Windowed):
     """A service provider asks the DSO for access to the data of an end user over a window
     (3.2.1.1.1.1, Authorization; Table 3, PUC 1). The DSO asks the end user for consent and answers
     with an :class:`AuthorizationResponse`."""
@@ -126,7 +115,7 @@ class AuthorizationRequest(_Windowed):
     service_provider: Identifier | None = None
 
 
-class AuthorizationResponse(_Windowed):
+class AuthorizationResponse(Windowed):
     """The DSO's answer to an authorization request (3.2.1.1.1.1, "Response: Authorization Token"):
     whether the end user ``granted`` access and, if so, the ``authorization_token`` that metering
     requests must carry; a refusal carries no token and may give a ``reason``."""
@@ -154,7 +143,7 @@ class AuthorizationResponse(_Windowed):
 # PUC 1 and PUC 2 SCN1: metering and anonymised data
 
 
-class MeteringRequest(_Windowed):
+class MeteringRequest(Windowed):
     """A service provider or end user asks the DSO for metering data (3.2.1.1.1.2, Metering Data):
     ``data_type`` ``User`` (``id`` is an end user; the ``authorization_token`` of a granted
     authorization is required) or ``Anonymized`` (``id`` is a zone; no token is needed), at a
@@ -304,7 +293,7 @@ class FlexibilityData(Message):
 # PUC 2 SCN2: contracted power incentives
 
 
-class IncentiveOffer(_Windowed):
+class IncentiveOffer(Windowed):
     """The DSO offers an end user (directly or through its service provider) an incentive to manage
     its contracted power (2.1.1 PUC 2 SCN2; 3.2.1.2 Table 4, "Contracted Power Management Flexibility
     Incentives Offer"): for a ``contracted_power`` (non-negative, kW), an ``incentive`` in EUR/kWh or

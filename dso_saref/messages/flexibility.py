@@ -15,9 +15,9 @@ sign. Prices (EUR/kWh) may be negative.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Self
+from typing import Any, Self
 
-from pydantic import BeforeValidator, model_validator
+from pydantic import model_validator
 
 from dso_saref.messages.common import (
     Direction,
@@ -29,10 +29,10 @@ from dso_saref.messages.common import (
     PowerType,
     Status,
     Text,
-    Timestamp,
     Unit,
+    Windowed,
+    YesNo,
     check_unique,
-    check_window,
 )
 
 __all__ = [
@@ -46,49 +46,20 @@ __all__ = [
     "FlexibilityOffers",
 ]
 
-_YES = {"yes", "true", "y"}
-_NO = {"no", "false", "n"}
-
-
-def _activation(value: Any) -> bool:
-    """The spec's ``Activation: Yes/No`` as a boolean: ``true``/``false``, or ``Yes``/``No`` (any case)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _YES:
-            return True
-        if text in _NO:
-            return False
-    raise ValueError("activation must be true/false or Yes/No")
-
-
-Activation = Annotated[bool, BeforeValidator(_activation)]
+Activation = YesNo
 """Whether an offer is activated; ``"Yes"``/``"No"`` (the spec's wording) are accepted."""
 
 _QUANTITY_WITH_UNIT = re.compile(r"\s*([+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?)\s*([^\d\s].*?)\s*\Z")
 
 
-class _Windowed(Message):
-    """An element with a ``start`` < ``end`` window."""
-
-    start: Timestamp
-    end: Timestamp
-
-    @model_validator(mode="after")
-    def _start_before_end(self) -> Self:
-        check_window(self.start, self.end)
-        return self
-
-
-class FlexibilityNeedsRequest(_Windowed):
+class FlexibilityNeedsRequest(Windowed):
     """A service provider asks the DSO for its flexibility needs within a window
     (3.2.2.1.1.1, Flexibility Needs (GET); day ahead or intraday)."""
 
     name = "flexibility-needs-request"
 
 
-class FlexibilityNeed(_Windowed):
+class FlexibilityNeed(Windowed):
     """One flexibility need: ``needs`` (non-negative) of active or reactive power in ``direction``
     over the window, which the clients of ``eligible_clients`` (meter ids) may provide; optionally the
     grid zone. ``request_id`` identifies the need: offers and activation entries refer to it."""
@@ -121,7 +92,7 @@ class FlexibilityNeeds(ListMessage):
         return self
 
 
-class FlexibilityOffer(_Windowed):
+class FlexibilityOffer(Windowed):
     """One offer for the need ``request_id``: ``offer`` (non-negative, default unit kW) over the window
     at ``price`` EUR/kWh (may be negative), provided by the clients of ``meter_ids``."""
 
@@ -152,7 +123,7 @@ class FlexibilityOffers(ListMessage):
         return self
 
 
-class ActivationPlanEntry(_Windowed):
+class ActivationPlanEntry(Windowed):
     """Whether the offer ``offer_id`` for the need ``request_id`` is activated, with which
     ``quantity`` (non-negative) over which window. The spec's ``Quantity: 20 kW`` is accepted as one
     string when ``unit`` is absent."""

@@ -33,6 +33,7 @@ from dso_saref.messages.common import (
     Text,
     Timestamp,
     Unit,
+    YesNo,
     check_unique,
 )
 from dso_saref.terms import format_datetime
@@ -84,24 +85,6 @@ def _on_off(value: Any) -> Any:
 HemsOnOff = Annotated[OnOff, BeforeValidator(_on_off)]
 """``on`` or ``off``; ``On``/``OFF`` are accepted and written back in lower case."""
 
-_YES = {"yes", "true", "y"}
-_NO = {"no", "false", "n"}
-
-
-def _yes_no(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in _YES:
-            return True
-        if text in _NO:
-            return False
-    raise ValueError("expected a boolean: true/false, or the spec's Yes/No")
-
-
-YesNo = Annotated[bool, BeforeValidator(_yes_no)]
-"""A boolean; the spec's ``Yes``/``No`` (any case) are accepted and written back as ``true``/``false``."""
 
 
 class SubscriptionStatus(StrEnum):
