@@ -34,6 +34,7 @@ from dso_saref.errors import (
     UnknownMessageError,
 )
 from dso_saref.report import Report
+from dso_saref.serialize import serialize
 from dso_saref.terms import PREFIXES as _PREFIXES
 from dso_saref.terms import Settings
 from dso_saref.validation import validate
@@ -57,6 +58,7 @@ __all__ = [
     "from_bindings",
     "messages",
     "saref",
+    "serialize",
     "to_bindings",
     "unsaref",
     "validate",

@@ -462,7 +462,24 @@ def raw_rows(description: Description, payload: Any,
 _SHARED = Validator()
 
 
-def validate(name: str, data: Any, *, format: str | None = None, settings: Settings | None = None) -> Report:
+ENGINES = ("fast", "pyshacl")
+
+
+def validate(name: str, data: Any, *, format: str | None = None, settings: Settings | None = None,
+             engine: str = "fast") -> Report:
     """Whether ``data`` (a JSON payload, document text or rdflib graph) is a valid instance of message
-    ``name``, with every problem at the location where it must be fixed; see :meth:`Validator.validate`."""
+    ``name``, with every problem at the location where it must be fixed; see :meth:`Validator.validate`.
+
+    ``engine="fast"`` (default) validates JSON payloads with the catalog's shapes compiled into checks
+    (:mod:`dso_saref.fastshacl`, tested to give pySHACL's verdict and violations), falling back to
+    pySHACL for anything it cannot vouch for; ``engine="pyshacl"`` always uses the reference engine.
+    Raises ``ValueError`` for an unknown engine."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "fast" and format is None and not isinstance(data, str | bytes | Graph):
+        from dso_saref.fastshacl import validate_fast
+
+        report = validate_fast(name, data, settings=settings)
+        if report is not None:
+            return report
     return _SHARED.validate(name, data, format=format, settings=settings)

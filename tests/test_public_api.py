@@ -99,3 +99,13 @@ def test_installed_wheel_works_from_any_directory(tmp_path: Path) -> None:
     count, triples = json.loads(run.stdout)
     assert count == len(NAMES)
     assert triples > 0
+
+
+def test_validate_engines_agree_on_every_example_and_unknown_engine_is_refused() -> None:
+    for name in NAMES:
+        example = dso_saref.catalog[name].example()
+        fast = dso_saref.validate(name, example)
+        reference = dso_saref.validate(name, example, engine="pyshacl")
+        assert fast.conforms and reference.conforms, name
+    with pytest.raises(ValueError, match="engine"):
+        dso_saref.validate("hems-voltage", {}, engine="rust")
