@@ -280,7 +280,7 @@ def main() -> None:
         return
     print(f"# dso-saref bench: {NAME}, python {sys.version.split()[0]}, clock={args.clock}, runs={args.runs}, "
           f"slow runs={args.slow_runs}, seed={args.seed}")
-    print(f"# command: python {Path(__file__).name} {' '.join(sys.argv[1:])}".rstrip())
+    print(f"# command: python {sys.argv[0]} {' '.join(sys.argv[1:])}".rstrip())
     rows = [measure(n, args) for n in args.sizes]
     keys = [k for k in rows[0] if k != "readings"]
     print()

@@ -538,19 +538,21 @@ class _Builders:
             from dso_saref.fastshacl.model import Unsupported, compile_model
 
             with self._lock:
-                try:
-                    self._readers[description.name] = compile_model(description.model)
-                except Unsupported:
-                    self._readers[description.name] = None
+                if description.name not in self._readers:
+                    try:
+                        self._readers[description.name] = compile_model(description.model)
+                    except Unsupported:
+                        self._readers[description.name] = None
         return self._readers[description.name]
 
     def table(self, description: Description) -> TableBuilder | None:
         if description.name not in self._tables:
             with self._lock:
-                try:
-                    self._tables[description.name] = TableBuilder(description)
-                except _Unsupported:
-                    self._tables[description.name] = None
+                if description.name not in self._tables:
+                    try:
+                        self._tables[description.name] = TableBuilder(description)
+                    except _Unsupported:
+                        self._tables[description.name] = None
         return self._tables[description.name]
 
 

@@ -91,6 +91,10 @@ def test_installed_wheel_works_from_any_directory(tmp_path: Path) -> None:
         "import json, dso_saref; "
         "d = dso_saref.catalog['hems-voltage']; "
         "assert '_data' in str(d.source), d.source; "
+        "import dso_saref.fastshacl as fast, dso_saref.backend as backend, dso_saref.ke as ke; "
+        "assert all(m.__file__.startswith(sys.path[0]) for m in (dso_saref, fast, backend, ke)); "
+        "assert dso_saref.validate('hems-voltage', d.example()).conforms; "
+        "assert dso_saref.serialize('hems-voltage', d.example()); "
         "print(json.dumps([len(dso_saref.messages()), len(dso_saref.saref('hems-voltage', d.example()))]))"
     )
     run = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(unpacked)!r}); {code}"],
