@@ -31,6 +31,7 @@ from dso_saref.errors import PayloadError, Problem
 from dso_saref.mapping import Iterate, Key, RowError, Variable, VariableKind
 from dso_saref.patterns import Var
 from dso_saref.terms import NONE, PREFIXES, Settings, TermError, escape_literal, lexical, mint_iri, parse_term
+from dso_saref.variables import scalar_text
 
 if TYPE_CHECKING:
     from dso_saref.catalog import Description
@@ -79,13 +80,6 @@ def _decimal_text(number: float) -> str:
     if "e" in text or "n" in text:
         return lexical(number, _DECIMAL)
     return text
-
-
-def _text(value: Any) -> str:
-    """The text of a JSON value in an IRI template (as in ``mapping``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class _Formatter:
@@ -150,7 +144,7 @@ class _Formatter:
         key = (value.__class__, value)
         found = self.quoted.get(key)
         if found is None:
-            found = self.quoted[key] = mint_iri("", "{v}", {"v": _text(value)})
+            found = self.quoted[key] = mint_iri("", "{v}", {"v": scalar_text(value)})
         return found
 
 
