@@ -1,17 +1,18 @@
-"""Benchmarks of the hot path at pilot scale (issue 6), run on demand (not part of the test run).
+"""Benchmarks of the entry points users call, at pilot scale (run on demand, not part of the test run).
 
 A zone-day of metering is ~100k readings (1,000 meters x 96 quarter-hours). For metering payloads of
-1, 100, 10k and 100k readings (generated, seeded), prints the median time of each step, side by side
-with the floors (parsing the JSON with the fastest parser, writing the same N-Triples with plain
-f-strings) and with pySHACL on the same triples and shape, the ratios, and the peak memory (RSS of a
-fresh process that reads the JSON text and runs the step)::
+1, 10k and 100k readings (generated, seeded) it prints the median time of each public entry point
+(``to_bindings``, ``serialize``, ``validate`` on JSON text and on a peer's N-Triples, the CLI's
+``validate`` as a whole process, the KE adapter's answer path), side by side with the floors
+(``json.loads`` of the same text, the same N-Triples written with plain f-strings), pySHACL on the
+same triples, the ratios, and the peak memory (RSS of a fresh process that reads the text and runs
+the step)::
 
-    python bench/run.py                                  # the full table (pySHACL at 100k takes long)
-    python bench/run.py --sizes 1 100 10000 --runs 5     # quicker
-    python bench/run.py --pyshacl-limit 10000            # skip pySHACL above 10k readings
+    python bench/run.py                                   # the full table (pySHACL up to 10k readings)
+    python bench/run.py --sizes 1 10000 --runs 3          # quicker
+    python bench/run.py --clock cpu                       # process CPU time instead of the wall clock
 
-Writes nothing: everything goes to standard output. ``orjson`` and the Rust ``shacl`` engine are
-measured when importable.
+Writes nothing: everything goes to standard output.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -31,12 +33,13 @@ from pathlib import Path
 from typing import Any
 
 NAME = "metering-data"
-SIZES = (1, 100, 10_000, 100_000)
+SIZES = (1, 10_000, 100_000)
 BASE = "https://dso.example.org/id/metering-subject/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 SAREF = "https://saref.etsi.org/core/"
 KILOWATT = "<http://www.ontology-of-units-of-measure.org/resource/om-2/kilowatt>"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def payload(readings: int, seed: int = 42) -> list[dict[str, Any]]:
@@ -94,22 +97,25 @@ class Clock:
 
 # -- peak memory: a fresh process per step ---------------------------------------------------------
 
+STEPS = ("validate-json", "validate-nt", "to-bindings", "serialize")
+
 
 def child(step: str, readings: int, seed: int) -> None:
     """Run one step in this (fresh) process and print its peak RSS in MB."""
-    text = json.dumps(payload(readings, seed))
     import dso_saref
-    from dso_saref.fastshacl import validate_fast
-    from dso_saref.serialize import serialize
 
-    dso_saref.catalog[NAME].rows  # noqa: B018 - load the catalog before the measurement
-    data = json.loads(text)
-    del text
-    if step == "validate":
-        report = validate_fast(NAME, data)
-        assert report is not None and report.conforms
-    elif step == "serialize":
-        serialize(NAME, data)
+    text = json.dumps(payload(readings, seed))
+    if step == "validate-nt":
+        text = dso_saref.serialize(NAME, text)
+    dso_saref.catalog[NAME].builder  # noqa: B018 - load the catalog before the measurement
+    if step == "validate-json":
+        assert dso_saref.validate(NAME, text).conforms
+    elif step == "validate-nt":
+        assert dso_saref.validate(NAME, text, format="nt").conforms
+    elif step == "to-bindings":
+        dso_saref.to_bindings(NAME, text)
+    else:
+        dso_saref.serialize(NAME, text)
     print(_high_water_mb())
 
 
@@ -134,114 +140,108 @@ def peak_mb(step: str, readings: int, seed: int) -> float:
 # -- the table ---------------------------------------------------------------------------------------
 
 
+def cli_validate(text: str, runs: int) -> float:
+    """``dso-saref validate metering-data FILE`` as a whole process (wall clock, median)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "zone-day.json"
+        path.write_text(text, encoding="utf-8")
+        times = []
+        for _ in range(max(1, runs)):
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "dso_saref.cli", "validate", NAME, str(path)],
+                                  capture_output=True, text=True, check=False)
+            times.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise SystemExit(f"the CLI refused the bench payload: {done.stdout[-500:]} {done.stderr[-500:]}")
+        return statistics.median(times)
+
+
+def adapter_answer(data: list[dict[str, Any]]) -> Callable[[], Any]:
+    """The KE adapter's serving path for a metering-request: the handler's typed answer (built
+    beforehand) -> binding set posted back (the adapter's own ``_answer``, no network)."""
+    import dso_saref
+    from dso_saref.ke.adapter import Adapter
+    from dso_saref.ke.client import KnowledgeEngineClient
+    from dso_saref.ke.results import HandleRequest
+
+    answer = dso_saref.catalog[NAME].parse(data)
+    request = dso_saref.catalog["metering-request"].example()
+    adapter = Adapter(KnowledgeEngineClient("http://127.0.0.1:9/rest"), "dso", kb_id="https://bench.example.org/kb",
+                      handlers={"metering-request": lambda message, context: answer})
+    bindings = dso_saref.to_bindings("metering-request", request)
+    handle = HandleRequest("https://bench.example.org/kb/interaction/metering-request", 1, bindings,
+                           "https://sp.example.org/kb")
+    return lambda: adapter._answer("metering-request", handle)
+
+
 def measure(readings: int, args: argparse.Namespace) -> dict[str, Any]:
     import dso_saref
-    from dso_saref.fastshacl import validate_fast
-    from dso_saref.serialize import fast_bindings, serialize
     from dso_saref.validation import Validator
 
-    clock = Clock(args.clock == "cpu")
-    runs = args.runs
-    slow = args.runs if readings <= 1000 else args.slow_runs
-    description = dso_saref.catalog[NAME]
     data = payload(readings, args.seed)
     text = json.dumps(data)
+    clock = Clock(args.clock == "cpu")
+    runs = args.runs
+    dso_saref.serialize(NAME, data)  # warm: catalog loaded, builder compiled, shapes compiled
+    dso_saref.validate(NAME, data)
     row: dict[str, Any] = {"readings": readings}
-    row["json.loads"], _ = clock.median(lambda: json.loads(text), runs)
-    try:
-        import orjson
-
-        row["orjson.loads"], _ = clock.median(lambda: orjson.loads(text), runs)
-    except ImportError:
-        row["orjson.loads"] = None
-    row["f-string NT floor"], floor = clock.median(lambda: floor_nt(data), runs)
-    serialize(NAME, data)  # compile the reader and the table builder once
-    row["serialize(nt)"], nt = clock.median(lambda: serialize(NAME, data), runs)
-    row["triples"] = nt.count("\n")
-    row["serialize == floor (triples)"] = set(nt.splitlines()) == set(floor.splitlines())
-    row["bindings (fast)"], _ = clock.median(lambda: fast_bindings(description, data), runs)
-    validate_fast(NAME, data)  # compile the shape once
-    row["validate (fast)"], report = clock.median(lambda: validate_fast(NAME, data), runs)
-    row["verdict (fast)"] = report.conforms if report is not None else "declined"
-    if readings <= args.pyshacl_limit or readings <= args.raw_pyshacl_limit:
-        from rdflib import Graph
-
-        graph = Graph()
-        graph.parse(data=nt, format="nt")
+    row["json.loads (floor)"], parsed = clock.median(lambda: json.loads(text), runs)
+    row["f-string N-Triples (floor)"], floor = clock.median(lambda: floor_nt(parsed), runs)
+    row["serialize(nt) (JSON text)"], nt = clock.median(lambda: dso_saref.serialize(NAME, text), runs)
+    row["to_bindings() (JSON text)"], _ = clock.median(lambda: dso_saref.to_bindings(NAME, text), runs)
+    compiled = Validator()
+    row["validate() (JSON text)"], report = clock.median(lambda: compiled.validate(NAME, text), runs)
+    assert report.conforms and compiled.engine.last == "compiled", "the bench payload must take the compiled engine"
+    row["validate() (N-Triples text)"], report = clock.median(lambda: compiled.validate(NAME, nt, format="nt"), runs)
+    assert report.conforms and compiled.engine.last == "compiled"
+    row["CLI validate FILE (process, wall)"] = cli_validate(text, min(runs, 3)) if args.cli else None
+    answer = adapter_answer(data)
+    row["KE adapter answer (typed -> bindings)"], _ = clock.median(answer, runs)
     if readings <= args.pyshacl_limit:
-        reference = _reference_validator()
-        row["pySHACL (Validator, tuned)"], verdict = clock.median(lambda: reference.validate_graph(NAME, graph), slow)
-        row["verdict (pySHACL)"] = verdict.conforms
+        reference = Validator(engine="pyshacl")
+        slow = runs if readings <= 1000 else args.slow_runs
+        row["pySHACL (JSON text, reference engine)"], verdict = clock.median(
+            lambda: reference.validate(NAME, text), slow)
+        assert verdict.conforms
     else:
-        row["pySHACL (Validator, tuned)"], row["verdict (pySHACL)"] = None, "skipped"
-    if readings <= args.raw_pyshacl_limit:
-        import pyshacl
-
-        shapes = Validator().shapes_graph(NAME)
-
-        def plain() -> bool:
-            conforms, _, _ = pyshacl.validate(graph, shacl_graph=shapes, inference="none", advanced=True,
-                                              inplace=True, allow_warnings=True, allow_infos=True)
-            return conforms
-
-        row["pySHACL (plain pyshacl.validate)"], _ = clock.median(plain, slow)
-    else:
-        row["pySHACL (plain pyshacl.validate)"] = None
-    try:
-        import shacl  # the Rust engine, when installed
-
-        compiled = shacl.Shapes.from_file(str(description.shape_path))
-        row["shacl 0.3.4 (Rust)"], _ = clock.median(lambda: compiled.validate_text(nt, format="ntriples"), slow)
-    except ImportError:
-        row["shacl 0.3.4 (Rust)"] = None
-    if readings <= args.parse_limit:
-        from rdflib import Graph
-
-        row["rdflib parse of the NT"], _ = clock.median(lambda: Graph().parse(data=nt, format="nt"), slow)
-    else:
-        row["rdflib parse of the NT"] = None
+        row["pySHACL (JSON text, reference engine)"] = None
+    row["N-Triples lines"] = nt.count("\n")
+    assert row["N-Triples lines"] == floor.count("\n")
     if args.memory:
-        row["peak RSS validate (MB)"] = peak_mb("validate", readings, args.seed)
-        row["peak RSS serialize (MB)"] = peak_mb("serialize", readings, args.seed)
+        for step in STEPS:
+            row[f"peak RSS {step} (MB)"] = peak_mb(step, readings, args.seed)
     return row
 
 
-def _reference_validator() -> Any:
-    """The project's pySHACL path (``engine="pyshacl"`` once validation.py has engines)."""
-    import inspect
-
-    from dso_saref.validation import Validator
-
-    if "engine" in inspect.signature(Validator).parameters:
-        return Validator(engine="pyshacl")  # type: ignore[call-arg]
-    return Validator()
-
-
 def single_message(args: argparse.Namespace) -> dict[str, float]:
-    """One HEMS voltage reading: JSON text -> validated KE bindings."""
+    """One HEMS voltage reading, JSON text -> validated KE bindings, through the public API."""
     import dso_saref
-    from dso_saref.fastshacl import FastValidator
 
     name = "hems-voltage"
     text = json.dumps({"Voltage_Monitoring": [{"Hems_ID": "ID1234", "timestamp": "2021/12/03 15:11",
                                                "Voltage_from_Hems": "240", "Voltage_from_Hems_unit": "volts"}]})
-    validator = FastValidator()
-    pyshacl_path = _reference_validator()
 
-    def fast() -> Any:
-        checked = validator.check(name, json.loads(text))
-        assert checked is not None and checked.report.conforms
-        return checked.table.bindings()
+    def public() -> Any:
+        report = dso_saref.validate(name, text)
+        assert report.conforms and report.table is not None
+        return report.table.bindings()
 
-    def reference() -> Any:
-        payload = json.loads(text)
-        assert pyshacl_path.validate(name, payload).conforms
-        return dso_saref.to_bindings(name, payload)
-
-    fast()
-    reference()
+    public()
     clock = Clock(args.clock == "cpu")
-    return {"fast": clock.median(fast, 200)[0], "reference (pydantic + pySHACL)": clock.median(reference, 20)[0]}
+    return {"validate(text).table.bindings()": clock.median(public, 500)[0]}
+
+
+def import_time(runs: int) -> float:
+    """``import dso_saref`` in a fresh process (median, wall clock), and that no pyshacl comes with it."""
+    code = ("import sys, time; t = time.perf_counter(); import dso_saref; "
+            "print(time.perf_counter() - t, 'pyshacl' in sys.modules)")
+    times = []
+    for _ in range(max(3, runs)):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        seconds, loaded = out.stdout.split()
+        assert loaded == "False", "import dso_saref loaded pyshacl"
+        times.append(float(seconds))
+    return statistics.median(times)
 
 
 def fmt(value: Any) -> str:
@@ -264,14 +264,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="readings per payload")
     parser.add_argument("--runs", type=int, default=5, help="runs per step (the median is shown)")
-    parser.add_argument("--slow-runs", type=int, default=1, help="runs of pySHACL and rdflib above 1,000 readings")
-    parser.add_argument("--pyshacl-limit", type=int, default=100_000,
-                        help="largest payload given to the project's pySHACL path")
-    parser.add_argument("--raw-pyshacl-limit", type=int, default=10_000,
-                        help="largest payload given to plain pyshacl.validate (no prepared queries: slow)")
-    parser.add_argument("--parse-limit", type=int, default=100_000, help="largest output parsed by rdflib")
+    parser.add_argument("--slow-runs", type=int, default=1, help="runs of pySHACL above 1,000 readings")
+    parser.add_argument("--pyshacl-limit", type=int, default=10_000, help="largest payload given to pySHACL")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall clock or process CPU time")
     parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak RSS processes")
+    parser.add_argument("--no-cli", dest="cli", action="store_false", help="skip the CLI processes")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,17 +286,15 @@ def main() -> None:
     for key in keys:
         cells = [f"{r[key]:.0f}" if "MB" in key and r[key] is not None else fmt(r[key]) for r in rows]
         print(f"| {key} | " + " | ".join(cells) + " |")
-    for label, top, bottom in (("serialize(nt) / f-string floor", "serialize(nt)", "f-string NT floor"),
-                               ("validate (fast) / json.loads", "validate (fast)", "json.loads"),
-                               ("pySHACL (tuned) / validate (fast)", "pySHACL (Validator, tuned)", "validate (fast)"),
-                               ("pySHACL (plain) / validate (fast)", "pySHACL (plain pyshacl.validate)",
-                                "validate (fast)"),
-                               ("shacl (Rust) / validate (fast)", "shacl 0.3.4 (Rust)", "validate (fast)")):
+    for label, top, bottom in (
+            ("serialize(nt) / f-string floor", "serialize(nt) (JSON text)", "f-string N-Triples (floor)"),
+            ("validate() / json.loads", "validate() (JSON text)", "json.loads (floor)"),
+            ("pySHACL / validate()", "pySHACL (JSON text, reference engine)", "validate() (JSON text)")):
         print(f"| **{label}** | " + " | ".join(ratio(r[top], r[bottom]) for r in rows) + " |")
-    single = single_message(args)
     print()
-    print("One HEMS voltage reading, JSON text -> validated KE bindings (median of 200 / 20 runs): "
-          + ", ".join(f"{k} {fmt(v)}" for k, v in single.items()))
+    for label, value in single_message(args).items():
+        print(f"One HEMS voltage reading, JSON text -> validated KE bindings, {label}: {fmt(value)} (median of 500)")
+    print(f"import dso_saref (fresh process, median): {fmt(import_time(args.runs))}, no pyshacl loaded")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """dso-saref: the InterConnect DSO Interface's messages as SAREF triples, and back.
 
-Every message of the DSO interface (``../MESSAGES.md``: 33 names) has one declarative description: a
+Every message of the DSO interface (``docs/messages.md``: 33 names) has one declarative description: a
 pydantic model for the JSON, a Knowledge Engine graph pattern that says which JSON field feeds which
 variable, a SHACL shape and an example. The pivot form is the KE binding set::
 
@@ -11,20 +11,22 @@ variable, a SHACL shape and an example. The pivot form is the KE binding set::
     >>> graph = dso_saref.saref("hems-voltage-request", payload)
     >>> dso_saref.unsaref("hems-voltage-request", graph)
     {'Hems_ID': 'ID1234'}
+
+Payloads may be given as JSON values, or as JSON documents (``str`` or ``bytes``). Every function
+takes them through one path: the message's pydantic model, then its binding table
+(:mod:`dso_saref.table`), from which the bindings, the triples and the validation report are made.
+Validation (and pySHACL with it) is loaded on first use.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from rdflib import Graph
+from typing import TYPE_CHECKING, Any
 
 # The models' subpackage is imported first so that the public function ``messages()`` defined below,
 # not the subpackage, is the attribute ``dso_saref.messages`` (use ``dso_saref.messages.<module>``
 # through ``import ... from`` or importlib, never by attribute access on the package).
 import dso_saref.messages as _models  # noqa: F401
-from dso_saref.catalog import ASK_ANSWER, POST_REACT, Catalog, Description, Interaction
-from dso_saref.catalog import format_rows as _format_rows
+from dso_saref.catalog import ASK_ANSWER, DEFAULT, POST_REACT, Catalog, Description, Interaction
 from dso_saref.errors import (
     DescriptionError,
     DsoSarefError,
@@ -33,14 +35,17 @@ from dso_saref.errors import (
     Problem,
     UnknownMessageError,
 )
-from dso_saref.report import Report
-from dso_saref.serialize import serialize
-from dso_saref.terms import PREFIXES as _PREFIXES
+from dso_saref.table import FORMATS
 from dso_saref.terms import Settings
-from dso_saref.validation import validate
+
+if TYPE_CHECKING:
+    from rdflib import Graph
+
+    from dso_saref.validation import Report, Violation
 
 __all__ = [
     "ASK_ANSWER",
+    "FORMATS",
     "POST_REACT",
     "Catalog",
     "Description",
@@ -53,6 +58,7 @@ __all__ = [
     "Report",
     "Settings",
     "UnknownMessageError",
+    "Violation",
     "canonical",
     "catalog",
     "from_bindings",
@@ -64,10 +70,24 @@ __all__ = [
     "validate",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The catalog of every message description (loaded on first use).
-catalog = Catalog()
+catalog = DEFAULT
+
+_LAZY = {"Report": "dso_saref.validation", "Violation": "dso_saref.validation", "validate": "dso_saref.validation"}
+
+
+def __getattr__(name: str) -> Any:
+    """Validation's names, imported on first use (``import dso_saref`` does not load pySHACL)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dso_saref' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def messages() -> list[Description]:
@@ -82,9 +102,9 @@ def canonical(name: str, payload: Any, *, settings: Settings | None = None) -> A
 
 
 def to_bindings(name: str, payload: Any, *, settings: Settings | None = None) -> list[dict[str, str]]:
-    """The KE binding set of a JSON payload: one ``{variable: term}`` row per leaf of its nesting,
-    terms in KE syntax (``<iri>``, ``"v"^^<datatype>``); raises PayloadError."""
-    return _format_rows(catalog[name].term_rows(payload, settings))
+    """The KE binding set of a payload: one ``{variable: term}`` row per leaf of its nesting, terms in
+    KE syntax (``<iri>``, ``"v"^^<datatype>``), each row once; raises PayloadError."""
+    return catalog[name].table(payload, settings).bindings()
 
 
 def from_bindings(name: str, bindings: Any, *, settings: Settings | None = None) -> Any:
@@ -94,13 +114,18 @@ def from_bindings(name: str, bindings: Any, *, settings: Settings | None = None)
 
 
 def saref(name: str, payload: Any, *, settings: Settings | None = None) -> Graph:
-    """The SAREF RDF graph of a JSON payload (the message's pattern instantiated for every row);
+    """The SAREF RDF graph of a payload (the message's pattern instantiated for every row);
     raises PayloadError."""
-    description = catalog[name]
-    graph = description.pattern.graph(description.term_rows(payload, settings))
-    for prefix, namespace in _PREFIXES.items():
-        graph.bind(prefix, namespace, override=True)
-    return graph
+    return catalog[name].table(payload, settings).graph()
+
+
+def serialize(name: str, payload: Any, format: str = "nt", *, settings: Settings | None = None) -> str:
+    """The RDF text (``nt``, ``turtle``, ``json-ld``) or KE binding set (``bindings``, JSON) of a
+    payload: the triples of :func:`saref`, without an rdflib graph for ``nt`` and ``bindings``.
+    Raises UnknownMessageError, PayloadError, or ValueError for an unknown format."""
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    return catalog[name].table(payload, settings).serialize(format)
 
 
 def unsaref(name: str, graph: Graph, *, settings: Settings | None = None) -> Any:
@@ -108,3 +133,7 @@ def unsaref(name: str, graph: Graph, *, settings: Settings | None = None) -> Any
     description = catalog[name]
     rows = description.pattern.match(graph, description.optional, description.rows.level)
     return description.from_term_rows(rows, settings)
+
+
+if TYPE_CHECKING:  # the lazily imported names, for type checkers
+    from dso_saref.validation import validate

@@ -19,25 +19,27 @@ import importlib
 import json
 import threading
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import OWL, RDF
+from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 
 from dso_saref.errors import DescriptionError, PatternError, PayloadError, Problem, UnknownMessageError
 from dso_saref.mapping import Rows
 from dso_saref.paths import Key, RowError
 from dso_saref.patterns import Pattern, parse
+from dso_saref.payloads import DocumentError, load_json
 from dso_saref.resources import data_dir
+from dso_saref.table import Table, TableBuilder
 from dso_saref.terms import NONE, PREFIXES, UNITS, Settings, TermError, format_term, parse_term
 from dso_saref.variables import Variable, VariableKind
 
-__all__ = ["ASK_ANSWER", "POST_REACT", "ROLES", "Catalog", "Description", "Interaction", "json_path"]
+__all__ = ["ASK_ANSWER", "DEFAULT", "POST_REACT", "ROLES", "Catalog", "Description", "Interaction", "json_path"]
 
 POST_REACT = "post-react"
 ASK_ANSWER = "ask-answer"
@@ -114,11 +116,19 @@ class Description:
     interaction: Interaction | None
     source: Path
     answers: list[str] = field(default_factory=list)
+    _declarations: Callable[[], set[str]] = field(default=set, repr=False, compare=False)
+    _compiled: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @cached_property
     def rows(self) -> Rows:
         """The row structure (iterators, levels) of the message's variables."""
         return Rows(self.variables)
+
+    @cached_property
+    def builder(self) -> TableBuilder:
+        """The message's variables compiled into its binding-table builder (built once)."""
+        return TableBuilder(self)
 
     @property
     def top_list(self) -> bool:
@@ -135,6 +145,24 @@ class Description:
         """Where the message's SHACL shape lives."""
         return data_dir("shapes") / f"{self.name}.ttl"
 
+    @cached_property
+    def shapes_graph(self) -> Graph:
+        """The message's SHACL shapes graph, parsed once and checked against the catalog (every IRI
+        declared in ontologies/, every annotated variable in the pattern); raises DescriptionError.
+        Engines read it and never change it."""
+        return _load_shapes(self, self._declarations())
+
+    def compiled(self, key: str, build: Callable[[Description], T]) -> T:
+        """Per-message state another layer compiles from this description (a validation engine's
+        plan, say): ``build(self)`` on first use under ``key``, then kept."""
+        found = self._compiled.get(key, _MISSING)
+        if found is _MISSING:
+            with self._lock:
+                found = self._compiled.get(key, _MISSING)
+                if found is _MISSING:
+                    found = self._compiled[key] = build(self)
+        return found  # type: ignore[return-value]
+
     @property
     def example_path(self) -> Path:
         """Where the message's example payload lives."""
@@ -147,8 +175,15 @@ class Description:
     # -- JSON side ---------------------------------------------------------------------------
 
     def parse(self, payload: Any, settings: Settings | None = None) -> BaseModel:
-        """The typed message of a JSON payload; raises PayloadError with JSONPath locations."""
+        """The typed message of a JSON payload: a JSON value, or a JSON document as ``str`` or
+        ``bytes`` (read by :func:`dso_saref.payloads.load_json`); raises PayloadError with JSONPath
+        locations."""
         settings = settings or Settings()
+        if isinstance(payload, str | bytes | bytearray):
+            try:
+                payload = load_json(payload)
+            except DocumentError as exc:
+                raise PayloadError(self.name, exc.problems) from None
         context = {"settings": settings}
         try:
             return self.model.model_validate(payload, context=context)
@@ -168,25 +203,39 @@ class Description:
         """The canonical JSON form of a payload (see docs/canonical.md)."""
         return self.parse(payload, settings).dump()
 
-    # -- bindings ----------------------------------------------------------------------------
+    # -- bindings and triples --------------------------------------------------------------------
 
-    def term_rows(self, payload: Any, settings: Settings | None = None) -> list[dict[str, URIRef | Literal]]:
-        """Binding rows of rdflib terms for a payload; raises PayloadError."""
+    def table(self, payload: Any, settings: Settings | None = None) -> Table:
+        """The binding table of a payload (a JSON value, a JSON document, or the typed message): its
+        bindings, triples and what validation reads; raises PayloadError."""
         settings = settings or Settings()
-        data = self.canonical(payload, settings)
+        message = payload if isinstance(payload, self.model) else self.parse(payload, settings)
+        return self.table_of(message, settings)
+
+    def table_of(self, message: BaseModel, settings: Settings | None = None) -> Table:
+        """The binding table of a typed message of this description; raises PayloadError for a value
+        that cannot become its RDF term (a datetime beyond year 9999 in UTC, say)."""
+        settings = settings or Settings()
         try:
-            return list(self.rows.terms(data, settings.base))
-        except RowError as exc:
-            raise PayloadError(self.name, [exc.problem]) from None
+            return self.builder.build(message, settings.base)
+        except (TermError, RowError, OverflowError) as exc:
+            raise PayloadError(self.name, [Problem("$", f"a value cannot become its RDF term: {exc}", "term")]) \
+                from None
 
     def from_term_rows(self, rows: list[Mapping[str, URIRef | Literal]], settings: Settings | None = None) -> Any:
         """The canonical JSON payload of binding rows of rdflib terms; raises PayloadError."""
+        return self.message_of_rows(rows, settings).dump()
+
+    def message_of_rows(self, rows: list[Mapping[str, URIRef | Literal]],
+                        settings: Settings | None = None) -> BaseModel:
+        """The typed message of binding rows of rdflib terms (read by the model once); raises
+        PayloadError."""
         settings = settings or Settings()
         try:
             data = self.rows.rebuild(rows, settings.base, self.top_list)
         except RowError as exc:
             raise PayloadError(self.name, [exc.problem]) from None
-        return self.canonical(data, settings)
+        return self.parse(data, settings)
 
     def instances(self, rows: list[Mapping[str, URIRef | Literal]]) -> list[list[Mapping[str, URIRef | Literal]]]:
         """Rows split into one group per message instance (by the values of the top-level
@@ -216,6 +265,36 @@ class Description:
                     raise PayloadError(self.name, [Problem(f"bindings[{i}].{key}", str(exc), "binding")]) from None
             rows.append(row)
         return rows
+
+
+_MISSING = object()
+T = TypeVar("T")
+#: Namespaces whose terms a shape uses without ontologies/ declaring them.
+_SHAPE_VOCABULARIES = (str(SH), str(RDF), str(RDFS), str(XSD), str(OWL), "https://w3id.org/dso-saref/shapes/")
+
+
+def _load_shapes(description: Description, declared: set[str]) -> Graph:
+    path = description.shape_path
+    graph = Graph()
+    try:
+        graph.parse(path, format="turtle")
+    except FileNotFoundError as exc:
+        raise DescriptionError(f"{description.name}: no shape file shapes/{path.name}") from exc
+    except Exception as exc:  # rdflib's Turtle parser raises several exception types
+        raise DescriptionError(f"shapes/{path.name}: not valid Turtle: {exc}") from exc
+    iris = {str(t) for triple in graph for t in triple if isinstance(t, URIRef)}
+    undeclared = sorted(i for i in iris if not i.startswith(_SHAPE_VOCABULARIES) and i not in declared)
+    if undeclared:
+        raise DescriptionError(f"shapes/{path.name}: IRIs not declared in ontologies/: {', '.join(undeclared)}")
+    annotated = {str(v) for v in graph.objects(None, URIRef("https://w3id.org/dso-saref/shapes/variable"))}
+    unknown = sorted(annotated - set(description.variables))
+    if unknown:
+        raise DescriptionError(f"shapes/{path.name}: shapes check variables {unknown} that the pattern does not have")
+    # pySHACL adds these "system triples" to every shapes graph it reads; adding them once here keeps
+    # the shared graph unchanged by validation (and safe to read from several threads).
+    graph.add((OWL.Class, RDFS.subClassOf, RDFS.Class))
+    graph.add((OWL.DatatypeProperty, RDFS.subClassOf, RDF.Property))
+    return graph
 
 
 def _strip_unknown(payload: Any, exc: ValidationError) -> Any:
@@ -277,6 +356,7 @@ class Catalog(Mapping[str, Description]):
                 loaded = {}
                 for path in sorted(root.glob("*.toml")):
                     description = _describe(path)
+                    description._declarations = lambda: self.declared_iris
                     loaded[description.name] = description
                 _cross_check(loaded, self.declared_iris)
                 self._descriptions = loaded
@@ -408,3 +488,7 @@ def format_rows(rows: list[Mapping[str, URIRef | Literal]]) -> list[dict[str, st
 def is_none(term: object) -> bool:
     """Whether a bound term is the ``rdf:nil`` absence marker."""
     return term == NONE
+
+
+#: The catalog of the package's own descriptions (``dso_saref.catalog``), loaded on first use.
+DEFAULT = Catalog()

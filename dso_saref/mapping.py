@@ -207,7 +207,7 @@ class Rows:
         value = _read(data, replace(self.variables[name], path=path), indices)
         return None if value is ABSENT else value
 
-    # -- JSON -> rows ------------------------------------------------------------------------
+    # -- JSON -> row indices (the binding table walks them for key steps and alternatives) -----
 
     def index_rows(self, data: Any) -> Iterator[dict[str, Any]]:
         """Every assignment of array indices along the iterator chain (``None`` for an empty array;
@@ -279,60 +279,6 @@ class Rows:
 
     def _top_level_array(self) -> bool:
         return bool(self.chain) and self.arrays.get(self.chain[0]) == [()]
-
-    def terms(self, data: Any, base: str) -> Iterator[dict[str, URIRef | Literal]]:
-        """Binding rows (rdflib terms) of canonical JSON ``data``; raises :class:`RowError` with the
-        JSON location of a value that cannot become its term."""
-        for _, row in self.located_terms(data, base):
-            yield row
-
-    def located_terms(
-        self, data: Any, base: str
-    ) -> Iterator[tuple[dict[str, Any], dict[str, URIRef | Literal]]]:
-        """Like :meth:`terms`, each row with the array indices it came from (for
-        ``Variable.path.location(indices)``, or :meth:`path_of` with alternatives: the JSON location
-        of every value of the row)."""
-        if self.branches:
-            yield from self._branch_terms(data, base)
-            return
-        for indices in self.index_rows(data):
-            row: dict[str, URIRef | Literal] = {}
-            values: dict[str, Any] = {}
-            for name, var in self.fed.items():
-                value = _read(data, var, indices)
-                if value is ABSENT:
-                    row[name] = NONE
-                    continue
-                values[name] = value
-                try:
-                    row[name] = var.term(value, base)
-                except TermError as exc:
-                    raise RowError(Problem(var.path.location(indices), str(exc))) from exc
-            for var in self.derived:
-                fields = template_fields(var.template)
-                if any(row[f] == NONE for f in fields) or any(row[r] == NONE for r in var.requires):
-                    row[var.name] = NONE
-                else:
-                    row[var.name] = URIRef(mint_iri(base, var.template, {f: scalar_text(values[f]) for f in fields}))
-            yield indices, row
-
-    def _branch_terms(self, data: Any, base: str) -> Iterator[tuple[dict[str, Any], dict[str, URIRef | Literal]]]:
-        """The union of the alternatives' rows; a row with nothing below the root (an alternative
-        whose arrays are empty) is kept only when no alternative has any other row."""
-        rows: list[tuple[dict[str, Any], dict[str, URIRef | Literal]]] = []
-        shells: list[tuple[dict[str, Any], dict[str, URIRef | Literal]]] = []
-        for i, sub in enumerate(self.branches):
-            deep = [n for n in sub.fed if sub.level[n] > 0]
-            for indices, row in sub.located_terms(data, base):
-                full = {name: row.get(name, NONE) for name in self.variables}
-                target = shells if deep and all(full[n] == NONE for n in deep) else rows
-                target.append(({**indices, BRANCH: i}, full))
-        seen: set[tuple[tuple[str, Any], ...]] = set()
-        for indices, row in rows or shells[:1]:
-            key = tuple(sorted(row.items()))
-            if key not in seen:
-                seen.add(key)
-                yield indices, row
 
     # -- rows -> JSON ------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ __all__ = [
     "template_fields",
     "template_regex",
     "to_python",
+    "unescape_literal",
 ]
 
 SAREF = Namespace("https://saref.etsi.org/core/")
@@ -155,10 +156,11 @@ def read_template(pattern: re.Pattern[str], iri: str) -> dict[str, str] | None:
 _SPEC_FORM = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?\Z")
 
 
-def parse_datetime(value: str, tz: tzinfo = UTC) -> datetime:
+def parse_datetime(value: str, tz: tzinfo | None = UTC) -> datetime:
     """An aware datetime from ISO 8601 or the specification's ``2021/09/27 10:00`` form.
 
-    A value without an offset is read in ``tz``. Raises :class:`TermError` for anything else.
+    A value without an offset is read in ``tz`` (left naive when ``tz`` is ``None``). Raises
+    :class:`TermError` for anything else.
     """
     text = value.strip()
     match = _SPEC_FORM.match(text)
@@ -173,7 +175,7 @@ def parse_datetime(value: str, tz: tzinfo = UTC) -> datetime:
             result = datetime.fromisoformat(text)
     except ValueError as exc:
         raise TermError(f"{value!r} is not an ISO 8601 timestamp nor of the form 2021/09/27 10:00") from exc
-    if result.tzinfo is None:
+    if result.tzinfo is None and tz is not None:
         result = result.replace(tzinfo=tz)
     return result
 
@@ -317,7 +319,10 @@ def format_term(term: URIRef | Literal) -> str:
     raise TermError(f"{term!r} is neither an IRI nor a literal (blank nodes cannot be bound)")
 
 
-def _unescape(text: str) -> str:
+def unescape_literal(text: str) -> str:
+    """The text of a literal's body written with N-Triples / SPARQL escapes (without the quotes);
+    raises :class:`TermError` for an unknown or out-of-range escape."""
+
     def one(match: re.Match[str]) -> str:
         if match.group(3) is not None:
             char = match.group(3)
@@ -346,7 +351,7 @@ def parse_term(text: str) -> URIRef | Literal:
     if not match:
         raise TermError(f"{text[:80]!r} is neither <iri> nor a quoted literal")
     lexical_form, datatype, language = match.groups()
-    value = _unescape(lexical_form)
+    value = unescape_literal(lexical_form)
     if language:
         return Literal(value, lang=language)
     if datatype:

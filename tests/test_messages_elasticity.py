@@ -19,6 +19,7 @@ from dso_saref.messages.elasticity import INTERVENTIONS, ElasticityOutput, flexi
 from dso_saref.terms import DEFAULT_BASE, DSO, OM, S4GRID, SAREF, Settings
 from tests.conftest import ROOT
 from tests.payload_checks import locations, problems, round_trips
+from tests.support import rows_of
 
 ID = Namespace(DEFAULT_BASE)
 S4ENER = Namespace("https://saref.etsi.org/saref4ener/")
@@ -504,10 +505,10 @@ def test_engine_alternatives_unite_rows_and_keep_sibling_arrays_apart() -> None:
         "node": {"iri": "n/{id}/{k}/{h}"},
     }))
     data = {"id": "x", "a": [{"h": 1, "a_p": 1.0, "a_q": 2.0}], "b": [{"h": 1, "b_r": 3.0}, {"h": 2, "b_s": 4.0}]}
-    terms = list(rows.terms(data, DEFAULT_BASE))
+    terms = rows_of(rows.variables, data)
     assert len(terms) == 4
     assert rows.rebuild(list(reversed(terms)), DEFAULT_BASE, top_list=False) == data
-    empty = list(rows.terms({"id": "x", "a": [], "b": []}, DEFAULT_BASE))
+    empty = rows_of(rows.variables, {"id": "x", "a": [], "b": []})
     assert len(empty) == 1
     assert rows.rebuild(empty, DEFAULT_BASE, top_list=False) == {"id": "x", "a": [], "b": []}
     assert rows.optional() == set()
@@ -530,7 +531,7 @@ def test_engine_requires_mints_an_iri_only_where_the_variable_is_bound() -> None
         "c": {"from": "$[*].c", "datatype": "xsd:decimal", "optional": True},
         "m": {"iri": "m/{t}", "requires": ["c"]},
     }))
-    terms = list(rows.terms([{"t": "1", "c": 2.0}, {"t": "2"}], DEFAULT_BASE))
+    terms = rows_of(rows.variables, [{"t": "1", "c": 2.0}, {"t": "2"}])
     assert [str(r["m"]) for r in terms] == [f"{DEFAULT_BASE}m/1", str(RDF.nil)]
     assert rows.optional() == {"c", "m"}
     with pytest.raises(DescriptionError, match="requires"):
@@ -540,6 +541,6 @@ def test_engine_requires_mints_an_iri_only_where_the_variable_is_bound() -> None
 def test_engine_ambiguous_key_templates_are_refused_at_their_key() -> None:
     rows = Rows(_variables({"s": {"from": "$[~'{s:a+}' '{s:a}x']@s", "datatype": "xsd:string"},
                             "v": {"from": "$[~'{s:a+}' '{s:a}x']", "datatype": "xsd:string"}}))
-    assert [str(r["s"]) for r in rows.terms({"aa": "1"}, DEFAULT_BASE)] == ["aa"]
+    assert [str(r["s"]) for r in rows_of(rows.variables, {"aa": "1"})] == ["aa"]
     with pytest.raises(Exception, match="ambiguous"):
-        list(rows.terms({"ax": "1", "a": "2"}, DEFAULT_BASE))
+        rows_of(rows.variables, {"ax": "1", "a": "2"})

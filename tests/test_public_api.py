@@ -20,14 +20,31 @@ def isort_key(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
-def test_all_is_sorted_and_complete() -> None:
+#: The documented API (README's tour, docs/): exactly what ``dso_saref`` exports.
+DOCUMENTED = {
+    "ASK_ANSWER", "FORMATS", "POST_REACT",
+    "Catalog", "Description", "DescriptionError", "DsoSarefError", "Interaction", "PatternError", "PayloadError",
+    "Problem", "Report", "Settings", "UnknownMessageError", "Violation",
+    "canonical", "catalog", "from_bindings", "messages", "saref", "serialize", "to_bindings", "unsaref", "validate",
+}
+
+
+def test_all_is_exactly_the_documented_api_and_sorted() -> None:
     assert dso_saref.__all__ == sorted(dso_saref.__all__, key=isort_key)
-    public = {n for n in vars(dso_saref) if not n.startswith("_") and n not in {"annotations", "Any", "Graph"}}
-    public -= {"catalog_module", "errors", "terms", "patterns", "mapping", "resources", "messages_module"}
-    modules = {n for n in public if type(getattr(dso_saref, n)).__name__ == "module"}
-    assert public - modules <= set(dso_saref.__all__)
+    assert set(dso_saref.__all__) == DOCUMENTED
     for name in dso_saref.__all__:
         assert hasattr(dso_saref, name)
+
+
+def test_import_is_lazy_no_pyshacl_until_a_pyshacl_validation() -> None:
+    code = ("import sys, dso_saref; assert 'pyshacl' not in sys.modules; "
+            "dso_saref.to_bindings('hems-voltage-request', {'Hems_ID': 'x'}); "
+            "assert dso_saref.validate('hems-voltage-request', {'Hems_ID': 'x'}).conforms; "
+            "assert 'pyshacl' not in sys.modules, 'the compiled engine needs no pySHACL'; "
+            "dso_saref.validate('hems-voltage-request', {'Hems_ID': 'x'}, engine='pyshacl'); "
+            "assert 'pyshacl' in sys.modules")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
 
 
 def test_messages_lists_the_catalog() -> None:
@@ -91,8 +108,9 @@ def test_installed_wheel_works_from_any_directory(tmp_path: Path) -> None:
         "import json, dso_saref; "
         "d = dso_saref.catalog['hems-voltage']; "
         "assert '_data' in str(d.source), d.source; "
-        "import dso_saref.fastshacl as fast, dso_saref.backend as backend, dso_saref.ke as ke; "
-        "assert all(m.__file__.startswith(sys.path[0]) for m in (dso_saref, fast, backend, ke)); "
+        "import dso_saref.validation.engines.compiled as compiled, dso_saref.backend as backend, "
+        "dso_saref.ke as ke, dso_saref.cli as cli, dso_saref.app.demo as demo; "
+        "assert all(m.__file__.startswith(sys.path[0]) for m in (dso_saref, compiled, backend, ke, cli, demo)); "
         "assert dso_saref.validate('hems-voltage', d.example()).conforms; "
         "assert dso_saref.serialize('hems-voltage', d.example()); "
         "print(json.dumps([len(dso_saref.messages()), len(dso_saref.saref('hems-voltage', d.example()))]))"
@@ -112,4 +130,4 @@ def test_validate_engines_agree_on_every_example_and_unknown_engine_is_refused()
         reference = dso_saref.validate(name, example, engine="pyshacl")
         assert fast.conforms and reference.conforms, name
     with pytest.raises(ValueError, match="engine"):
-        dso_saref.validate("hems-voltage", {}, engine="rust")
+        dso_saref.validate("hems-voltage", {}, engine="fast")

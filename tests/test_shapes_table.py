@@ -6,7 +6,7 @@ mutation of the message's example that breaks exactly that constraint, with the 
 the refusal must be reported:
 
 - JSON mutations (``Set``, ``Delete``) change the payload. The shape layer alone
-  (:meth:`Validator.shape_layer`) must refuse it with that constraint only, at that location, and the
+  (tests/support/shape_layer.py, on every engine) must refuse it with that constraint only, at that location, and the
   model layer (:func:`dso_saref.validate`) must refuse it too (at ``model_at`` when the model reports
   the element rather than the key, as for start < end): the two layers agree.
 - Graph mutations (``Drop``, ``Add``, ``Replace``, ``Untype``) change the example's triples; they test
@@ -23,7 +23,6 @@ import copy
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import pytest
@@ -32,8 +31,9 @@ from rdflib.namespace import RDF, SH
 
 import dso_saref
 from dso_saref.terms import NONE, PREFIXES, parse_term
-from dso_saref.validation import SHAPES, Validator
+from dso_saref.validation import SHAPES
 from tests.conftest import NAMES
+from tests.support.shape_layer import shape_layer
 
 # -- the mutation language ---------------------------------------------------------------------------
 
@@ -233,14 +233,9 @@ PARAMETERS = {
 }
 
 
-@cache
-def validator() -> Validator:
-    return Validator()
-
-
 def constraints(name: str) -> set[tuple[str, str]]:
     """Every (shape local name, rule) of message ``name``'s shape."""
-    graph = validator().shapes_graph(name)
+    graph = dso_saref.catalog[name].shapes_graph
     prefix = f"{SHAPES}{name}#"
     found = set()
     for shape in set(graph.subjects(RDF.type, SH.PropertyShape)) | set(graph.subjects(RDF.type, SH.NodeShape)):
@@ -1605,8 +1600,9 @@ def test_every_constraint_has_a_row(name: str) -> None:
     assert not unknown, f"rows of {name} for constraints its shape does not have: {sorted(unknown)}"
 
 
+@pytest.mark.parametrize("engine", ["pyshacl", "compiled"])
 @pytest.mark.parametrize("row", [r for r in ROWS if r.message in NAMES], ids=str)
-def test_row_is_refused_by_exactly_its_constraint(row: Row) -> None:
+def test_row_is_refused_by_exactly_its_constraint(row: Row, engine: str) -> None:
     payload = dso_saref.catalog[row.message].example()
     edits = []
     for mutation in parts(row.mutation):
@@ -1619,7 +1615,7 @@ def test_row_is_refused_by_exactly_its_constraint(row: Row) -> None:
         for one in edits:
             one(graph, rows)
 
-    report = validator().shape_layer(row.message, payload, edit=edit)
+    report = shape_layer(row.message, payload, edit=edit, engine=engine)
     broken = {(e.shape.partition("#")[2] if e.shape else None, e.rule) for e in report.errors}
     expected = {(row.shape, row.rule)} | {tuple(a.split()) for a in row.also}
     assert broken == expected, [str(e) for e in report.errors]

@@ -20,11 +20,13 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 import dso_saref
 from dso_saref.cli import main
 from dso_saref.mapping import VariableKind
-from dso_saref.report import Locator, Report, Violation
 from dso_saref.terms import NONE, SAREF, UNITS, Settings
-from dso_saref.validation import SHAPES, Validator, raw_rows
+from dso_saref.validation import SHAPES, Validator
+from dso_saref.validation.report import Locator, Report, Violation
 from tests.conftest import NAMES, ROOT
 from tests.strategies import payload_strategy
+from tests.support.shape_layer import raw_rows, shape_layer
+from tests.test_catalog import by_value
 
 DSOSH_VARIABLE = URIRef(SHAPES + "variable")
 HEMS = {"Voltage_Monitoring": [{"Hems_ID": "ID1234", "timestamp": "2021-12-03T15:11:20Z", "Voltage_from_Hems": 240.0,
@@ -61,12 +63,14 @@ def test_every_example_graph_validates_as_rdf(name: str, fmt: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_validated_triples_are_the_saref_triples(name: str) -> None:
-    """The graph the shape sees (payload order kept, for locations) is the one saref() gives."""
+    """The triples the shape sees (the payload's table, in payload order for locations) are the ones
+    saref() gives and the bindings mean (the pattern instantiated with every binding row)."""
     description = dso_saref.catalog[name]
-    model = description.parse(example(name))
-    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    rows = [row for _, row in description.rows.located_terms(data, Settings().base)]
-    assert set(description.pattern.graph(rows)) == set(dso_saref.saref(name, example(name)))
+    table = description.table(example(name))
+    graph = dso_saref.saref(name, example(name))
+    assert by_value(Graph().parse(data=table.ntriples(), format="nt")) == by_value(graph)
+    rows = description.parse_bindings(table.bindings())
+    assert set(description.pattern.instantiate(rows)) == set(graph)
 
 
 def test_targets_only_hit_their_own_message_s_nodes() -> None:
@@ -74,11 +78,10 @@ def test_targets_only_hit_their_own_message_s_nodes() -> None:
     shape's targets take in (and refuse) the nodes of another message."""
     union = Graph()
     for name in NAMES:
-        description = dso_saref.catalog[name]
         settings = Settings(base=f"https://dso.example.org/{name}/")
-        union += description.pattern.graph(description.term_rows(example(name), settings))
+        union += dso_saref.saref(name, example(name), settings=settings)
     for name in NAMES:
-        report = validator().validate_graph(name, union)
+        report = validator().validate(name, union)
         assert report.conforms, (name, [str(e) for e in report.errors][:5])
 
 
@@ -86,7 +89,7 @@ def test_targets_only_hit_their_own_message_s_nodes() -> None:
 
 
 def _shapes(name: str) -> Graph:
-    return validator().shapes_graph(name)
+    return dso_saref.catalog[name].shapes_graph
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -297,7 +300,7 @@ def test_shape_layer_alone_refuses_what_the_model_refuses() -> None:
     bad = copy.deepcopy(HEMS)
     bad["Voltage_Monitoring"][0]["Voltage_from_Hems"] = "high"
     del bad["Voltage_Monitoring"][0]["timestamp"]
-    report = validator().shape_layer("hems-voltage", bad)
+    report = shape_layer("hems-voltage", bad)
     assert {(e.location, e.rule) for e in report.errors} == {
         ("$.Voltage_Monitoring[0].Voltage_from_Hems", "sh:datatype"),
         ("$.Voltage_Monitoring[0].timestamp", "sh:minCount")}
@@ -319,7 +322,7 @@ SLOW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthChe
 @given(payload=JSON)
 def test_arbitrary_json_always_gives_a_report(name: str, payload: Any) -> None:
     frozen = copy.deepcopy(payload)
-    for report in (dso_saref.validate(name, payload), validator().shape_layer(name, payload)):
+    for report in (dso_saref.validate(name, payload), shape_layer(name, payload)):
         assert isinstance(report, Report)
         assert all(e.location.startswith("$") and e.message and e.rule for e in report.errors)
     assert json.dumps(payload, sort_keys=True) == json.dumps(frozen, sort_keys=True)

@@ -5,7 +5,7 @@ adapter turns exchanges into messages and calls :meth:`DsoBackend.handlers`; the
 exchanges are methods returning :class:`Outgoing` messages. See ``docs/backend.md``::
 
     from dso_saref.backend import DsoBackend, ExchangeContext, Storage
-    from dso_saref.backend.seed import seed
+    from dso_saref.app.seed import seed          # the demo's reproducible data
 
     backend = DsoBackend(Storage("dso.sqlite"))
     seed(backend)
@@ -13,12 +13,12 @@ exchanges are methods returning :class:`Outgoing` messages. See ``docs/backend.m
 """
 
 from dso_saref.backend.errors import BackendError, NotFound, Refused, StateError, StorageError
-from dso_saref.backend.exchange import ExchangeContext, Handler, Outgoing
 from dso_saref.backend.lookups import ReadingLookup, TopologyLookup
 from dso_saref.backend.registry import Operation, Outcome
 from dso_saref.backend.service import DsoBackend
 from dso_saref.backend.settings import BackendSettings, VoltageBand
 from dso_saref.backend.storage import Storage
+from dso_saref.exchange import ExchangeContext, Handler, Outgoing  # the contract with carriers, re-exported
 
 __all__ = [
     "BackendError",

@@ -26,7 +26,7 @@ are sorted, so the band never crosses (rearrangement).
 
 **Who runs it.** In the catalog the DSO posts ``elasticity-input`` and a service provider answers with
 ``elasticity-output``: :func:`elasticity_output` is that answer (used by the reference provider of
-:mod:`dso_saref.backend.roles`); spec 3.2.3.3 also lets the requester run the service itself, which
+:mod:`dso_saref.app.counterparts`); spec 3.2.3.3 also lets the requester run the service itself, which
 :meth:`ElasticityService.compute` does, keeping every run in ``elasticity_runs``. The input must be of
 one user (the output names one ``userID``); readings without the cost signal are left out;
 consumption is converted to kW.
@@ -45,12 +45,12 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from dso_saref.backend.errors import Refused
-from dso_saref.backend.exchange import Outgoing
 from dso_saref.backend.parties import Parties
 from dso_saref.backend.quantile import QuantileLine, quantile_line
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.exchange import Outgoing
 from dso_saref.messages.elasticity import (
     INTERVENTIONS,
     ElasticityInput,

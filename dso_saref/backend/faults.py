@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dso_saref.backend.errors import NotFound
-from dso_saref.backend.exchange import Outgoing
 from dso_saref.backend.parties import Parties
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.exchange import Outgoing
 from dso_saref.messages.common import Status
 from dso_saref.messages.flexibility import Acknowledgement
 from dso_saref.messages.observability import (

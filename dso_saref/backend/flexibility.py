@@ -27,12 +27,12 @@ from datetime import datetime
 
 from dso_saref.backend.clearing import Allocation, Bid, clear, natural_key
 from dso_saref.backend.errors import NotFound, StateError
-from dso_saref.backend.exchange import Outgoing
 from dso_saref.backend.grid import GridData
 from dso_saref.backend.metering import to_base_unit
 from dso_saref.backend.parties import Parties
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.exchange import Outgoing
 from dso_saref.messages.common import PowerType, Status
 from dso_saref.messages.flexibility import (
     Acknowledgement,

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dso_saref.backend.errors import NotFound, StateError
-from dso_saref.backend.exchange import Outgoing
 from dso_saref.backend.parties import Parties
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.exchange import Outgoing
 from dso_saref.messages.observability import (
     DisaggregatedData,
     DisaggregatedDataRequest,

@@ -2,12 +2,12 @@
 
 :class:`DsoBackend` composes the modules of the backend (consent, metering, flexibility market, fault
 location, observability, elasticity, data layer) over one :class:`~dso_saref.backend.storage.Storage`.
-:meth:`DsoBackend.handlers` maps the catalog name of each exchange the DSO *serves* to a typed
-:class:`~dso_saref.backend.exchange.Handler`; the DSO-initiated exchanges are methods that return the
-:class:`~dso_saref.backend.exchange.Outgoing` message to send, with ``record_*`` methods for the answers::
+:meth:`DsoBackend.handlers` maps the catalog name of each exchange the DSO *serves* to a
+:class:`~dso_saref.exchange.Handler`; the DSO-initiated exchanges are methods that return the
+:class:`~dso_saref.exchange.Outgoing` message to send, with ``record_*`` methods for the answers::
 
     backend = DsoBackend(Storage("dso.sqlite"), settings=BackendSettings(k_anonymity=5))
-    seed(backend)                                            # dso_saref.backend.seed
+    seed(backend)                                            # dso_saref.app.seed
     context = ExchangeContext(requester="https://sp001.example.org/kb", received_at=backend.now())
     response = backend.handlers()["authorization-request"](AuthorizationRequest(...), context)
     out = backend.publish_needs([FlexibilityNeed(...)])     # Outgoing[FlexibilityNeeds], to every provider
@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel
 
 from dso_saref.backend.consent import Consent, ConsentRegistry, ConsentState
 from dso_saref.backend.datalayer import ANSWERS, DataLayerService
 from dso_saref.backend.elasticity import ElasticityService
-from dso_saref.backend.exchange import ExchangeContext, Handler, Outgoing
 from dso_saref.backend.faults import FaultEvent, FaultLocation
 from dso_saref.backend.flexibility import FlexibilityMarket
 from dso_saref.backend.grid import GridData
@@ -40,6 +40,7 @@ from dso_saref.backend.parties import Parties, ServiceProvider
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
 from dso_saref.backend.storage import Storage
+from dso_saref.exchange import ExchangeContext, Handler, Outgoing, Query
 from dso_saref.messages.data_sharing import (
     AuthorizationRequest,
     AuthorizationResponse,
@@ -112,20 +113,21 @@ class DsoBackend:
     # -- the exchanges the DSO serves ------------------------------------------------------------------
 
     def handlers(self) -> dict[str, Handler]:
-        """The handler of every exchange the DSO serves, by the catalog name of its request."""
-        table: list[Handler] = [
-            Handler("authorization-request", AuthorizationRequest, AuthorizationResponse, self._authorization),
-            Handler("metering-request", MeteringRequest, MeteringData, self._metering_request),
-            Handler("flexibility-data-request", FlexibilityDataRequest, FlexibilityData, self._flexibility_data),
-            Handler("flexibility-needs-request", FlexibilityNeedsRequest, FlexibilityNeeds, self._needs_request),
-            Handler("flexibility-offers", FlexibilityOffers, Acknowledgement, self._offers),
-            Handler("fault-notification", FaultNotification, Acknowledgement, self._fault_notification),
-            Handler("opportunities-request", OpportunitiesRequest, Opportunities, self._opportunities),
-            Handler("grid-topology", TopologyLookup, GridTopology, self._topology, open_query=True),
-        ]
-        table += [Handler(name, ReadingLookup, answer, self._reading_lookup(name), open_query=True)
-                  for name, answer in ANSWERS.items()]
-        return {handler.name: handler for handler in table}
+        """The handler of every exchange the DSO serves, by the catalog name of its request (the
+        carrier checks requests and answers against the catalog's models); lookups (the data layer's
+        readings and topology) take a :class:`~dso_saref.exchange.Query`."""
+        table: dict[str, Handler] = {
+            "authorization-request": self._authorization,
+            "metering-request": self._metering_request,
+            "flexibility-data-request": self._flexibility_data,
+            "flexibility-needs-request": self._needs_request,
+            "flexibility-offers": self._offers,
+            "fault-notification": self._fault_notification,
+            "opportunities-request": self._opportunities,
+            "grid-topology": self._topology,
+        }
+        table.update({name: self._reading_lookup(name) for name in ANSWERS})
+        return table
 
     def _authorization(self, message: AuthorizationRequest, context: ExchangeContext) -> AuthorizationResponse:
         now = context.received_at
@@ -166,12 +168,14 @@ class DsoBackend:
     def _opportunities(self, message: OpportunitiesRequest, context: ExchangeContext) -> Opportunities:
         return self.observability.opportunities(message, requester=context.requester, now=context.received_at)
 
-    def _topology(self, message: TopologyLookup, context: ExchangeContext) -> GridTopology:
-        return self.data_layer.topology(message, requester=context.requester, now=context.received_at)
+    def _topology(self, query: Query, context: ExchangeContext) -> GridTopology:
+        lookup = TopologyLookup.model_validate(_known(query, TopologyLookup))
+        return self.data_layer.topology(lookup, requester=context.requester, now=context.received_at)
 
-    def _reading_lookup(self, name: str) -> Callable[[BaseModel, ExchangeContext], BaseModel]:
-        def lookup(message: ReadingLookup, context: ExchangeContext) -> BaseModel:
-            return self.data_layer.readings(name, message, requester=context.requester, now=context.received_at)
+    def _reading_lookup(self, name: str) -> Handler:
+        def lookup(query: Query, context: ExchangeContext) -> BaseModel:
+            filters = ReadingLookup.model_validate(_known(query, ReadingLookup))
+            return self.data_layer.readings(name, filters, requester=context.requester, now=context.received_at)
 
         return lookup
 
@@ -309,6 +313,11 @@ class DsoBackend:
         self.registry.log(at=self.now(), actor=provider.id if provider else responder, operation=operation,
                           subject=acknowledgement.reference or "", reason=acknowledgement.reason or "",
                           outcome=Outcome.ACCEPTED if acknowledgement.status.value == "accepted" else Outcome.REJECTED)
+
+
+def _known(query: Query, model: type[BaseModel]) -> dict[str, Any]:
+    """The fields a lookup asker bound that ``model`` filters on (the others are not filters)."""
+    return {key: value for key, value in query.fields.items() if key in model.model_fields}
 
 
 def _authorization_response(consent: Consent, now: datetime) -> AuthorizationResponse:

@@ -1,8 +1,10 @@
 """The adapter: one party of the DSO interface on a Knowledge Engine, speaking typed messages.
 
-It registers a knowledge base and the KIs of its role (generated from the catalog), serves incoming
-ASK/POST work by converting bindings to typed messages, calling a handler and converting the answer
-back, and starts exchanges with :meth:`Adapter.send`. It knows no HTTP: the client's transport does::
+It registers a knowledge base and the KIs of its role (generated from its catalog), serves incoming
+ASK/POST work by reading the bindings into the typed message once, calling the server's handler
+(:mod:`dso_saref.exchange`) and writing the typed answer back through its binding table, and starts
+exchanges with :meth:`Adapter.send`. Requests and answers are checked against the catalog's models.
+It knows no HTTP: the client's transport does::
 
     adapter = Adapter(KnowledgeEngineClient("http://127.0.0.1:8280/rest"), "dso",
                       kb_id="https://dso.example.org/kb/dso", handlers=backend.handlers())
@@ -25,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
-import dso_saref
-from dso_saref.catalog import ASK_ANSWER, Description
-from dso_saref.errors import DsoSarefError, PayloadError
+from dso_saref.catalog import ASK_ANSWER, DEFAULT, Catalog, Description
+from dso_saref.errors import DsoSarefError, PayloadError, Problem
+from dso_saref.exchange import ANONYMOUS, ExchangeContext, Handler, Query
 from dso_saref.ke.client import KnowledgeEngineClient
 from dso_saref.ke.errors import (
     BadRequest,
@@ -44,35 +46,12 @@ from dso_saref.ke.errors import (
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
 from dso_saref.ke.roles import KnowledgeInteractionSpec, interactions_for
 from dso_saref.paths import Key
-from dso_saref.terms import Settings, TermError, format_term, mint_iri, parse_term, template_fields
+from dso_saref.terms import Settings, TermError, format_term, parse_term
+from dso_saref.variables import VariableKind
 
-__all__ = ["Adapter", "Backoff", "Exchange", "ExchangeContext", "Handler", "Query"]
+__all__ = ["Adapter", "Backoff", "Exchange"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ExchangeContext:
-    """Who asked, and when: given to every handler with the incoming message."""
-
-    exchange: str
-    requester: str | None
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class Query:
-    """An incoming ASK: the request message when the asker bound all of its variables, the asker's
-    raw bindings (KE term strings), which filter the answer, and ``fields``: the JSON values the
-    asker bound, by key (``{"id": "LV0001"}``), for lookups whose request is the answer itself."""
-
-    request: BaseModel | None
-    bindings: tuple[Mapping[str, str], ...]
-    fields: Mapping[str, Any] = field(default_factory=dict)
-
-
-Handler = Callable[[Any, ExchangeContext], Any]
-"""Serves one exchange: ``(typed message or Query, context) -> answer`` (a model or its JSON)."""
 
 
 @dataclass(frozen=True)
@@ -118,15 +97,17 @@ class Adapter:
         handlers: Mapping[str, Handler] | None = None,
         settings: Settings | None = None,
         backoff: Backoff | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.client = client
         self.role = role
+        self.catalog = DEFAULT if catalog is None else catalog
         self.kb_id = kb_id
         self.kb_name = kb_name or f"dso-saref {role}"
         self.kb_description = kb_description or f"dso-saref adapter playing the {role} role of the DSO interface"
         self.settings = settings or Settings()
         self.backoff = backoff or Backoff()
-        self.specs = {spec.name: spec for spec in interactions_for(role)}
+        self.specs = {spec.name: spec for spec in interactions_for(role, self.catalog)}
         self.handlers = dict(handlers or {})
         missing = sorted(n for n in self.handlers if n not in self.specs or self.specs[n].initiates)
         if missing:
@@ -197,27 +178,30 @@ class Adapter:
         spec = self.specs.get(name)
         if spec is None or not spec.initiates:
             raise ValueError(f"role {self.role!r} does not start the exchange {name!r}")
-        exchange = dso_saref.catalog[name]
-        interaction = exchange.interaction
-        counterpart = dso_saref.catalog[interaction.counterpart] if interaction else exchange
+        exchange = self.catalog[name]
+        counterpart = self._counterpart(exchange)
         ki_id = self.ki_ids.get(name)
         if ki_id is None:
             raise ValueError("register() first")
-        if interaction is not None and interaction.type == ASK_ANSWER:
+        if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER:
             bindings = self._ask_bindings(exchange, counterpart, payload)
             result = self.client.ask(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
             return self._collect(name, counterpart, result.exchange_info, lambda info: info.binding_set)
-        bindings = dso_saref.to_bindings(name, payload, settings=self.settings)
+        bindings = exchange.table(payload, self.settings).bindings()
         posted = self.client.post(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
         return self._collect(name, counterpart, posted.exchange_info, lambda info: info.result_binding_set)
 
+    def _counterpart(self, exchange: Description) -> Description:
+        interaction = exchange.interaction
+        return self.catalog[interaction.counterpart] if interaction is not None else exchange
+
     def _ask_bindings(self, exchange: Description, counterpart: Description, payload: Any) -> list[dict[str, str]]:
         if exchange is not counterpart:
-            return dso_saref.to_bindings(exchange.name, payload, settings=self.settings)
+            return exchange.table(payload, self.settings).bindings()
         if payload is None:
             return []
         if not isinstance(payload, Mapping):
-            raise PayloadError(exchange.name, [dso_saref.Problem("$", "an ASK filter must be a JSON object")])
+            raise PayloadError(exchange.name, [Problem("$", "an ASK filter must be a JSON object")])
         return [filter_bindings(exchange, payload, self.settings)]
 
     def _collect(self, name: str, counterpart: Description, infos: Sequence[ExchangeInfo],
@@ -236,8 +220,8 @@ class Adapter:
                         counterpart.from_term_rows(group, self.settings)
                         for group in counterpart.instances(counterpart.parse_bindings(rows))]
                 else:
-                    answers[info.knowledge_base_id] = dso_saref.from_bindings(
-                        counterpart.name, rows, settings=self.settings)
+                    answers[info.knowledge_base_id] = counterpart.from_term_rows(
+                        counterpart.parse_bindings(rows), self.settings)
             except PayloadError as exc:
                 failed[info.knowledge_base_id] = f"answer is not a valid {counterpart.name}: {exc}"
         return Exchange(name, answers, failed)
@@ -313,44 +297,61 @@ class Adapter:
     def _answer(self, name: str | None, request: HandleRequest) -> list[dict[str, str]]:
         if name is None or name not in self.handlers:
             raise ValueError(f"no handler for {request.knowledge_interaction_id}")
-        exchange = dso_saref.catalog[name]
-        interaction = exchange.interaction
-        counterpart = dso_saref.catalog[interaction.counterpart] if interaction else exchange
-        context = ExchangeContext(name, request.requesting_knowledge_base_id, datetime.now(UTC))
+        exchange = self.catalog[name]
+        counterpart = self._counterpart(exchange)
+        context = ExchangeContext(request.requesting_knowledge_base_id or ANONYMOUS, datetime.now(UTC), name, "ke",
+                                  request.handle_request_id)
         incoming = list(request.binding_set)
-        if interaction is not None and interaction.type == ASK_ANSWER:
-            query = Query(ask_request(exchange, counterpart, incoming, self.settings), tuple(incoming),
-                          bound_fields(counterpart, incoming, self.settings))
-            answer = _json(self.handlers[name](query, context))
-            instances = answer if isinstance(answer, list) and not counterpart.top_list else [answer]
-            rows = [row for item in instances
-                    for row in dso_saref.to_bindings(counterpart.name, item, settings=self.settings)]
-            return [row for row in rows if not incoming or any(compatible(row, bound) for bound in incoming)]
-        message = exchange.parse(dso_saref.from_bindings(name, incoming, settings=self.settings), self.settings)
+        lookup = exchange is counterpart
+        if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER:
+            if lookup:
+                message: Any = Query(None, bound_fields(counterpart, incoming, self.settings), tuple(incoming))
+            else:
+                message = ask_request(exchange, incoming, self.settings)
+        else:
+            message = exchange.message_of_rows(exchange.parse_bindings(incoming), self.settings)
         answer = self.handlers[name](message, context)
-        return dso_saref.to_bindings(counterpart.name, _json(answer), settings=self.settings)
+        rows = [row for item in _instances(answer, counterpart, lookup, self.settings)
+                for row in counterpart.table_of(item, self.settings).bindings()]
+        if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER and incoming:
+            rows = [row for row in rows if any(compatible(row, bound, counterpart) for bound in incoming)]
+        return rows
 
 
-def _json(answer: Any) -> Any:
-    if isinstance(answer, BaseModel):
-        return answer.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return answer
+def _instances(answer: Any, counterpart: Description, lookup: bool, settings: Settings) -> list[BaseModel]:
+    """The typed messages of a handler's answer: one, or (a lookup of single-object messages) a list
+    of them, possibly wrapped in a list model; JSON answers are read by the catalog's model. Raises
+    TypeError for a model of another message, PayloadError for JSON that is not the message."""
+    items = answer.root if lookup and isinstance(answer, RootModel) and not counterpart.top_list else answer
+    items = items if lookup and isinstance(items, list) and not counterpart.top_list else [items]
+    typed = []
+    for item in items:
+        if isinstance(item, BaseModel) and not isinstance(item, counterpart.model):
+            raise TypeError(f"the handler answered {type(item).__name__}, not {counterpart.model.__name__} "
+                            f"({counterpart.name})")
+        typed.append(item if isinstance(item, counterpart.model) else counterpart.parse(item, settings))
+    return typed
 
 
-def compatible(row: Mapping[str, str], bound: Mapping[str, str]) -> bool:
-    """Whether an answer row agrees with every variable the asker bound."""
-    return all(row.get(var) == value for var, value in bound.items())
+def compatible(row: Mapping[str, str], bound: Mapping[str, str], description: Description) -> bool:
+    """Whether an answer row agrees with every value the asker bound, compared by the literals and
+    vocabulary terms that identify things, never by minted IRIs (the asker may mint under another
+    base)."""
+    return all(row.get(var) == value for var, value in bound.items()
+               if var in description.variables and description.variables[var].kind != VariableKind.IRI)
 
 
-def ask_request(exchange: Description, counterpart: Description, incoming: Sequence[Mapping[str, str]],
-                settings: Settings) -> BaseModel | None:
-    """The request message of an ASK when the asker bound every variable of it, else ``None``."""
-    if exchange is counterpart or len(incoming) != 1:
-        return None
+def ask_request(exchange: Description, incoming: Sequence[Mapping[str, str]], settings: Settings) -> BaseModel:
+    """The typed request of an ASK whose request is its own message (HEMS status, voltage); raises
+    PayloadError unless the asker bound every variable of it in one binding."""
+    if len(incoming) != 1:
+        raise PayloadError(exchange.name, [Problem("bindings", "an ASK for this exchange binds exactly one request",
+                                                   "binding")])
     row = {k: v for k, v in incoming[0].items() if k in exchange.variables}
-    if set(row) != set(exchange.variables):
-        return None
-    return exchange.parse(dso_saref.from_bindings(exchange.name, [row], settings=settings), settings)
+    missing = sorted(set(exchange.variables) - set(row))
+    if missing:
+        raise PayloadError(exchange.name, [Problem("bindings[0]", f"the ASK leaves {missing} unbound", "binding")])
+    return exchange.message_of_rows(exchange.parse_bindings([row]), settings)
 
 
 def bound_fields(description: Description, incoming: Sequence[Mapping[str, str]],
@@ -372,22 +373,17 @@ def bound_fields(description: Description, incoming: Sequence[Mapping[str, str]]
 
 
 def filter_bindings(description: Description, fields: Mapping[str, Any], settings: Settings) -> dict[str, str]:
-    """The binding of an ASK filter: each JSON field given (by its last key, e.g. ``id``) bound to
-    its term, and IRIs minted from them; raises PayloadError for an unknown field."""
+    """The binding of an ASK filter: each JSON field given (by its last key, e.g. ``id``) bound to its
+    term. IRIs are never bound (a peer mints its own); raises PayloadError for an unknown field."""
     by_key = {var.path.steps[-1].name: var for var in description.variables.values()
-              if var.path is not None and isinstance(var.path.steps[-1], Key)}
+              if var.path is not None and isinstance(var.path.steps[-1], Key) and var.kind != VariableKind.IRI}
     row: dict[str, str] = {}
     for key, value in fields.items():
         var = by_key.get(key)
         if var is None:
-            raise PayloadError(description.name, [dso_saref.Problem(f"$.{key}", "not a field this ASK can filter on")])
+            raise PayloadError(description.name, [Problem(f"$.{key}", "not a field this ASK can filter on")])
         try:
             row[var.name] = format_term(var.term(value, settings.base))
         except ValueError as exc:
-            raise PayloadError(description.name, [dso_saref.Problem(f"$.{key}", str(exc))]) from exc
-    plain = {var.name: fields[key] for key, var in by_key.items() if key in fields}
-    for var in description.variables.values():
-        if var.path is None and var.template and set(template_fields(var.template)) <= set(plain):
-            values = {f: str(plain[f]) for f in template_fields(var.template)}
-            row[var.name] = f"<{mint_iri(settings.base, var.template, values)}>"
+            raise PayloadError(description.name, [Problem(f"$.{key}", str(exc))]) from exc
     return row

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dso_saref.catalog import ASK_ANSWER, ROLES, Catalog, Description
+from dso_saref.catalog import ASK_ANSWER, DEFAULT, ROLES, Catalog, Description
 
 __all__ = ["ANSWER", "ASK", "POST", "REACT", "ROLES", "KnowledgeInteractionSpec", "interactions_for"]
 
@@ -73,10 +73,7 @@ def interactions_for(role: str, catalog: Catalog | None = None) -> list[Knowledg
     """The KIs ``role`` registers, by exchange name; raises ``ValueError`` for an unknown role."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
-    if catalog is None:
-        import dso_saref
-
-        catalog = dso_saref.catalog
+    catalog = DEFAULT if catalog is None else catalog
     specs = []
     for name in sorted(catalog):
         exchange = catalog[name]

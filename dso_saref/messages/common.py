@@ -13,6 +13,7 @@ vocabularies, unknown keys are an error (strict mode) and ``start`` must come be
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -91,6 +92,10 @@ def _text(value: Any) -> str:
 
 
 def _number(value: Any) -> float:
+    if value.__class__ is float:
+        if value - value != 0.0:  # NaN or an infinity
+            raise ValueError("NaN and infinities are not accepted")
+        return value
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, str):
@@ -136,15 +141,24 @@ def _at_least_one(value: int) -> int:
     return value
 
 
-def _timestamp(value: Any, info: ValidationInfo) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=settings_of(info).timezone)
-    if not isinstance(value, str):
-        raise ValueError("a timestamp must be a string such as 2021-09-27T10:00:00Z")
+@functools.lru_cache(maxsize=4096)
+def _timestamp_text(value: str) -> datetime:
+    """The datetime of a timestamp text, naive when it has no offset (readings repeat their times:
+    each distinct text is parsed once); raises ValueError."""
     try:
-        return parse_datetime(value, settings_of(info).timezone)
+        return parse_datetime(value, None)
     except TermError as exc:
         raise ValueError(str(exc)) from None
+
+
+def _timestamp(value: Any, info: ValidationInfo) -> datetime:
+    if isinstance(value, str):
+        parsed = _timestamp_text(value)
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
+        raise ValueError("a timestamp must be a string such as 2021-09-27T10:00:00Z")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=settings_of(info).timezone)
 
 
 def _date(value: Any) -> date:
@@ -209,8 +223,11 @@ def Unit(vocabulary: str) -> Any:
     """A unit label from the named closed vocabulary of :data:`dso_saref.terms.UNITS`; aliases
     collapse to the canonical label."""
     vocab = UNITS[vocabulary]
+    canonical = {label: vocab.canonical(label) for label in vocab.accepted()}
 
     def check(value: Any) -> str:
+        if value.__class__ is str and value in canonical:
+            return canonical[value]
         if not isinstance(value, str):
             raise ValueError(f"a unit must be one of {', '.join(vocab.accepted())}")
         try:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, SP002, SeedSummary, seed
 from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, Storage
-from dso_saref.backend.seed import SP001, SP002, SeedSummary, seed
 
 #: When the tests "are": the day after the seed's day of readings.
 NOW = datetime(2021, 9, 28, 8, 0, tzinfo=UTC)

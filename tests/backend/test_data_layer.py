@@ -7,18 +7,17 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, THIRD_PARTY, seed
 from dso_saref.backend import (
     BackendSettings,
     DsoBackend,
     ExchangeContext,
     Outcome,
-    ReadingLookup,
     Refused,
     StateError,
     Storage,
-    TopologyLookup,
 )
-from dso_saref.backend.seed import SP001, THIRD_PARTY, seed
+from dso_saref.exchange import Query
 from dso_saref.messages.data_sharing import AuthorizationRequest
 from dso_saref.messages.grid_data import LvClientReading
 
@@ -53,16 +52,16 @@ def test_spec_4_2_secondary_substation_reading_is_its_households_plus_losses(bac
 def test_spec_4_2_topology_lookup_by_any_key(backend, summary, clock):
     handler = backend.handlers()["grid-topology"]
     context = ExchangeContext(THIRD_PARTY, clock())
-    [mv] = handler(TopologyLookup(voltage_level="MV"), context).root
+    [mv] = handler(Query(None, {"voltage_level": "MV"}), context).root
     assert (mv.client_id, mv.secondary_substation, mv.ps_feeder) == ("MV0001", None, "PS01-F2")
-    feeder = handler(TopologyLookup(ss_feeder="SS01-F2"), context).root
+    feeder = handler(Query(None, {"ss_feeder": "SS01-F2"}), context).root
     assert [e.client_id for e in feeder] == ["LV0006", "LV0007", "LV0008", "LV0009", "LV0010"]
-    assert len(handler(TopologyLookup(), context).root) == 15
+    assert len(handler(Query(None), context).root) == 15
 
 
 def test_spec_4_2_substation_readings_are_open_data(backend, summary, clock):
     handler = backend.handlers()["primary-substation-reading"]
-    answer = handler(ReadingLookup(id="PS01", timestamp=summary.start), ExchangeContext(THIRD_PARTY, clock()))
+    answer = handler(Query(None, {"id": "PS01", "timestamp": summary.start}), ExchangeContext(THIRD_PARTY, clock()))
     [reading] = answer.root
     assert reading.tap_position == 5 and reading.timestamp == summary.start
     assert backend.registry.entries(operation="primary-substation-reading", outcome=Outcome.SERVED)
@@ -71,24 +70,24 @@ def test_spec_4_2_substation_readings_are_open_data(backend, summary, clock):
 def test_spec_3_5_client_readings_need_a_live_consent_or_an_internal_requester(backend, summary, clock):
     handler = backend.handlers()["lv-client-reading"]
     with pytest.raises(Refused, match="unknown requester"):
-        handler(ReadingLookup(id="LV0001"), ExchangeContext(THIRD_PARTY, clock()))
+        handler(Query(None, {"id": "LV0001"}), ExchangeContext(THIRD_PARTY, clock()))
     with pytest.raises(Refused, match="no live consent"):
-        handler(ReadingLookup(id="LV0001"), ExchangeContext(SP001, clock()))
-    assert handler(ReadingLookup(), ExchangeContext(SP001, clock())).root == []
+        handler(Query(None, {"id": "LV0001"}), ExchangeContext(SP001, clock()))
+    assert handler(Query(None), ExchangeContext(SP001, clock())).root == []
     start = summary.start + timedelta(hours=10)
     request = AuthorizationRequest(end_user="U0001", start=start, end=start + timedelta(hours=1))
     backend.handlers()["authorization-request"](request, ExchangeContext(SP001, clock()))
     backend.grant_consent(backend.consents.consents(end_user="U0001")[0].id)
-    readings = handler(ReadingLookup(id="LV0001"), ExchangeContext(SP001, clock())).root
+    readings = handler(Query(None, {"id": "LV0001"}), ExchangeContext(SP001, clock())).root
     assert [r.timestamp for r in readings] == [start + timedelta(minutes=15 * i) for i in range(4)]
-    assert {r.id for r in handler(ReadingLookup(), ExchangeContext(SP001, clock())).root} == {"LV0001"}
+    assert {r.id for r in handler(Query(None), ExchangeContext(SP001, clock())).root} == {"LV0001"}
     assert len(backend.registry.entries(operation="lv-client-reading", outcome=Outcome.REFUSED)) == 2
 
 
 def test_spec_3_5_internal_requesters_see_every_client_reading(clock):
     backend = DsoBackend(Storage(), settings=BackendSettings(internal_requesters=frozenset({ADMS})), clock=clock)
     seed(backend)
-    answer = backend.handlers()["mv-client-reading"](ReadingLookup(id="MV0001"), ExchangeContext(ADMS, clock()))
+    answer = backend.handlers()["mv-client-reading"](Query(None, {"id": "MV0001"}), ExchangeContext(ADMS, clock()))
     assert len(answer.root) == 96
 
 

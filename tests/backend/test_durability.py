@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, example_needs, seed
 from dso_saref.backend import DsoBackend, ExchangeContext, Storage
-from dso_saref.backend.seed import SP001, example_needs, seed
 from dso_saref.messages.flexibility import FlexibilityOffer, FlexibilityOffers
 
 from .conftest import NOW
@@ -62,7 +62,7 @@ CHILD = textwrap.dedent("""
     import os, sys
     from datetime import UTC, datetime, timedelta
     from dso_saref.backend import DsoBackend, ExchangeContext, Storage
-    from dso_saref.backend.seed import SP001, example_needs, seed
+    from dso_saref.app.seed import SP001, example_needs, seed
     from dso_saref.messages.flexibility import FlexibilityOffer, FlexibilityOffers
 
     now = datetime(2021, 9, 28, 8, tzinfo=UTC)

@@ -146,9 +146,9 @@ def test_hluc11_puc2_consumption_units_are_converted_to_kw():
 
 
 def test_hluc11_puc2_the_dso_runs_the_service_and_keeps_the_runs(backend, summary):
+    from dso_saref.app.counterparts import ServiceProviderRole
+    from dso_saref.app.seed import SP001
     from dso_saref.backend import Outcome, Refused
-    from dso_saref.backend.roles import ServiceProviderRole
-    from dso_saref.backend.seed import SP001
 
     message = profile(synthetic({7: -4.0, 8: -2.0}, days=20))
     output = backend.compute_elasticity(message)

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, SP002, THIRD_PARTY, example_needs
 from dso_saref.backend import ExchangeContext, NotFound, Outcome, StateError
-from dso_saref.backend.seed import SP001, SP002, THIRD_PARTY, example_needs
 from dso_saref.messages.flexibility import (
     Acknowledgement,
     FlexibilityNeed,

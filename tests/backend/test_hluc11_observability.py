@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, SP002, THIRD_PARTY, example_needs, seed
 from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, NotFound, StateError, Storage, VoltageBand
-from dso_saref.backend.seed import SP001, SP002, THIRD_PARTY, example_needs, seed
 from dso_saref.messages.observability import DisaggregatedData, HemsStatus, HemsVoltage, OpportunitiesRequest
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, SP002
 from dso_saref.backend import ExchangeContext, NotFound, Outcome
-from dso_saref.backend.seed import SP001, SP002
 from dso_saref.messages.flexibility import Acknowledgement
 from dso_saref.messages.observability import FaultNotification, SubscriptionResponse
 

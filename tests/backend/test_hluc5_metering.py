@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dso_saref.app.seed import THIRD_PARTY, example_needs, seed
 from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, Outcome, Refused, Storage
 from dso_saref.backend.metering import QUARTER, aggregate
-from dso_saref.backend.seed import THIRD_PARTY, example_needs, seed
 from dso_saref.messages.data_sharing import FlexibilityDataRequest, Granularity, MeteringRequest
 
 DAY = datetime(2021, 9, 27, tzinfo=UTC)

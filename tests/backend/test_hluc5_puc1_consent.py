@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import THIRD_PARTY
 from dso_saref.backend import ExchangeContext, Outcome, Refused, StateError
 from dso_saref.backend.consent import ConsentState
-from dso_saref.backend.seed import THIRD_PARTY
 from dso_saref.messages.data_sharing import AuthorizationRequest, MeteringRequest
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, SP002
 from dso_saref.backend import NotFound, Outcome
-from dso_saref.backend.seed import SP001, SP002
 from dso_saref.messages.data_sharing import IncentiveResponse
 
 

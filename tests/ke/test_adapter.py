@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import dso_saref
+from dso_saref.exchange import ExchangeContext
 from dso_saref.ke import (
     EmulatorConfig,
     EmulatorServer,
@@ -20,8 +21,9 @@ from dso_saref.ke import (
     KnowledgeEngineUnavailable,
     Timeouts,
 )
-from dso_saref.ke.adapter import Adapter, Backoff, ExchangeContext, Query
+from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.roles import interactions_for
+from dso_saref.messages.observability import HemsVoltageRequest
 
 EXCHANGES = sorted(name for name in dso_saref.catalog if dso_saref.catalog[name].interaction is not None)
 FAST = Backoff(initial=0.05, cap=0.2, attempts=3)
@@ -160,10 +162,10 @@ def test_ke_restart_mid_run_reregisters_and_carries_on() -> None:
 
 
 def test_ask_answer_handler_gets_the_typed_request(server: EmulatorServer) -> None:
-    received: list[Query] = []
+    received: list[tuple[Any, ExchangeContext]] = []
 
-    def answer(query: Query, context: ExchangeContext) -> Any:
-        received.append(query)
+    def answer(request: HemsVoltageRequest, context: ExchangeContext) -> Any:
+        received.append((request, context))
         return dso_saref.catalog["hems-voltage"].example()
 
     sp = Adapter(client(server), "service-provider", kb_id="https://test.example.org/kb/sp",
@@ -173,8 +175,10 @@ def test_ask_answer_handler_gets_the_typed_request(server: EmulatorServer) -> No
     dso.register()
     with serving(sp):
         other = dso.send("hems-voltage-request", {"Hems_ID": "ID9999"})
-    assert received[0].request is not None and received[0].request.Hems_ID == "ID9999"
-    assert received[0].bindings
+    request, context = received[0]
+    assert isinstance(request, HemsVoltageRequest) and request.Hems_ID == "ID9999"
+    assert (context.exchange, context.channel, context.requester) == (
+        "hems-voltage-request", "ke", "https://test.example.org/kb/dso")
     # the example answers ID1234 only: nothing compatible with the asker's ID9999 comes back
     assert other.answers["https://test.example.org/kb/sp"] == {"Voltage_Monitoring": []} or not other.answered
 

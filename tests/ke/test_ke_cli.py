@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from ke_support import REPO, WAIT
 
+from dso_saref.cli.ke import ke
 from dso_saref.ke import KnowledgeEngineClient
-from dso_saref.ke.commands import ke
 
-LAUNCH = "import sys; from dso_saref.ke.commands import ke; ke(sys.argv[1:], prog_name='ke')"
+LAUNCH = "import sys; from dso_saref.cli.ke import ke; ke(sys.argv[1:], prog_name='ke')"
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dso_saref.demo import DemoConfig, Network, Step
+from dso_saref.app.demo import DemoConfig, Network, Step
 
 #: Short long polls keep shutdown quick; a peer that does not answer fails after this many seconds.
 CONFIG = DemoConfig(http=True, handle_timeout=0.5, exchange_timeout=10.0)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dso_saref.backend.seed import SP001, SP002
-from dso_saref.demo import run_puc
-from dso_saref.scenarios import DSO_KB
+from dso_saref.app.demo import run_puc
+from dso_saref.app.seed import DSO_KB, SP001, SP002
 
 from .conftest import answer_of, steps
 

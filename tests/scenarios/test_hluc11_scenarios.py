@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dso_saref.backend.seed import SP001, THIRD_PARTY
-from dso_saref.demo import run_puc
-from dso_saref.scenarios import DSO_KB, DSP001
+from dso_saref.app.demo import run_puc
+from dso_saref.app.seed import DSO_KB, DSP001, SP001, THIRD_PARTY
 
 from .conftest import answer_of, steps
 

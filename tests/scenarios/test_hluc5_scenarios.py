@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from dso_saref.app.demo import run_puc
+from dso_saref.app.seed import DSO_KB, SP001
 from dso_saref.backend import Outcome
 from dso_saref.backend.consent import ConsentState
-from dso_saref.backend.seed import SP001
-from dso_saref.demo import run_puc
-from dso_saref.scenarios import DSO_KB
 
 from .conftest import answer_of, steps
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from dso_saref import operator_commands, scenarios, serve
+from dso_saref.app import scenarios, seed, serve
+from dso_saref.app.seed import seed_world
 from dso_saref.backend import DsoBackend, Outcome, Storage
 from dso_saref.backend.consent import ConsentState
 from dso_saref.cli import main
-from dso_saref.scenarios import seed_world
+from dso_saref.cli import operator as operator_commands
 
 
 def run(*args: str) -> Result:
@@ -109,7 +110,7 @@ def test_operations_unknown_filters_are_named(db: str) -> None:
 
 def test_option_spellings_match_the_backend() -> None:
     assert operator_commands.DEFAULT_KE_URL == serve.DEFAULT_KE_URL
-    assert operator_commands.DEFAULT_DSO_KB == scenarios.DSO_KB
+    assert operator_commands.DEFAULT_DSO_KB == seed.DSO_KB
     assert tuple(s.value for s in ConsentState) == operator_commands.CONSENT_STATES
     assert tuple(o.value for o in Outcome) == operator_commands.OUTCOMES
 

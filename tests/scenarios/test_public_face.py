@@ -14,7 +14,7 @@ import pytest
 
 import dso_saref
 
-MODULES = ["dso_saref.demo", "dso_saref.scenarios", "dso_saref.serve", "dso_saref.operator_commands"]
+MODULES = ["dso_saref.app.demo", "dso_saref.app.scenarios", "dso_saref.app.serve", "dso_saref.cli.operator"]
 
 
 def isort_style(name: str) -> tuple[int, str]:
@@ -41,8 +41,8 @@ def test_the_backend_speaks_typed_messages_only() -> None:
 
 
 def test_importing_the_backend_loads_no_ke_nor_demo_module() -> None:
-    code = ("import sys, dso_saref.backend, dso_saref.backend.roles, dso_saref.backend.seed; "
-            "print(sorted(m for m in sys.modules if m.startswith(('dso_saref.ke', 'dso_saref.demo', "
-            "'dso_saref.scenarios', 'dso_saref.serve'))))")
+    code = ("import sys, dso_saref.backend, dso_saref.app.counterparts, dso_saref.app.seed; "
+            "print(sorted(m for m in sys.modules if m.startswith(('dso_saref.ke', 'dso_saref.app.demo', "
+            "'dso_saref.app.scenarios', 'dso_saref.app.serve'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

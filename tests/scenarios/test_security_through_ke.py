@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from dso_saref.app.counterparts import ServiceProviderRole
+from dso_saref.app.demo import Network
+from dso_saref.app.seed import DSO_KB
 from dso_saref.backend import Outcome
-from dso_saref.backend.roles import ServiceProviderRole
-from dso_saref.demo import Network
 from dso_saref.ke.adapter import Adapter
-from dso_saref.scenarios import DSO_KB
 
 
 def token_for(network: Network, end_user: str, provider: str = "SP001") -> str:

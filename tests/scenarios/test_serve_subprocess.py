@@ -15,9 +15,9 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 
+from dso_saref.app.seed import DSO_KB
 from dso_saref.cli import main
 from dso_saref.ke import KnowledgeEngineClient
-from dso_saref.scenarios import DSO_KB
 
 CLI = "import sys; from dso_saref.cli import main; main(sys.argv[1:], prog_name='dso-saref')"
 ROOT = Path(__file__).resolve().parents[2]

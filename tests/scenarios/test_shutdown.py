@@ -3,8 +3,8 @@ every poll thread and the emulator."""
 
 from __future__ import annotations
 
-from dso_saref.demo import DemoConfig, Network
-from dso_saref.scenarios import PARTIES
+from dso_saref.app.demo import DemoConfig, Network
+from dso_saref.app.scenarios import PARTIES
 
 
 def test_closing_the_network_ends_every_poll_thread() -> None:

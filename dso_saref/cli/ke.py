@@ -1,8 +1,7 @@
-"""Command-line tools for the Knowledge Engine side: ``dso-saref ke emulate|kis|register|send``.
+"""The Knowledge Engine commands: ``dso-saref ke emulate|kis|register|send``.
 
-The lead attaches the :data:`ke` group to the main CLI; on its own::
-
-    python -c "from dso_saref.ke.commands import ke; ke()" emulate --port 8280
+    dso-saref ke emulate --port 8280 &
+    dso-saref ke send flexibility-needs-request request.json --ke-url http://127.0.0.1:8280/rest --role service-provider
 """
 
 from __future__ import annotations
@@ -11,10 +10,10 @@ import json
 import signal
 import threading
 from types import FrameType
-from typing import IO
 
 import click
 
+from dso_saref.cli.io import description, payload_errors, read_payload
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 from dso_saref.ke.emulator import EmulatorConfig, KnowledgeEngineEmulator
 from dso_saref.ke.emulator_http import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer
@@ -101,24 +100,23 @@ def register(ke_url: str, role: str, kb_id: str | None) -> None:
 
 @ke.command("send")
 @click.argument("name")
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", default="-")
 @click.option("--ke-url", required=True, help="KE REST base URL, e.g. http://127.0.0.1:8280/rest")
 @click.option("--role", type=_ROLE, required=True)
 @click.option("--kb-id", default=None, help="Knowledge base id (an http(s) IRI); default per role + '/send'.")
-def send(name: str, source: IO[str], ke_url: str, role: str, kb_id: str | None) -> None:
+def send(name: str, source: str, ke_url: str, role: str, kb_id: str | None) -> None:
     """Send message NAME (FILE or -) through the KE as ROLE; print every answer as JSON.
 
     Exit 1 when the exchange failed or nobody answered.
     """
-    from dso_saref.cli import description, payload_errors, read_json
     from dso_saref.ke.adapter import Adapter, Backoff
 
     item = description(name)
-    payload = read_json(source)
+    payload = read_payload(source)
     adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role) + "/send",
                       backoff=Backoff(attempts=3))
     try:
-        with payload_errors(source.name):
+        with payload_errors(source):
             adapter.register()
             try:
                 exchange = adapter.send(item.name, payload)

@@ -21,15 +21,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 from dso_saref.ke.errors import KnowledgeEngineError
-from dso_saref.scenarios import DSO_KB, seed_world
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "serve"]
 
-log = logging.getLogger("dso_saref.serve")
+log = logging.getLogger("dso_saref.app.serve")
 
 #: The KE the command talks to unless told otherwise (loopback only).
 DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
@@ -74,7 +74,7 @@ def _describe(answer: Any) -> str:
 
 def logged_handlers(handlers: Mapping[str, Callable[[Any, Any], Any]], *,
                     counter: list[int] | None = None) -> dict[str, Callable[[Any, Any], Any]]:
-    """``handlers`` that log every exchange (name, requester, outcome, duration) on ``dso_saref.serve``;
+    """``handlers`` that log every exchange (name, requester, outcome, duration) on ``dso_saref.app.serve``;
     ``counter[0]`` (when given) counts them."""
 
     def wrap(name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:

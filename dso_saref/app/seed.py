@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from dso_saref.backend.errors import NotFound
 from dso_saref.backend.service import DsoBackend
 from dso_saref.messages.flexibility import FlexibilityNeed
 from dso_saref.messages.grid_data import (
@@ -31,9 +32,11 @@ from dso_saref.messages.grid_data import (
     SecondarySubstationReading,
 )
 
-__all__ = ["SP001", "SP002", "THIRD_PARTY", "SeedSummary", "example_needs", "seed"]
+__all__ = ["DSO_KB", "DSP001", "SP001", "SP002", "THIRD_PARTY", "SeedSummary", "example_needs", "seed", "seed_world"]
 
 #: Knowledge bases of the demo's parties.
+DSO_KB = "https://dso.example.org/kb"
+DSP001 = "https://dsp001.example.org/kb"
 SP001 = "https://sp001.example.org/kb"
 SP002 = "https://sp002.example.org/kb"
 THIRD_PARTY = "https://third-party.example.org/kb"
@@ -170,3 +173,18 @@ def example_needs(summary: SeedSummary) -> list[FlexibilityNeed]:
                         end=at(14), eligible_clients=[summary.meters["LV0003"], summary.meters["LV0007"]],
                         zone_id="Z-SS01"),
     ]
+
+
+def seed_world(backend: DsoBackend, *, seed_value: int = 7) -> SeedSummary:
+    """The reproducible seed (:func:`seed`), the data service provider DSP001 and a
+    history: the needs of the seed's day (``H1``, ``H2``), published and cleared, so that flexibility
+    historical data has something to show. Safe to run again on the same database."""
+    summary = seed(backend, seed=seed_value)
+    backend.parties.register_service_provider("DSP001", knowledge_base_id=DSP001, name="Data service provider")
+    history = [n.model_copy(update={"request_id": f"H{n.request_id}"}) for n in example_needs(summary)]
+    try:
+        backend.market.need(history[0].request_id)
+    except NotFound:
+        backend.market.publish_needs(history, now=summary.start - timedelta(days=1))
+        backend.market.build_activation_plans([n.request_id for n in history], now=summary.start)
+    return summary

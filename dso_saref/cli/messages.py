@@ -1,12 +1,10 @@
-"""The ``dso-saref`` command line: thin click commands over the public API.
+"""The message commands: ``messages``, ``saref``, ``unsaref``, ``validate``, ``shapes``.
 
     dso-saref messages
     dso-saref saref hems-voltage examples/hems-voltage.json --format turtle
     dso-saref saref hems-voltage - --format bindings < payload.json
     dso-saref unsaref hems-voltage graph.ttl --format turtle
-
-Exit codes: 0 success, 1 bad input (the message says what and where), 2 usage error (unknown
-message name, unreadable file, bad option). Never a traceback for bad input.
+    dso-saref validate metering-data zone-day.json
 """
 
 from __future__ import annotations
@@ -14,91 +12,30 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from pathlib import Path
-from typing import IO, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-from rdflib import Graph
 
 import dso_saref
-from dso_saref.errors import DsoSarefError, PayloadError, UnknownMessageError
-from dso_saref.terms import DEFAULT_BASE, Settings, TermError
+from dso_saref.cli.io import (
+    BadInput,
+    description,
+    make_settings,
+    payload_errors,
+    read_input,
+    read_payload,
+    settings_options,
+)
+from dso_saref.errors import DsoSarefError
+from dso_saref.graphs import RDF_FORMATS, RdfSyntaxError, parse_rdf
 
-__all__ = ["main"]
+__all__ = ["COMMANDS"]
 
-RDF_FORMATS = {"turtle": "turtle", "nt": "nt", "json-ld": "json-ld"}
 FORMATS = [*RDF_FORMATS, "bindings"]
 
 
-def _timezone(_ctx: click.Context, _param: click.Parameter, value: str) -> tzinfo:
-    if value.upper() == "UTC":
-        return UTC
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise click.BadParameter(f"unknown time zone {value!r} (use an IANA name such as Europe/Lisbon)") from exc
-
-
-def settings_options(command: Any) -> Any:
-    """Add ``--base``, ``--timezone`` and ``--lenient`` to a command."""
-    command = click.option("--lenient", is_flag=True, help="Drop unknown JSON keys instead of refusing them.")(command)
-    command = click.option("--timezone", "tz", default="UTC", callback=_timezone, show_default=True,
-                           help="Time zone of timestamps written without an offset.")(command)
-    return click.option("--base", default=DEFAULT_BASE, show_default=True,
-                        help="Base IRI under which identifiers are minted.")(command)
-
-
-def make_settings(base: str, tz: tzinfo, lenient: bool) -> Settings:
-    """The :class:`Settings` of the common options; a bad base is a usage error."""
-    try:
-        return Settings(base=base, timezone=tz, strict=not lenient)
-    except TermError as exc:
-        raise click.BadParameter(str(exc), param_hint="--base") from exc
-
-
-def description(name: str) -> dso_saref.Description:
-    """The catalog entry of ``name``; an unknown name is a usage error (exit 2) listing close names."""
-    try:
-        return dso_saref.catalog[name]
-    except UnknownMessageError as exc:
-        hint = f" Did you mean: {', '.join(exc.suggestions)}?" if exc.suggestions else ""
-        raise click.UsageError(f"unknown message {name!r}.{hint} ('dso-saref messages' lists them all)") from exc
-
-
-def read_json(stream: IO[str]) -> Any:
-    """The JSON document of an input stream; malformed JSON is a bad-input error (exit 1)."""
-    text = stream.read()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = getattr(stream, "name", "<stdin>")
-        raise click.ClickException(f"{where}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") \
-            from exc
-
-
-@contextmanager
-def payload_errors(source: str) -> Iterator[None]:
-    """Turn library errors into click errors: one line per problem, exit 1."""
-    try:
-        yield
-    except PayloadError as exc:
-        lines = [f"{source}: {p.location}: {p.message}" for p in exc.problems]
-        raise click.ClickException(f"invalid {exc.message_name}:\n" + "\n".join(lines)) from exc
-    except DsoSarefError as exc:
-        raise click.ClickException(f"{source}: {exc}") from exc
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(dso_saref.__version__, prog_name="dso-saref")
-def main() -> None:
-    """SAREF semantic interoperability for the InterConnect DSO Interface."""
-
-
-@main.command("messages")
+@click.command("messages")
 def messages_command() -> None:
     """List every message type: name, Knowledge Engine interaction, description."""
     for item in dso_saref.messages():
@@ -111,44 +48,45 @@ def messages_command() -> None:
         click.echo(f"{item.name:30} {role:48} {item.description}")
 
 
-@main.command("saref")
+@click.command("saref")
 @click.argument("name")
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", default="-")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="turtle", show_default=True)
 @settings_options
-def saref_command(name: str, source: IO[str], fmt: str, base: str, tz: tzinfo, lenient: bool) -> None:
+def saref_command(name: str, source: str, fmt: str, base: str, tz: tzinfo, lenient: bool) -> None:
     """Map a JSON payload (FILE, or - for standard input) to SAREF RDF or KE bindings."""
     item = description(name)
     settings = make_settings(base, tz, lenient)
-    payload = read_json(source)
-    with payload_errors(source.name):
-        if fmt == "bindings":
-            click.echo(json.dumps(dso_saref.to_bindings(item.name, payload, settings=settings), indent=2,
-                                  ensure_ascii=False))
-            return
-        graph = dso_saref.saref(item.name, payload, settings=settings)
-    click.echo(graph.serialize(format=RDF_FORMATS[fmt]).rstrip("\n"))
+    payload = read_payload(source, lenient=lenient)
+    with payload_errors(source):
+        table = item.table(payload, settings)
+    if fmt == "nt":
+        for chunk in table.nt_chunks():
+            click.echo(chunk, nl=False)
+        return
+    click.echo(table.serialize(fmt).rstrip("\n"))
 
 
-@main.command("unsaref")
+@click.command("unsaref")
 @click.argument("name")
-@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("source", default="-")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="turtle", show_default=True,
               help="Format of the input.")
 @settings_options
-def unsaref_command(name: str, source: IO[str], fmt: str, base: str, tz: tzinfo, lenient: bool) -> None:
+def unsaref_command(name: str, source: str, fmt: str, base: str, tz: tzinfo, lenient: bool) -> None:
     """Read SAREF RDF or KE bindings (FILE, or - for standard input) back into the JSON payload."""
     item = description(name)
     settings = make_settings(base, tz, lenient)
-    with payload_errors(source.name):
-        if fmt == "bindings":
-            result = dso_saref.from_bindings(item.name, read_json(source), settings=settings)
-        else:
-            graph = Graph()
-            try:
-                graph.parse(data=source.read(), format=RDF_FORMATS[fmt])
-            except Exception as exc:  # rdflib parsers raise many unrelated exception types
-                raise click.ClickException(f"{source.name}: not valid {fmt}: {exc}") from exc
+    if fmt == "bindings":
+        bindings = read_payload(source, lenient=lenient)
+        with payload_errors(source):
+            result = dso_saref.from_bindings(item.name, bindings, settings=settings)
+    else:
+        try:
+            graph = parse_rdf(read_input(source), fmt)
+        except RdfSyntaxError as exc:
+            raise BadInput(f"{'<stdin>' if source == '-' else source}: {exc}") from exc
+        with payload_errors(source):
             result = dso_saref.unsaref(item.name, graph, settings=settings)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
@@ -194,17 +132,7 @@ def validation_inputs(sources: tuple[str, ...]) -> list[str]:
     return files
 
 
-def read_input(name: str) -> str | bytes:
-    """The text of an input file (``-``: standard input); an unreadable file is a usage error."""
-    if name == "-":
-        return click.get_text_stream("stdin").read()
-    try:
-        return Path(name).read_bytes()
-    except OSError as exc:
-        raise click.UsageError(f"cannot read {name}: {exc.strerror or exc}") from exc
-
-
-@main.command("validate")
+@click.command("validate")
 @click.argument("name")
 @click.argument("sources", metavar="FILE...", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -256,7 +184,7 @@ def validate_command(name: str, sources: tuple[str, ...], fmt: str, input_format
         raise SystemExit(1)
 
 
-@main.command("shapes")
+@click.command("shapes")
 @click.argument("name")
 def shapes_command(name: str) -> None:
     """Print the SHACL shape (Turtle) of message NAME; docs/shapes.md says what each shape checks."""
@@ -268,20 +196,5 @@ def shapes_command(name: str) -> None:
     click.echo(text.rstrip("\n"))
 
 
-def _attach_knowledge_engine_commands() -> None:
-    from dso_saref.ke.commands import ke
-
-    main.add_command(ke)
-
-
-_attach_knowledge_engine_commands()
-
-
-def _attach_operator_commands() -> None:
-    from dso_saref.operator_commands import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
-
-
-_attach_operator_commands()
+#: The commands of this module, in the order ``--help`` lists them.
+COMMANDS = (messages_command, saref_command, unsaref_command, validate_command, shapes_command)

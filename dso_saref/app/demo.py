@@ -4,7 +4,7 @@
 party) behind its own :class:`~dso_saref.ke.adapter.Adapter` and knowledge base on a
 :class:`~dso_saref.ke.emulator.KnowledgeEngineEmulator`, reached in process
 (:class:`~dso_saref.ke.transport.InProcessTransport`) or over loopback HTTP; the parties that serve
-exchanges poll in threads. :func:`run_demo` runs the scenarios of :mod:`dso_saref.scenarios`,
+exchanges poll in threads. :func:`run_demo` runs the scenarios of :mod:`dso_saref.app.scenarios`,
 narrating every exchange (the JSON sent, its number of SAREF triples, each answer) and returns one
 :class:`PucResult` per use case::
 
@@ -12,7 +12,7 @@ narrating every exchange (the JSON sent, its number of SAREF triples, each answe
     print(result_table(results))
     sys.exit(0 if all(r.passed for r in results) else 1)
 
-For tests, :meth:`Network.start` gives the network and its :class:`~dso_saref.scenarios.World`, and
+For tests, :meth:`Network.start` gives the network and its :class:`~dso_saref.app.scenarios.World`, and
 :func:`run_puc` runs one use case with what it builds on.
 """
 
@@ -28,6 +28,16 @@ from typing import Any
 from pydantic import BaseModel
 
 import dso_saref
+from dso_saref.app.scenarios import (
+    PARTIES,
+    SCENARIOS,
+    PartySpec,
+    Scenario,
+    ScenarioFailed,
+    World,
+    prerequisites,
+)
+from dso_saref.app.seed import seed_world
 from dso_saref.backend import DsoBackend, Storage
 from dso_saref.errors import DsoSarefError
 from dso_saref.ke.adapter import Adapter, Backoff, Exchange
@@ -37,16 +47,6 @@ from dso_saref.ke.emulator_http import EmulatorServer
 from dso_saref.ke.errors import KnowledgeEngineError
 from dso_saref.ke.roles import interactions_for
 from dso_saref.ke.transport import InProcessTransport
-from dso_saref.scenarios import (
-    PARTIES,
-    SCENARIOS,
-    PartySpec,
-    Scenario,
-    ScenarioFailed,
-    World,
-    prerequisites,
-    seed_world,
-)
 
 __all__ = ["DemoConfig", "Network", "PucResult", "Step", "result_table", "run_demo", "run_puc", "shorten"]
 
@@ -212,7 +212,7 @@ class Network:
 
 
 def run_puc(network: Network, puc: str) -> list[PucResult]:
-    """Run use case ``puc`` and what it builds on (see :func:`~dso_saref.scenarios.prerequisites`)."""
+    """Run use case ``puc`` and what it builds on (see :func:`~dso_saref.app.scenarios.prerequisites`)."""
     return [_run(network, scenario) for scenario in prerequisites(puc)]
 
 

@@ -17,24 +17,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, RDFS, SH, XSD
 
-from dso_saref.serialize import nt_term
+from dso_saref.table import nt_term
+from dso_saref.validation.results import SHAPES, VARIABLE
 
-__all__ = ["Constraint", "NodePlan", "Plan", "PropertyPlan", "SparqlQuery", "Target", "Unsupported", "compile_shape"]
+__all__ = ["Constraint", "NodePlan", "Plan", "PropertyPlan", "SparqlQuery", "Star", "Target", "Unsupported",
+           "compile_shape"]
 
-#: Namespace of the shapes: ``shapes/NAME.ttl`` names its shapes ``<SHAPES + NAME + "#" + local>``
-#: (the same as ``dso_saref.validation.SHAPES``; a test keeps them equal).
-SHAPES = "https://w3id.org/dso-saref/shapes/"
-DSOSH = URIRef(SHAPES)
 
 _IGNORED = {RDF.type, RDFS.label, RDFS.comment, SH.name, SH.description, SH.message, SH.order, SH.group,
-            URIRef(SHAPES + "variable")}
+            VARIABLE}
 _NODE_KINDS = {SH.IRI: "iri", SH.Literal: "literal", SH.BlankNode: "bnode", SH.BlankNodeOrIRI: "bnode-or-iri",
                SH.BlankNodeOrLiteral: "bnode-or-literal", SH.IRIOrLiteral: "iri-or-literal"}
 _BOUNDS = {SH.minInclusive: ("MinInclusive", ">="), SH.maxInclusive: ("MaxInclusive", "<="),
@@ -117,10 +114,8 @@ class Plan:
     labels: dict[str, str]
 
 
-def compile_shape(name: str, path: Path) -> Plan:
-    """Parse ``shapes/NAME.ttl`` and compile it; raises :class:`Unsupported` (or an rdflib parse error)."""
-    graph = Graph()
-    graph.parse(path, format="turtle")
+def compile_shape(name: str, graph: Graph) -> Plan:
+    """Compile message ``name``'s shapes graph; raises :class:`Unsupported`."""
     return _Compiler(graph).plan(name)
 
 

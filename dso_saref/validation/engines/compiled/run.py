@@ -1,8 +1,8 @@
-"""Runs a compiled shape (:mod:`.shapes`) over a data graph held as N-Triples term strings.
+"""Runs a compiled shape (:mod:`.plan`) over a data graph held as N-Triples term strings (:mod:`.data`).
 
 The data is a set of blocks per predicate (a column of subjects, a column of objects), as the
-message's pattern produces them from a :class:`~dso_saref.serialize.Table`, or from the triples of an
-rdflib graph. Each constraint is evaluated with set operations over whole columns (subjects that are
+message's pattern produces them from a :class:`~dso_saref.table.Table`, or from the triples of any
+graph. Each constraint is evaluated with set operations over whole columns (subjects that are
 all distinct mean every count is one; a column of decimals written by ``terms.lexical`` is a column of
 well-formed ``xsd:decimal`` literals), falling back to per-value checks, memoised per distinct value,
 where the columns say nothing. A value the engine cannot decide with certainty exactly as pySHACL
@@ -22,25 +22,27 @@ from decimal import Decimal
 from typing import Any
 
 from rdflib import BNode, Literal, URIRef
-from rdflib import Graph as RdfGraph
 from rdflib.namespace import RDF, RDFS, XSD
 
-from dso_saref.fastshacl.shapes import Constraint, NodePlan, Plan, PropertyPlan, SparqlQuery, Star, Target
-from dso_saref.mapping import VariableKind
-from dso_saref.serialize import Table, nt_term
-from dso_saref.terms import parse_term
+from dso_saref.validation.engines.compiled.data import IRI, Data
+from dso_saref.validation.engines.compiled.plan import (
+    Constraint,
+    NodePlan,
+    Plan,
+    PropertyPlan,
+    SparqlQuery,
+    Star,
+    Target,
+)
 
-__all__ = ["Data", "Result", "Uncertain", "run"]
+__all__ = ["Finding", "Uncertain", "run", "star_nodes"]
 
-_TYPE = f"<{RDF.type}>"
 _STRING, _LANG_STRING, _LITERAL, _DATATYPE = XSD.string, RDF.langString, RDFS.Literal, RDFS.Datatype
 _STAMP = r'"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"\^\^<'
 _WELL_FORMED = {XSD.dateTime: re.compile(_STAMP + re.escape(str(XSD.dateTime)) + ">\\Z"),
                 XSD.dateTimeStamp: re.compile(_STAMP + re.escape(str(XSD.dateTimeStamp)) + ">\\Z")}
 _ACTUAL = {XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: int, XSD.float: float,
            XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date, XSD.time: time, XSD.dateTime: datetime}
-_SUBCLASS = f"<{RDFS.subClassOf}>"
-_IRI = "iri"
 
 
 class Uncertain(Exception):
@@ -48,8 +50,8 @@ class Uncertain(Exception):
 
 
 @dataclass(frozen=True)
-class Result:
-    """One validation result, as pySHACL reports it."""
+class Finding:
+    """One validation result as the engine finds it (terms as N-Triples strings), as pySHACL reports it."""
 
     shape: str
     component: str
@@ -59,224 +61,13 @@ class Result:
     messages: tuple[str, ...]
 
 
-class Edges:
-    """The (subject, object) pairs along a path: a ``function`` dict when every subject has exactly
-    one object (no tuples built: a zone-day's readings stay cheap), else a set of ``pairs``."""
-
-    __slots__ = ("_by_subject", "_objects", "_pairs", "_subjects", "function")
-
-    def __init__(self, function: dict[str, str] | None = None, pairs: set[tuple[str, str]] | None = None) -> None:
-        if function is None and pairs is not None:
-            subjects = {s for s, _ in pairs}
-            if len(subjects) == len(pairs):
-                function, pairs = dict(pairs), None
-        self.function = function
-        self._pairs = pairs
-        self._subjects: Any = None
-        self._objects: set[str] | None = None
-        self._by_subject: dict[str, list[str]] | None = None
-
-    def values(self, subject: str) -> list[str]:
-        """The objects of one subject."""
-        if self.function is not None:
-            return [self.function[subject]] if subject in self.function else []
-        if self._by_subject is None:
-            self._by_subject = {}
-            for s, o in self.pairs:
-                self._by_subject.setdefault(s, []).append(o)
-        return self._by_subject.get(subject, [])
-
-    @property
-    def pairs(self) -> set[tuple[str, str]]:
-        if self._pairs is None:
-            self._pairs = set(self.function.items())  # type: ignore[union-attr]
-        return self._pairs
-
-    @property
-    def subjects(self) -> Any:
-        """The subjects (a set, or the function's keys view)."""
-        if self._subjects is None:
-            self._subjects = self.function.keys() if self.function is not None else {s for s, _ in self.pairs}
-        return self._subjects
-
-    @property
-    def objects(self) -> set[str]:
-        if self._objects is None:
-            self._objects = set(self.function.values()) if self.function is not None else \
-                {o for _, o in self.pairs}
-        return self._objects
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self.function.items() if self.function is not None else self.pairs)
-
-    def __len__(self) -> int:
-        return len(self.function) if self.function is not None else len(self.pairs)
-
-    def __contains__(self, pair: tuple[str, str]) -> bool:
-        if self.function is not None:
-            found = self.function.get(pair[0])
-            return found is not None and found == pair[1]
-        return pair in self.pairs
-
-    def having(self, focus: set[str]) -> Edges:
-        """The pairs whose subject is in ``focus``."""
-        if self.subjects <= focus:
-            return self
-        if self.function is not None:
-            return Edges(function={s: o for s, o in self.function.items() if s in focus})
-        return Edges(pairs={(s, o) for s, o in self.pairs if s in focus})
-
-
-class Data:
-    """A data graph: blocks of (subjects, objects) per predicate, with what is known of the objects
-    (``iri``, or the datatype IRI of well-formed literals written by ``terms.lexical``)."""
-
-    def __init__(self) -> None:
-        self.blocks: dict[str, list[tuple[list[str | None], list[str | None]]]] = {}
-        self.kinds: dict[str, set[str | None]] = {}
-        self.originals: dict[str, Any] = {}
-        self._edges: dict[tuple[str, ...], Edges] = {}
-        self._constants: dict[tuple[str, int], str] = {}
-        self._types: dict[str, set[str]] | None = None
-
-    def add(self, predicate: str, subjects: list[str | None], objects: list[str | None], kind: str | None,
-            constant: str | None = None) -> None:
-        """Add a block of triples (``None`` in a column: no triple for that row); ``constant`` when
-        every object is that one term (an ``rdf:type`` of the pattern, say)."""
-        self.blocks.setdefault(predicate, []).append((subjects, objects))
-        self.kinds.setdefault(predicate, set()).add(kind)
-        if constant is not None:
-            self._constants[(predicate, len(self.blocks[predicate]) - 1)] = constant
-
-    @classmethod
-    def from_table(cls, table: Table) -> Data:
-        """The triples of a message's binding rows (the pattern instantiated column by column)."""
-        data = cls()
-        variables = table.description.variables
-        if table.size == 0:
-            return data
-        for (predicate, subjects, objects, level), (_, _, obj) in zip(
-                table.blocks(), table.description.pattern.triples, strict=True):
-            n = table.length(level)
-            s_col = subjects if isinstance(subjects, list) else [subjects] * n
-            if isinstance(objects, list):
-                variable = variables[obj.name]
-                kind = str(variable.datatype) if variable.kind == VariableKind.LITERAL else _IRI
-                data.add(predicate, s_col, objects, kind)
-            else:
-                data.add(predicate, s_col, [objects] * n, _IRI if objects.startswith("<") else None, constant=objects)
-        return data
-
-    @classmethod
-    def from_graph(cls, graph: RdfGraph) -> Data:
-        """The triples of an rdflib graph (terms kept, so literals are judged as pySHACL sees them)."""
-        data = cls()
-        columns: dict[str, tuple[list[str | None], list[str | None]]] = {}
-        originals = data.originals
-        for s, p, o in graph:
-            key = nt_term(p)
-            s_text, o_text = _text(s), _text(o)
-            originals.setdefault(s_text, s)
-            originals.setdefault(o_text, o)
-            subjects, objects = columns.setdefault(key, ([], []))
-            subjects.append(s_text)
-            objects.append(o_text)
-        for predicate, (subjects, objects) in columns.items():
-            data.add(predicate, subjects, objects, None)
-        return data
-
-    # -- indexes -----------------------------------------------------------------------------------
-
-    def edges(self, path: tuple[str, ...]) -> Edges:
-        """The pairs linked by ``path`` (a predicate or a sequence of them)."""
-        found = self._edges.get(path)
-        if found is None:
-            found = self._edges[path] = self._compute(path)
-        return found
-
-    def _compute(self, path: tuple[str, ...]) -> Edges:
-        if len(path) > 1:
-            head, tail = self.edges(path[:1]), self.edges(path[1:])
-            if head.function is not None and tail.function is not None:
-                ends = tail.function
-                return Edges(function={s: ends[m] for s, m in head.function.items() if m in ends})
-            return Edges(pairs={(s, end) for s, middle in head for end in tail.values(middle)})
-        blocks = self.blocks.get(path[0], [])
-        if len(blocks) == 1 and None not in blocks[0][0] and None not in blocks[0][1]:
-            subjects, objects = blocks[0]
-            function = dict(zip(subjects, objects, strict=True))
-            if len(function) == len(subjects):
-                return Edges(function=function)  # distinct subjects: one object each
-        pairs: set[tuple[str, str]] = set()
-        for subjects, objects in blocks:
-            if None in subjects or None in objects:
-                pairs.update((s, o) for s, o in zip(subjects, objects, strict=True) if s is not None and o is not None)
-            else:
-                pairs.update(zip(subjects, objects, strict=True))
-        return Edges(pairs=pairs)
-
-    def subjects(self, path: tuple[str, ...]) -> Any:
-        return self.edges(path).subjects
-
-    def objects(self, path: tuple[str, ...]) -> set[str]:
-        return self.edges(path).objects
-
-    def typed(self, cls: str) -> set[str]:
-        """Nodes with ``rdf:type cls`` (exactly, as a SPARQL triple pattern matches)."""
-        if self._types is None:
-            types: dict[str, set[str]] = {}
-            for i, (subjects, objects) in enumerate(self.blocks.get(_TYPE, ())):
-                constant = self._constants.get((_TYPE, i))
-                if constant is not None:
-                    types.setdefault(constant, set()).update(subjects)
-                    types[constant].discard(None)  # type: ignore[arg-type]
-                else:
-                    for s, o in zip(subjects, objects, strict=True):
-                        if s is not None and o is not None:
-                            types.setdefault(o, set()).add(s)
-            self._types = types
-        return self._types.get(cls, set())
-
-    def instances(self, cls: str) -> set[str]:
-        """Instances of ``cls`` and of its subclasses by the data graph's ``rdfs:subClassOf`` (SHACL)."""
-        if not self.blocks.get(_SUBCLASS):
-            return self.typed(cls)
-        classes, todo = {cls}, [cls]
-        while todo:
-            current = todo.pop()
-            for sub, sup in self.edges((_SUBCLASS,)):
-                if sup == current and sub not in classes:
-                    classes.add(sub)
-                    todo.append(sub)
-        return set().union(*(self.typed(c) for c in classes))
-
-    def object_kinds(self, path: tuple[str, ...]) -> set[str | None]:
-        """What is known of the objects at the end of ``path`` (``None`` in the set: unknown)."""
-        return self.kinds.get(path[-1], {None})
-
-    def literal(self, term: str) -> Any:
-        """The rdflib term of a term string (the graph's own object when the data came from a graph)."""
-        found = self.originals.get(term)
-        if found is None:
-            found = self.originals[term] = _rdflib(term)
-        return found
-
-
-def _text(term: Any) -> str:
-    return f"_:{term}" if isinstance(term, BNode) else nt_term(term)
-
-
-def _rdflib(term: str) -> Any:
-    return BNode(term[2:]) if term.startswith("_:") else parse_term(term)
-
-
 # ---------------------------------------------------------------------------------------------
 # evaluation
 
 
-def run(plan: Plan, data: Data) -> list[Result]:
+def run(plan: Plan, data: Data) -> list[Finding]:
     """Every result of the plan's shapes on ``data``; raises :class:`Uncertain`."""
-    results: list[Result] = []
+    results: list[Finding] = []
     for shape in plan.shapes:
         focus = _targets(shape.targets, data)
         if not focus:
@@ -300,7 +91,7 @@ def _targets(targets: list[Target], data: Data) -> set[str]:
         elif target.kind == "objects":
             found |= data.objects((target.term or "",))
         else:
-            found |= _star_nodes(target.star, data)  # type: ignore[arg-type]
+            found |= star_nodes(target.star, data)  # type: ignore[arg-type]
     return found
 
 
@@ -314,7 +105,7 @@ def _allowed(star: Star, var: str, data: Data) -> set[str] | frozenset[str] | No
     return set.intersection(*(set(s) for s in sets)) if len(sets) > 1 else sets[0]
 
 
-def _star_nodes(star: Star, data: Data) -> set[str]:
+def star_nodes(star: Star, data: Data) -> set[str]:
     """The nodes a SPARQL target selects."""
     found = _satisfying(star, "this", data)
     if found is None:
@@ -347,15 +138,15 @@ def _satisfying(star: Star, var: str, data: Data) -> set[str] | frozenset[str] |
     return set(sets[0]).intersection(*sets[1:])
 
 
-def _node_constraint(shape: NodePlan, constraint: Constraint, focus: set[str], data: Data) -> Iterator[Result]:
+def _node_constraint(shape: NodePlan, constraint: Constraint, focus: set[str], data: Data) -> Iterator[Finding]:
     if constraint.component == "Class":
         for node in sorted(focus - data.instances(constraint.value)):
-            yield Result(shape.shape, "Class", node, None, node, constraint.messages)
+            yield Finding(shape.shape, "Class", node, None, node, constraint.messages)
     else:
         yield from _sparql(shape.shape, constraint, focus, None, data)
 
 
-def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Result]:
+def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Finding]:
     edges = data.edges(prop.path).having(focus)
     having = edges.subjects
     single = edges.function is not None
@@ -367,8 +158,8 @@ def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Resul
             counts = Counter(s for s, _ in edges)
         return counts
 
-    def result(component: str, node: str, value: str | None, messages: tuple[str, ...]) -> Result:
-        return Result(prop.shape, component, node, prop.report_path, value, messages)
+    def result(component: str, node: str, value: str | None, messages: tuple[str, ...]) -> Finding:
+        return Finding(prop.shape, component, node, prop.report_path, value, messages)
 
     for constraint in prop.constraints:
         kind, messages = constraint.component, constraint.messages
@@ -425,7 +216,7 @@ def _bad_values(constraint: Constraint, values: set[str], path: tuple[str, ...],
             return {v for v in values if not shape.match(v) and not _datatype_ok(v, parameter, data)}
         return {v for v in values if not _datatype_ok(v, parameter, data)}
     if kind == "NodeKind":
-        if kinds == {_IRI} and parameter in ("iri", "bnode-or-iri", "iri-or-literal"):
+        if kinds == {IRI} and parameter in ("iri", "bnode-or-iri", "iri-or-literal"):
             return set()
         return {v for v in values if not _kind_ok(v, parameter)}
     if kind == "Pattern":
@@ -495,13 +286,13 @@ def _bound_ok(term: str, bound: tuple[str, Any], data: Data) -> bool:
 # -- SPARQL constraints ------------------------------------------------------------------------
 
 
-def _sparql(shape: str, constraint: Constraint, focus: set[str], path: Any, data: Data) -> Iterator[Result]:
+def _sparql(shape: str, constraint: Constraint, focus: set[str], path: Any, data: Data) -> Iterator[Finding]:
     query: SparqlQuery = constraint.value
     seen: set[tuple[str, str]] = set()
     for node, value in _solutions(query, focus, data):
         if (node, value) not in seen:
             seen.add((node, value))
-            yield Result(shape, "SPARQL", node, path, value, constraint.messages)
+            yield Finding(shape, "SPARQL", node, path, value, constraint.messages)
 
 
 def _solutions(query: SparqlQuery, focus: set[str], data: Data) -> Iterable[tuple[str, str]]:

@@ -35,7 +35,7 @@ __all__ = ["COMMANDS", "CONSENT_STATES", "DEFAULT_DSO_KB", "DEFAULT_KE_URL", "OU
            "operations", "serve"]
 
 #: Defaults and choices, spelt here so that ``dso-saref --help`` does not load the backend; a test
-#: checks them against ``dso_saref.serve``, ``dso_saref.scenarios`` and the backend's enums.
+#: checks them against ``dso_saref.app.serve``, ``dso_saref.app.scenarios`` and the backend's enums.
 DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
 DEFAULT_DSO_KB = "https://dso.example.org/kb"
 CONSENT_STATES = ("pending", "granted", "refused", "revoked", "expired")
@@ -106,9 +106,9 @@ def serve(ke_url: str, role: str, db: str, kb_id: str, load_seed: bool, seed_val
     Every exchange is logged on standard error; on stopping, the knowledge base is unregistered and
     the database closed. Exit 1 when the KE cannot be reached or ends the session.
     """
+    from dso_saref.app.serve import ServeConfig
+    from dso_saref.app.serve import serve as serve_dso
     from dso_saref.backend import BackendError
-    from dso_saref.serve import ServeConfig
-    from dso_saref.serve import serve as serve_dso
 
     stop = threading.Event()
 
@@ -145,8 +145,8 @@ def demo(seed: int, http: bool, db: str | None, quiet: bool) -> None:
     The DSO, two service providers, a data service provider and a third party each speak through their
     own adapter and knowledge base. Exit 0 only when all seven use cases pass.
     """
+    from dso_saref.app.demo import DemoConfig, result_table, run_demo
     from dso_saref.backend import BackendError
-    from dso_saref.demo import DemoConfig, result_table, run_demo
     from dso_saref.ke.errors import KnowledgeEngineError
 
     if db is not None and Path(db).exists():

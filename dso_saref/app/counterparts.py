@@ -2,7 +2,7 @@
 (HEMS aggregator, flexibility provider and data service provider in one) and a third party.
 
 :class:`ServiceProviderRole` keeps its state in memory (it is not the DSO) and serves, through typed
-:class:`~dso_saref.backend.exchange.Handler` objects like the DSO's, every exchange the DSO starts:
+:class:`~dso_saref.exchange.Handler` objects like the DSO's, every exchange the DSO starts:
 it acknowledges needs publications and activation plans, applies fault-location settings, accepts or
 denies postal-code subscriptions, answers HEMS status and voltage questions, disaggregated-data requests,
 incentive offers and elasticity inputs (by the reference method of :mod:`dso_saref.backend.elasticity`).
@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 
 from dso_saref.backend.elasticity import elasticity_output
 from dso_saref.backend.errors import NotFound
-from dso_saref.backend.exchange import ExchangeContext, Handler
 from dso_saref.backend.faults import seconds_of
 from dso_saref.backend.metering import to_base_unit
 from dso_saref.backend.settings import BackendSettings, VoltageBand
+from dso_saref.exchange import ExchangeContext, Handler
 from dso_saref.messages.common import Status
 from dso_saref.messages.data_sharing import (
     AuthorizationRequest,
@@ -113,19 +113,18 @@ class ServiceProviderRole:
 
     def handlers(self) -> dict[str, Handler]:
         """The handler of every exchange the provider serves, by the catalog name of its request."""
-        table = [
-            Handler("flexibility-needs", FlexibilityNeeds, Acknowledgement, self._on_needs),
-            Handler("activation-plan", ActivationPlan, Acknowledgement, self._on_plan),
-            Handler("fault-min-hems", FaultMinHems, Acknowledgement, self._on_min_hems),
-            Handler("fault-min-elapsed-time", FaultMinElapsedTime, Acknowledgement, self._on_min_elapsed),
-            Handler("fault-postal-codes", FaultPostalCodes, SubscriptionResponse, self._on_postal_codes),
-            Handler("hems-status-request", HemsStatusRequest, HemsStatus, self._on_status),
-            Handler("hems-voltage-request", HemsVoltageRequest, HemsVoltage, self._on_voltage),
-            Handler("disaggregated-data-request", DisaggregatedDataRequest, DisaggregatedData, self._on_disaggregated),
-            Handler("incentive-offer", IncentiveOffer, IncentiveResponse, self._on_incentive),
-            Handler("elasticity-input", ElasticityInput, ElasticityOutput, self._on_elasticity),
-        ]
-        return {h.name: h for h in table}
+        return {
+            "flexibility-needs": self._on_needs,
+            "activation-plan": self._on_plan,
+            "fault-min-hems": self._on_min_hems,
+            "fault-min-elapsed-time": self._on_min_elapsed,
+            "fault-postal-codes": self._on_postal_codes,
+            "hems-status-request": self._on_status,
+            "hems-voltage-request": self._on_voltage,
+            "disaggregated-data-request": self._on_disaggregated,
+            "incentive-offer": self._on_incentive,
+            "elasticity-input": self._on_elasticity,
+        }
 
     # -- flexibility ------------------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ class Report:
 
     ``conforms`` is true when there is no error (warnings, such as unknown keys dropped in lenient
     mode, do not count). ``errors`` is ordered by layer (input, model, shape), then by location.
+    For JSON input that the model read, ``table`` is the payload's binding table (its KE bindings and
+    triples: ``report.table.bindings()``), so that a validated payload is not read twice.
     """
 
     name: str
@@ -87,18 +89,19 @@ class Report:
     errors: tuple[Violation, ...] = ()
     warnings: tuple[Violation, ...] = ()
     input: str = "json"
+    table: Any = field(default=None, compare=False, repr=False)
 
     def __bool__(self) -> bool:
         return self.conforms
 
     @classmethod
-    def of(cls, name: str, found: Iterable[Violation], input: str = "json") -> Report:
+    def of(cls, name: str, found: Iterable[Violation], input: str = "json", table: Any = None) -> Report:
         """A report of the violations found (sorted, duplicates dropped); conforms when no error."""
         unique = list(dict.fromkeys(found))
         order = sorted(unique, key=lambda v: (LAYERS.index(v.layer), _location_key(v.location), v.rule))
         errors = tuple(v for v in order if v.severity == "violation")
         warnings = tuple(v for v in order if v.severity != "violation")
-        return cls(name, not errors, errors, warnings, input)
+        return cls(name, not errors, errors, warnings, input, table)
 
     def problems(self) -> list[Problem]:
         """The errors as :class:`~dso_saref.errors.Problem` objects."""

@@ -1,14 +1,14 @@
 """The seven use cases of D4.2 section 2.1 as scenarios, each step an exchange through the Knowledge Engine.
 
 A scenario runs in a :class:`World`: the reference DSO (:class:`~dso_saref.backend.DsoBackend`), the
-reference counterparts (:mod:`dso_saref.backend.roles`) and ``send``, which carries one exchange
-between two parties' adapters (:mod:`dso_saref.demo` builds the world on the emulator). The DSO's own
+reference counterparts (:mod:`dso_saref.app.counterparts`) and ``send``, which carries one exchange
+between two parties' adapters (:mod:`dso_saref.app.demo` builds the world on the emulator). The DSO's own
 decisions (publish needs, clear, subscribe, the end user's answer through the customer channel) are
 calls of the backend; every message between parties goes through ``send``. A scenario raises
 :class:`ScenarioFailed` with the reason when an expectation does not hold and returns a one-line
 summary when every one does::
 
-    world = ...                                 # see dso_saref.demo.Network.world()
+    world = ...                                 # see dso_saref.app.demo.Network.world()
     for scenario in SCENARIOS:
         print(scenario.puc, scenario.run(world))
 
@@ -27,10 +27,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 import dso_saref
-from dso_saref.backend import DsoBackend, NotFound, Outcome
+from dso_saref.app.counterparts import ManagedHems, ServiceProviderRole, ThirdPartyRole
+from dso_saref.app.seed import DSO_KB, DSP001, SP001, SP002, THIRD_PARTY, SeedSummary, example_needs
+from dso_saref.backend import DsoBackend, Outcome
 from dso_saref.backend.consent import ConsentState
-from dso_saref.backend.roles import ManagedHems, ServiceProviderRole, ThirdPartyRole
-from dso_saref.backend.seed import SP001, SP002, THIRD_PARTY, SeedSummary, example_needs, seed
 from dso_saref.messages.common import Status
 from dso_saref.messages.data_sharing import (
     AuthorizationResponse,
@@ -57,8 +57,6 @@ from dso_saref.messages.observability import (
 )
 
 __all__ = [
-    "DSO_KB",
-    "DSP001",
     "PARTIES",
     "SCENARIOS",
     "PartySpec",
@@ -66,12 +64,7 @@ __all__ = [
     "ScenarioFailed",
     "World",
     "prerequisites",
-    "seed_world",
 ]
-
-#: Knowledge bases of the parties that the seed does not name.
-DSO_KB = "https://dso.example.org/kb"
-DSP001 = "https://dsp001.example.org/kb"
 
 M = TypeVar("M", bound=BaseModel)
 Send = Callable[..., Any]
@@ -104,21 +97,6 @@ def expect(condition: bool, reason: str) -> None:
     """Go on when ``condition`` holds, else fail the scenario with ``reason``."""
     if not condition:
         raise ScenarioFailed(reason)
-
-
-def seed_world(backend: DsoBackend, *, seed_value: int = 7) -> SeedSummary:
-    """The reproducible seed (:func:`dso_saref.backend.seed.seed`), the data service provider DSP001 and a
-    history: the needs of the seed's day (``H1``, ``H2``), published and cleared, so that flexibility
-    historical data has something to show. Safe to run again on the same database."""
-    summary = seed(backend, seed=seed_value)
-    backend.parties.register_service_provider("DSP001", knowledge_base_id=DSP001, name="Data service provider")
-    history = [n.model_copy(update={"request_id": f"H{n.request_id}"}) for n in example_needs(summary)]
-    try:
-        backend.market.need(history[0].request_id)
-    except NotFound:
-        backend.market.publish_needs(history, now=summary.start - timedelta(days=1))
-        backend.market.build_activation_plans([n.request_id for n in history], now=summary.start)
-    return summary
 
 
 @dataclass

@@ -1,0 +1,186 @@
+"""Payload documents: JSON text or bytes read into a JSON value, or refused with a clear problem.
+
+The one reader of every entry point (the Python API given ``str`` or ``bytes``, every CLI command, the
+Knowledge Engine adapter's files, the REST API's bodies). Besides JSON syntax it refuses what no
+message can be, each as a :class:`~dso_saref.errors.Problem` at the JSON path or byte offset where it
+must be fixed::
+
+    >>> load_json(b'\\xef\\xbb\\xbf{"Hems_ID": "ID1"}')      # a UTF-8 byte-order mark is accepted
+    {'Hems_ID': 'ID1'}
+    >>> load_json('{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    dso_saref.payloads.DocumentError: $.a: the key appears twice in one object (JSON parsers keep only one)
+
+- bytes that are not UTF-8 (a Latin-1 or UTF-16 file): the byte offset of the first bad byte;
+- a key written twice in one object (``Limits.duplicate_keys="last"`` keeps the last one instead, and
+  says so in :attr:`Document.warnings`);
+- documents larger than ``Limits.size`` bytes, nesting deeper than the JSON parser goes;
+- lone surrogates (``"\\ud800"``), integers of more digits than Python converts, NaN and infinities
+  written as bare words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dso_saref.errors import DsoSarefError, Problem
+
+__all__ = ["Document", "DocumentError", "Limits", "load_json", "read_document"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on a payload document: its ``size`` in bytes (``None``: unbounded) and what to do with a
+    key written twice in one object, ``duplicate_keys``: ``"refuse"`` (default) or ``"last"`` (keep the
+    last value, with a warning: lenient mode). Lengths of strings and arrays are bounded by the
+    message models (:class:`~dso_saref.terms.Settings`), where the JSON path is known."""
+
+    size: int | None = 256 * 1024 * 1024
+    duplicate_keys: str = "refuse"
+
+    def __post_init__(self) -> None:
+        if self.duplicate_keys not in ("refuse", "last"):
+            raise ValueError("duplicate_keys must be 'refuse' or 'last'")
+        if self.size is not None and self.size < 1:
+            raise ValueError("the size limit must be at least 1 byte")
+
+
+class DocumentError(DsoSarefError, ValueError):
+    """A document that is not a JSON payload this library reads; ``problems`` say where and why."""
+
+    def __init__(self, problems: list[Problem], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Document:
+    """A JSON document read: its ``value`` and the ``warnings`` lenient reading produced."""
+
+    value: Any
+    warnings: tuple[Problem, ...] = field(default=())
+
+
+_BOM = "\ufeff"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def read_document(data: str | bytes | bytearray, *, limits: Limits | None = None,
+                  source: str | None = None) -> Document:
+    """Read a JSON document (text, or bytes in UTF-8 with or without a byte-order mark); raises
+    :class:`DocumentError` with the location of every problem found."""
+    limits = limits or Limits()
+    text = _decode(data, limits, source)
+    if text.startswith(_BOM):
+        text = text[1:]
+    warnings: list[Problem] = []
+    try:
+        value = json.loads(text, object_pairs_hook=_strict_object, parse_constant=_no_constant)
+    except _Duplicate:
+        value = _reread(text, limits, warnings, source)
+    except json.JSONDecodeError as exc:
+        raise DocumentError([Problem("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                                     "json")], source) from None
+    except RecursionError:
+        raise DocumentError([Problem("$", "nested too deeply to be a payload", "depth")], source) from None
+    except ValueError as exc:  # integers beyond Python's conversion limit, bare NaN/Infinity
+        raise DocumentError([Problem("$", f"not a JSON payload: {exc}", "json")], source) from None
+    if _ESCAPED_SURROGATE.search(text) or (not text.isascii() and _SURROGATE.search(text)):
+        problems = list(_surrogates(value, "$"))
+        if problems:
+            raise DocumentError(problems[:20], source)
+    return Document(value, tuple(warnings))
+
+
+def load_json(data: str | bytes | bytearray, *, limits: Limits | None = None, source: str | None = None) -> Any:
+    """The JSON value of a document (see :func:`read_document`); raises :class:`DocumentError`."""
+    return read_document(data, limits=limits, source=source).value
+
+
+def _decode(data: str | bytes | bytearray, limits: Limits, source: str | None) -> str:
+    if isinstance(data, str):
+        if limits.size is not None and len(data) > limits.size:
+            raise DocumentError([Problem("$", f"the document is larger than {limits.size} bytes", "size")], source)
+        return data
+    if limits.size is not None and len(data) > limits.size:
+        raise DocumentError([Problem("$", f"the document is larger than {limits.size} bytes", "size")], source)
+    try:
+        return bytes(data).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        hint = " (it looks like UTF-16)" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise DocumentError([Problem(f"byte {exc.start}", f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be "
+                                     f"decoded{hint}; save the file as UTF-8", "encoding")], source) from None
+
+
+def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _Duplicate
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _reread(text: str, limits: Limits, warnings: list[Problem], source: str | None) -> Any:
+    """Read again keeping every pair, to name each duplicated key by its JSON path."""
+    value = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_no_constant)
+    problems: list[Problem] = []
+    out = _resolve(value, "$", problems)
+    if limits.duplicate_keys == "refuse":
+        raise DocumentError(problems[:20], source)
+    warnings.extend(Problem(p.location, "the key appears twice in one object: the last value is kept", "duplicate")
+                    for p in problems)
+    return out
+
+
+class _Pairs(list):  # type: ignore[type-arg]
+    """An object's key/value pairs in document order (duplicates kept)."""
+
+
+def _resolve(value: Any, path: str, problems: list[Problem]) -> Any:
+    if isinstance(value, _Pairs):
+        out: dict[str, Any] = {}
+        for key, item in value:
+            where = _member_path(path, key)
+            if key in out:
+                problems.append(Problem(where, "the key appears twice in one object (JSON parsers keep only one)",
+                                        "duplicate"))
+            out[key] = _resolve(item, where, problems)
+        return out
+    if isinstance(value, list):
+        return [_resolve(item, f"{path}[{i}]", problems) for i, item in enumerate(value)]
+    return value
+
+
+def _member_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z_]\w*", key) else f"{path}['{key}']"
+
+
+def _surrogates(value: Any, path: str) -> Any:
+    """The places of lone surrogates in a JSON value (a text escape such as ``\\ud800`` without its
+    pair decodes to one; it cannot be written as UTF-8 again)."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            yield Problem(path, "the string holds a lone surrogate (\\ud800-\\udfff), which is not text", "text")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = _member_path(path, key)
+            if _SURROGATE.search(key):
+                yield Problem(where, "the key holds a lone surrogate (\\ud800-\\udfff), which is not text", "text")
+            yield from _surrogates(item, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _surrogates(item, f"{path}[{i}]")
