@@ -32,15 +32,15 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from dso_saref.ke.emulator_match import DEFAULT_MATCH_BUDGET
 from dso_saref.ke.emulator_rules import (
-    ANSWER,
     ASK,
     POST,
-    REACT,
     Bindings,
     Interaction,
     Refusal,
     check_bindings,
+    check_document,
     compatible,
     match,
     parse_exchange_body,
@@ -66,7 +66,9 @@ class EmulatorConfig:
     (the KE: 10 s); ``queue_limit``: handle requests queued per knowledge base before the oldest
     fails (50); ``outstanding_limit``: delivered but unanswered ones (100); ``default_reasoner_level``
     reported when a knowledge base gives none (2; matching is always as at level 1); ``clock``: the
-    monotonic clock used for leases (tests may pass their own).
+    monotonic clock used for leases (tests may pass their own); ``match_budget``: the steps one
+    comparison of two interactions may take before it counts as no match (and is logged);
+    ``max_json_depth``: how deeply arrays and objects may nest in a body (KE bodies need 3).
     """
 
     handle_timeout: float = 29.0
@@ -76,9 +78,12 @@ class EmulatorConfig:
     default_reasoner_level: int = 2
     version: str = "1.5.0"
     clock: Callable[[], float] = time.monotonic
+    match_budget: int = DEFAULT_MATCH_BUDGET
+    max_json_depth: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("handle_timeout", "exchange_timeout", "queue_limit", "outstanding_limit"):
+        for name in ("handle_timeout", "exchange_timeout", "queue_limit", "outstanding_limit", "match_budget",
+                     "max_json_depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -214,17 +219,23 @@ class KnowledgeEngineEmulator:
 
     def handle(self, request: KERequest) -> KEResponse:
         """The KE's reply to ``request``: a KE REST path (``/sc/ask``) or a generic adapter path
-        (``/smartconnector/ask``). Never raises for bad input: it answers 4xx as the KE does."""
+        (``/smartconnector/ask``). Never raises for bad input: it answers 4xx as the KE does; text that
+        could not be sent back (lone surrogates) and over-deep JSON are refused before anything else."""
         try:
+            check_document(dict(request.headers), 1, "the headers")
+            check_document(request.text, 1, "the text body")
+            check_document(request.json, self.config.max_json_depth)
             translated = from_generic_adapter(request)
+        except Refusal as refusal:
+            return _error(refusal.status, refusal.message)
         except ValueError as exc:
             return _error(400, str(exc))
         request = translated or request
         route = self._routes.get((request.method.upper(), request.path))
         if route is None:
-            known = {path for _, path in self._routes}
-            if request.path in known:
-                return _error(405, f"{request.method} is not allowed on {request.path}")
+            allowed = self.allowed_methods(request.path)
+            if allowed:
+                return _error(405, f"{request.method} is not allowed on {request.path} (allowed: {', '.join(allowed)})")
             return _error(404, f"there is no {request.path} in the KE REST API")
         if self._closing:
             if request.path == "/sc/handle" and request.method.upper() == "GET":
@@ -234,6 +245,10 @@ class KnowledgeEngineEmulator:
             return route(request)
         except Refusal as refusal:
             return _error(refusal.status, refusal.message)
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods the KE REST API offers on ``path`` (relative to the REST base), sorted."""
+        return sorted(method for method, known in self._routes if known == path)
 
     # -- helpers (call with the lock held) ---------------------------------------------------
 
@@ -339,8 +354,11 @@ class KnowledgeEngineEmulator:
 
     def _register_ki(self, request: KERequest) -> KEResponse:
         with self._cond:
+            kb_id = self._kb(request).id
+        ki = parse_interaction(request.json, kb_id)
+        _ = ki.shape  # computed here, outside the lock, once
+        with self._cond:
             kb = self._kb(request)
-            ki = parse_interaction(request.json, kb.id)
             if ki.id in kb.kis:
                 raise Refusal(400, f"knowledgeInteractionName {ki.name!r} is already registered for {kb.id!r}")
             kb.kis[ki.id] = ki
@@ -361,8 +379,8 @@ class KnowledgeEngineEmulator:
     # -- exchanges ---------------------------------------------------------------------------
 
     def _ask(self, request: KERequest) -> KEResponse:
+        slots, asked = self._start(request, ASK, complete=False)
         with self._cond:
-            slots, asked = self._start(request, ASK, complete=False)
             self._await(slots)
             infos, answers = [], []
             for slot in slots:
@@ -372,11 +390,11 @@ class KnowledgeEngineEmulator:
                     info["bindingSet"] = rows
                     answers.append([row for row in rows if compatible(row, asked)])
                 infos.append(info)
-            return KEResponse(200, {"bindingSet": union(answers), "exchangeInfo": infos})
+        return KEResponse(200, {"bindingSet": union(answers), "exchangeInfo": infos})
 
     def _post(self, request: KERequest) -> KEResponse:
+        slots, posted = self._start(request, POST, complete=True)
         with self._cond:
-            slots, posted = self._start(request, POST, complete=True)
             self._await(slots)
             infos, results = [], []
             for slot in slots:
@@ -387,27 +405,38 @@ class KnowledgeEngineEmulator:
                 if slot.status == "SUCCEEDED":
                     results.append(rows)
                 infos.append(info)
-            return KEResponse(200, {"resultBindingSet": union(results), "exchangeInfo": infos})
+        return KEResponse(200, {"resultBindingSet": union(results), "exchangeInfo": infos})
 
     def _start(
         self, request: KERequest, kind: str, *, complete: bool
     ) -> tuple[list[_Slot], Bindings]:
-        """Check an ASK/POST and hand its bindings to every matching peer's queue."""
-        kb = self._kb(request)
-        ki = self._ki(kb, request)
-        if ki.kind != kind:
-            raise Refusal(400, f"knowledge interaction {ki.id!r} is a {ki.kind}, not a {kind}")
+        """Check an ASK/POST and hand its bindings to every matching peer's queue. The registered
+        interactions are read under the lock; the bindings are checked and the patterns matched
+        outside it, so a slow comparison delays only this request."""
+        with self._cond:
+            kb = self._kb(request)
+            ki = self._ki(kb, request)
+            if ki.kind != kind:
+                raise Refusal(400, f"knowledge interaction {ki.id!r} is a {ki.kind}, not a {kind}")
+            peers = [(peer, list(peer.kis.values())) for peer in self._kbs.values() if peer is not kb]
         recipients, raw = parse_exchange_body(request.json)
         pattern = ki.pattern if kind == ASK else ki.argument
         bindings = check_bindings(raw, "bindingSet", pattern, complete=complete)
-        slots: list[_Slot] = []
-        for peer in list(self._kbs.values()):
-            if peer is kb or (recipients is not None and peer.id not in recipients):
+        found: list[tuple[_KnowledgeBase, Interaction, dict[str, str]]] = []
+        for peer, targets in peers:
+            if recipients is not None and peer.id not in recipients:
                 continue
-            for target in list(peer.kis.values()):
-                mapping = match(ki, target) if target.kind in (ANSWER, REACT) else None
-                if mapping is None:
-                    continue
+            for target in targets:
+                mapping = match(ki, target, budget=self.config.match_budget)
+                if mapping is not None:
+                    found.append((peer, target, mapping))
+        with self._cond:
+            if kb.stopped:
+                raise Refusal(404, f"knowledge base {kb.id!r} was removed while its request was being matched")
+            slots: list[_Slot] = []
+            for peer, target, mapping in found:
+                if peer.stopped or peer.kis.get(target.id) is not target:
+                    continue  # it left, or unregistered that interaction, while we matched
                 slot = _Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
                 slots.append(slot)
                 self._enqueue(peer, _Handle(0, target, rename(bindings, mapping), kb.id, slot))
@@ -481,27 +510,40 @@ class KnowledgeEngineEmulator:
         })
 
     def _reply(self, request: KERequest) -> KEResponse:
+        with self._cond:  # the headers are checked first, as the KE does
+            self._ki(self._kb(request), request, status=400)
+        handle_id, raw, error_message = parse_handle_response(request.json)
         with self._cond:
-            kb = self._kb(request)
-            ki = self._ki(kb, request, status=400)
-            handle_id, raw, error_message = parse_handle_response(request.json)
-            handle = kb.outstanding.get(handle_id)
-            if handle is None:
-                raise Refusal(404, f"Handle request id {handle_id} not found. "
-                                   "Are you sure it is still being processed?")
-            if handle.ki.id != ki.id:
-                raise Refusal(400, f"handle request {handle_id} is for {handle.ki.id}, not {ki.id}")
-            del kb.outstanding[handle_id]
-            try:
-                if error_message is not None:
-                    handle.slot.finish("FAILED", failed=error_message)
-                else:
-                    rows = check_bindings(raw, "bindingSet", ki.reply_pattern, complete=True)
-                    handle.slot.finish("SUCCEEDED", result=rows)
-            except Refusal as refusal:
-                # as the KE: the answer is consumed and counts as failed, and the answerer hears why
-                handle.slot.finish("FAILED", failed=f"invalid reply from {kb.id}: {refusal.message}")
-                raise
-            finally:
-                self._cond.notify_all()
+            ki = self._reply_target(request, handle_id)
+        try:  # the reply is checked outside the lock: a large binding set delays only its sender
+            rows = None if error_message is not None else check_bindings(raw, "bindingSet", ki.reply_pattern,
+                                                                           complete=True)
+        except Refusal as refusal:
+            # as the KE: the answer is consumed and counts as failed, and the answerer hears why
+            self._finish(request, handle_id, "FAILED", failed=f"invalid reply from {ki.kb_id}: {refusal.message}")
+            raise
+        if rows is None:
+            self._finish(request, handle_id, "FAILED", failed=error_message)
+        else:
+            self._finish(request, handle_id, "SUCCEEDED", result=rows)
         return KEResponse(200)
+
+    def _reply_target(self, request: KERequest, handle_id: int) -> Interaction:
+        """The interaction whose handle request ``handle_id`` a ``POST /sc/handle`` answers (lock held)."""
+        kb = self._kb(request)
+        ki = self._ki(kb, request, status=400)
+        handle = kb.outstanding.get(handle_id)
+        if handle is None:
+            raise Refusal(404, f"Handle request id {handle_id} not found. Are you sure it is still being processed?")
+        if handle.ki.id != ki.id:
+            raise Refusal(400, f"handle request {handle_id} is for {handle.ki.id}, not {ki.id}")
+        return ki
+
+    def _finish(self, request: KERequest, handle_id: int, status: str, *, result: Bindings | None = None,
+                failed: str | None = None) -> None:
+        """Consume handle request ``handle_id`` with its outcome (404 if another reply took it meanwhile)."""
+        with self._cond:
+            self._reply_target(request, handle_id)
+            handle = self._kb(request).outstanding.pop(handle_id)
+            handle.slot.finish(status, result=result, failed=failed)
+            self._cond.notify_all()
