@@ -17,7 +17,8 @@ def isort_style(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
-MODULES = ["client", "commands", "emulator", "emulator_http", "emulator_rules", "errors", "results", "transport"]
+MODULES = ["client", "commands", "emulator", "emulator_asgi", "emulator_http", "emulator_match", "emulator_protocol",
+           "emulator_rules", "errors", "results", "transport"]
 
 
 @pytest.mark.parametrize("name", ["dso_saref.ke", *(f"dso_saref.ke.{m}" for m in MODULES)])
