@@ -63,6 +63,7 @@ class StandinProtocol(H11Protocol):
         self._real: asyncio.Transport | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
+        self._stopping = False
 
     @property
     def lingering(self) -> bool:
@@ -100,6 +101,11 @@ class StandinProtocol(H11Protocol):
 
     # -- uvicorn hooks -----------------------------------------------------------------------
 
+    def shutdown(self) -> None:
+        """The server stops: close at once from now on (no lingering), as uvicorn does."""
+        self._stopping = True
+        super().shutdown()
+
     def send_400_response(self, msg: str) -> None:
         """Answer a request that is not valid HTTP/1.1 (uvicorn's ``msg``) in the KE's error format."""
         self._send_raw(400, f"the request is not valid HTTP/1.1: {msg}")
@@ -108,10 +114,12 @@ class StandinProtocol(H11Protocol):
     def close_connection(self) -> None:
         """Close now, or, while the client is still sending a request, linger first (bounded)."""
         real = self._real
-        if real is None or real.is_closing() or self.lingering:
+        if real is None or real.is_closing():
             return
-        if self.conn.their_state not in (h11.SEND_BODY, h11.ERROR):
+        if self._stopping or self.conn.their_state not in (h11.SEND_BODY, h11.ERROR):
             real.close()
+            return
+        if self.lingering:
             return
         self._linger = self.loop.call_later(self._limits.linger, real.close)
         real.resume_reading()

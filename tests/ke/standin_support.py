@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ke_support import REPO, WAIT
 
-LAUNCH = [sys.executable, "-m", "dso_saref.ke.emulator_http"]
+LAUNCH = [sys.executable, "-m", "dso_saref.ke.standin"]
 
 
 @dataclass
@@ -89,8 +90,26 @@ def closed_by_peer(sock: socket.socket) -> bool:
     return True
 
 
+def send_until_answered(port: int, head: bytes, chunk: bytes, most: int) -> tuple[int, int]:
+    """Send ``head``, then ``chunk`` after ``chunk`` (at most ``most`` bytes) until a response is
+    readable; the response status and how many body bytes went out."""
+    with connect(port) as sock:
+        sock.sendall(head)
+        sent = 0
+        while sent < most:
+            readable, writable, _ = select.select([sock], [sock], [], WAIT)
+            if readable:
+                break
+            if writable:
+                try:
+                    sent += sock.send(chunk)
+                except OSError:
+                    break
+        return read_response(sock).status, sent
+
+
 class StandinProcess:
-    """``python -m dso_saref.ke.emulator_http --port 0 ...`` in its own process; knows its URL."""
+    """``python -m dso_saref.ke.standin --port 0 ...`` in its own process; knows its URL."""
 
     def __init__(self, *args: str) -> None:
         self.process = subprocess.Popen([*LAUNCH, "--port", "0", *args], cwd=REPO, stdout=subprocess.PIPE,
