@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from itertools import permutations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ke_support import KB_A, KB_B, serve
 from rdflib import Literal, URIRef
 
-from dso_saref.ke.emulator_match import MatchBudgetExceeded, PatternShape, find_renaming
+from dso_saref.ke import EmulatorServer, KnowledgeEngineClient
+from dso_saref.ke.emulator_match import DEFAULT_MATCH_BUDGET, MatchBudgetExceeded, PatternShape, find_renaming
 from dso_saref.ke.emulator_rules import ANSWER, ASK, Interaction, match
 from dso_saref.patterns import Pattern, Term, Var, parse
 
@@ -189,3 +192,23 @@ def test_ground_triples_and_literals_must_be_equal_exactly() -> None:
     assert renaming([base], [parse("?x ex:p 1 . ex:a ex:p ex:b .", PREFIXES)]) == {"s": "x"}
     assert renaming([base], [parse("ex:a ex:p ex:c . ?x ex:p 1 .", PREFIXES)]) is None
     assert renaming([base], [parse('ex:a ex:p ex:b . ?x ex:p "1" .', PREFIXES)]) is None
+
+
+def test_over_http_a_comparison_over_budget_is_no_match_and_a_log_line_and_within_it_a_match(
+    make_server: Callable[..., EmulatorServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    left, right = disjoint_plus_one(12, isomorphic=True)
+    for budget, answered in ((5, False), (DEFAULT_MATCH_BUDGET, True)):
+        server = make_server(match_budget=budget)
+        with KnowledgeEngineClient(server.base_url) as ke:
+            ke.register_knowledge_base(KB_A, "A", "asks")
+            ke.register_knowledge_base(KB_B, "B", "answers")
+            ask = ke.register_ask(KB_A, left.to_text())
+            answer = ke.register_answer(KB_B, right.to_text())
+            answering = serve(ke, KB_B, lambda request: [], count=1) if answered else None
+            with caplog.at_level(logging.WARNING, logger="dso_saref.ke.emulator"):
+                result = ke.ask(KB_A, ask)
+            if answering is not None:
+                answering.result()
+        assert [info.knowledge_interaction_id for info in result.exchange_info] == ([answer] if answered else [])
+    assert caplog.text.count("gave up after 5 steps") == 1
