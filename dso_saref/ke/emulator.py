@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -50,6 +50,7 @@ from dso_saref.ke.emulator_rules import (
     rename,
     union,
 )
+from dso_saref.ke.emulator_state import Handle, KnowledgeBaseState, Slot, timestamp
 from dso_saref.ke.transport import KERequest, KEResponse, from_generic_adapter
 
 __all__ = ["EmulatorConfig", "KnowledgeEngineEmulator"]
@@ -91,70 +92,8 @@ class EmulatorConfig:
             raise ValueError(f"default_reasoner_level must be 1 to 5, got {self.default_reasoner_level!r}")
 
 
-@dataclass(eq=False)
-class _Slot:
-    """One peer's part in an exchange: what it was sent and how it went."""
-
-    kb_id: str
-    target: Interaction
-    mapping: dict[str, str]
-    argument: Bindings
-    start: datetime
-    end: datetime | None = None
-    status: str | None = None
-    result: Bindings = field(default_factory=list)
-    failed: str | None = None
-
-    def finish(self, status: str, result: Bindings | None = None, failed: str | None = None) -> None:
-        if self.status is None:
-            self.status, self.result, self.failed = status, result or [], failed
-            self.end = datetime.now(UTC)
-
-
-@dataclass(eq=False)
-class _Handle:
-    id: int
-    ki: Interaction
-    bindings: Bindings
-    requester: str
-    slot: _Slot
-
-
-@dataclass(eq=False)
-class _KnowledgeBase:
-    id: str
-    name: str
-    description: str
-    lease: int | None
-    level: int
-    deadline: float | None = None
-    expires: datetime | None = None
-    kis: dict[str, Interaction] = field(default_factory=dict)
-    queue: deque[_Handle] = field(default_factory=deque)
-    outstanding: OrderedDict[int, _Handle] = field(default_factory=OrderedDict)
-    last_handle_id: int = 0
-    polling: bool = False
-    stopped: bool = False
-    domain_knowledge: str = ""
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "knowledgeBaseId": self.id,
-            "knowledgeBaseName": self.name,
-            "knowledgeBaseDescription": self.description,
-        }
-        if self.lease is not None:
-            out["leaseRenewalTime"] = self.lease
-        out["reasonerLevel"] = self.level
-        return out
-
-
 def _error(status: int, message: str, kind: str = "error") -> KEResponse:
     return KEResponse(status, {"messageType": kind, "message": message})
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class KnowledgeEngineEmulator:
@@ -163,7 +102,7 @@ class KnowledgeEngineEmulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self._cond = threading.Condition()
-        self._kbs: dict[str, _KnowledgeBase] = {}
+        self._kbs: dict[str, KnowledgeBaseState] = {}
         self._closing = False
         self._routes: Mapping[tuple[str, str], Callable[[KERequest], KEResponse]] = {
             ("GET", "/version"): self._version,
@@ -257,7 +196,7 @@ class KnowledgeEngineEmulator:
         for kb in [kb for kb in self._kbs.values() if kb.deadline is not None and now >= kb.deadline]:
             self._remove(kb)
 
-    def _remove(self, kb: _KnowledgeBase) -> None:
+    def _remove(self, kb: KnowledgeBaseState) -> None:
         self._kbs.pop(kb.id, None)
         kb.stopped = True
         for handle in [*kb.queue, *kb.outstanding.values()]:
@@ -266,7 +205,7 @@ class KnowledgeEngineEmulator:
         kb.outstanding.clear()
         self._cond.notify_all()
 
-    def _kb(self, request: KERequest) -> _KnowledgeBase:
+    def _kb(self, request: KERequest) -> KnowledgeBaseState:
         kb_id = request.header("Knowledge-Base-Id")
         if kb_id is None:
             raise Refusal(400, "the Knowledge-Base-Id header is required")
@@ -276,7 +215,7 @@ class KnowledgeEngineEmulator:
             raise Refusal(404, f"knowledge base {kb_id!r} not found (never registered, deleted or its lease expired)")
         return kb
 
-    def _ki(self, kb: _KnowledgeBase, request: KERequest, *, status: int = 404) -> Interaction:
+    def _ki(self, kb: KnowledgeBaseState, request: KERequest, *, status: int = 404) -> Interaction:
         ki_id = request.header("Knowledge-Interaction-Id")
         if ki_id is None:
             raise Refusal(400, "the Knowledge-Interaction-Id header is required")
@@ -308,7 +247,7 @@ class KnowledgeEngineEmulator:
             self._expire()
             if fields["id"] in self._kbs:
                 raise Refusal(400, f"knowledgeBaseId {fields['id']!r} is already in use")
-            kb = _KnowledgeBase(
+            kb = KnowledgeBaseState(
                 id=str(fields["id"]),
                 name=str(fields["name"]),
                 description=str(fields["description"]),
@@ -320,7 +259,7 @@ class KnowledgeEngineEmulator:
             self._kbs[kb.id] = kb
         return KEResponse(200)
 
-    def _renew(self, kb: _KnowledgeBase) -> None:
+    def _renew(self, kb: KnowledgeBaseState) -> None:
         seconds = float(kb.lease or 0)
         kb.deadline = self.config.clock() + seconds
         kb.expires = datetime.now(UTC) + timedelta(seconds=seconds)
@@ -336,7 +275,7 @@ class KnowledgeEngineEmulator:
             if kb.lease is None:
                 raise Refusal(404, f"knowledge base {kb.id!r} was registered without a lease")
             self._renew(kb)
-            return KEResponse(200, {"knowledgeBaseId": kb.id, "expires": _timestamp(kb.expires or datetime.now(UTC))})
+            return KEResponse(200, {"knowledgeBaseId": kb.id, "expires": timestamp(kb.expires or datetime.now(UTC))})
 
     def _domain_knowledge(self, request: KERequest) -> KEResponse:
         with self._cond:
@@ -409,7 +348,7 @@ class KnowledgeEngineEmulator:
 
     def _start(
         self, request: KERequest, kind: str, *, complete: bool
-    ) -> tuple[list[_Slot], Bindings]:
+    ) -> tuple[list[Slot], Bindings]:
         """Check an ASK/POST and hand its bindings to every matching peer's queue. The registered
         interactions are read under the lock; the bindings are checked and the patterns matched
         outside it, so a slow comparison delays only this request."""
@@ -422,7 +361,7 @@ class KnowledgeEngineEmulator:
         recipients, raw = parse_exchange_body(request.json)
         pattern = ki.pattern if kind == ASK else ki.argument
         bindings = check_bindings(raw, "bindingSet", pattern, complete=complete)
-        found: list[tuple[_KnowledgeBase, Interaction, dict[str, str]]] = []
+        found: list[tuple[KnowledgeBaseState, Interaction, dict[str, str]]] = []
         for peer, targets in peers:
             if recipients is not None and peer.id not in recipients:
                 continue
@@ -433,16 +372,16 @@ class KnowledgeEngineEmulator:
         with self._cond:
             if kb.stopped:
                 raise Refusal(404, f"knowledge base {kb.id!r} was removed while its request was being matched")
-            slots: list[_Slot] = []
+            slots: list[Slot] = []
             for peer, target, mapping in found:
                 if peer.stopped or peer.kis.get(target.id) is not target:
                     continue  # it left, or unregistered that interaction, while we matched
-                slot = _Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
+                slot = Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
                 slots.append(slot)
-                self._enqueue(peer, _Handle(0, target, rename(bindings, mapping), kb.id, slot))
+                self._enqueue(peer, Handle(0, target, rename(bindings, mapping), kb.id, slot))
         return slots, bindings
 
-    def _enqueue(self, kb: _KnowledgeBase, handle: _Handle) -> None:
+    def _enqueue(self, kb: KnowledgeBaseState, handle: Handle) -> None:
         kb.last_handle_id += 1
         handle.id = kb.last_handle_id
         if len(kb.queue) >= self.config.queue_limit:
@@ -451,7 +390,7 @@ class KnowledgeEngineEmulator:
         kb.queue.append(handle)
         self._cond.notify_all()
 
-    def _await(self, slots: list[_Slot]) -> None:
+    def _await(self, slots: list[Slot]) -> None:
         timeout = self.config.exchange_timeout
         self._cond.wait_for(lambda: self._closing or all(s.status for s in slots), timeout=timeout)
         for slot in slots:
@@ -459,13 +398,13 @@ class KnowledgeEngineEmulator:
                 slot.finish("FAILED", failed="the knowledge engine emulator is stopping")
             slot.finish("FAILED", failed=f"{slot.kb_id} did not reply within {timeout:g} s")
 
-    def _info(self, slot: _Slot) -> dict[str, object]:
+    def _info(self, slot: Slot) -> dict[str, object]:
         info: dict[str, object] = {
             "initiator": "knowledgeBase",
             "knowledgeBaseId": slot.kb_id,
             "knowledgeInteractionId": slot.target.id,
-            "exchangeStart": _timestamp(slot.start),
-            "exchangeEnd": _timestamp(slot.end or datetime.now(UTC)),
+            "exchangeStart": timestamp(slot.start),
+            "exchangeEnd": timestamp(slot.end or datetime.now(UTC)),
             "status": slot.status or "FAILED",
         }
         if slot.failed is not None:
@@ -496,7 +435,7 @@ class KnowledgeEngineEmulator:
             finally:
                 kb.polling = False
 
-    def _deliver(self, kb: _KnowledgeBase, handle: _Handle) -> KEResponse:
+    def _deliver(self, kb: KnowledgeBaseState, handle: Handle) -> KEResponse:
         kb.outstanding[handle.id] = handle
         while len(kb.outstanding) > self.config.outstanding_limit:
             _, oldest = kb.outstanding.popitem(last=False)
