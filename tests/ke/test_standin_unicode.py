@@ -7,6 +7,7 @@ and a knowledge base that long-polls keeps getting and answering its requests. A
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -15,7 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ke_support import KB_A, KB_B, PREFIXES, WAIT, serve
 
-from dso_saref.ke import EmulatorServer, HandleRequest, KnowledgeEngineClient, Timeouts
+from dso_saref.ke import (
+    EmulatorServer,
+    HandleRequest,
+    InProcessTransport,
+    KERequest,
+    KnowledgeEngineClient,
+    KnowledgeEngineEmulator,
+    Timeouts,
+)
 
 LONE = "\ud800"
 EX = "http://example.org/ns#"
@@ -174,7 +183,7 @@ TEMPLATES: list[tuple[str, dict[str, object]]] = [
 
 
 def test_hostile_json_anywhere_gets_a_ke_error_never_a_crash(
-    make_server: Callable[..., EmulatorServer]
+    make_server: Callable[..., EmulatorServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     server = make_server(exchange_timeout=0.2)
     with KnowledgeEngineClient(server.base_url) as ke:
@@ -199,6 +208,18 @@ def test_hostile_json_anywhere_gets_a_ke_error_never_a_crash(
         response.content.decode("utf-8")
         still_serving(server, session)
 
-    check()
+    with caplog.at_level(logging.INFO):
+        check()
+    assert not [record for record in caplog.records if record.exc_info], caplog.text
     for kb in still_serving(server, session):
         assert json.dumps(kb, ensure_ascii=False).encode("utf-8")
+
+
+def test_in_process_calls_are_refused_at_the_same_door() -> None:
+    with KnowledgeEngineEmulator() as emulator, InProcessTransport(emulator) as transport:
+        refused = transport.handle(KERequest("POST", "/sc", json={**KB_BODY, "knowledgeBaseName": LONE}))
+        assert refused.status == 400 and "$.knowledgeBaseName" in refused.json["message"]
+        refused = transport.handle(KERequest("GET", "/sc", headers={"Knowledge-Base-Id": KB_A + LONE}))
+        assert refused.status == 400 and "the headers" in refused.json["message"]
+        listed = transport.handle(KERequest("GET", "/sc"))
+        assert listed.status == 200 and listed.json == []
