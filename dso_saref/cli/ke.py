@@ -7,17 +7,14 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
-from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dso_saref.cli.io import description, payload_errors, read_payload
-from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
-from dso_saref.ke.emulator import EmulatorConfig, KnowledgeEngineEmulator
-from dso_saref.ke.emulator_http import DEFAULT_HOST, DEFAULT_PORT, EmulatorServer
-from dso_saref.ke.errors import KnowledgeEngineError
+
+if TYPE_CHECKING:  # the KE modules load when a command runs, keeping every other command quick to start
+    from dso_saref.ke.client import KnowledgeEngineClient
 
 __all__ = ["emulate", "ke", "kis", "register", "send"]
 
@@ -29,36 +26,56 @@ def ke() -> None:
     """Talk to, or stand in for, the Knowledge Engine."""
 
 
+def _limit(name: str) -> Any:
+    def default() -> Any:
+        from dso_saref.ke.emulator_asgi import ServerLimits
+
+        return getattr(ServerLimits(), name)
+
+    return default
+
+
+def _match_budget() -> int:
+    from dso_saref.ke.emulator import EmulatorConfig
+
+    return EmulatorConfig().match_budget
+
+
 @ke.command("emulate")
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to bind.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8280, show_default=True, type=click.IntRange(0, 65535),
               help="Port to bind (0: any free port).")
 @click.option("--handle-timeout", default=29.0, show_default=True, type=_SECONDS,
               help="Seconds a long poll waits before answering 202.")
 @click.option("--exchange-timeout", default=10.0, show_default=True, type=_SECONDS,
               help="Seconds an ASK/POST waits for a peer before reporting it FAILED.")
-def emulate(host: str, port: int, handle_timeout: float, exchange_timeout: float) -> None:
+@click.option("--max-body", default=_limit("max_body"), show_default="32 MiB", type=click.IntRange(min=1),
+              help="Largest request body in bytes (larger: 413).")
+@click.option("--read-timeout", default=_limit("read_timeout"), show_default="30 s", type=_SECONDS,
+              help="Seconds a request's headers, then its body, may take to arrive (else 408).")
+@click.option("--shutdown-timeout", default=_limit("shutdown_timeout"), show_default="3 s", type=_SECONDS,
+              help="Seconds a stop waits for running requests.")
+@click.option("--match-budget", default=_match_budget, show_default="200000", type=click.IntRange(min=1),
+              help="Steps one pattern comparison may take (beyond: no match).")
+def emulate(host: str, port: int, handle_timeout: float, exchange_timeout: float, max_body: int,
+            read_timeout: float, shutdown_timeout: float, match_budget: int) -> None:
     """Run a Knowledge Engine stand-in (REST API 1.5.0) until SIGINT or SIGTERM."""
-    config = EmulatorConfig(handle_timeout=handle_timeout, exchange_timeout=exchange_timeout)
+    from dso_saref.ke.emulator import EmulatorConfig
+    from dso_saref.ke.emulator_asgi import ServerLimits
+    from dso_saref.ke.emulator_http import serve_emulator
+
+    config = EmulatorConfig(handle_timeout=handle_timeout, exchange_timeout=exchange_timeout,
+                            match_budget=match_budget)
+    limits = ServerLimits(max_body=max_body, read_timeout=read_timeout, shutdown_timeout=shutdown_timeout)
+
+    def ready(base_url: str) -> None:
+        root = base_url.rsplit("/rest", 1)[0]
+        click.echo(f"Knowledge Engine emulator at {base_url} (generic adapter paths at {root}/smartconnector)")
+
     try:
-        server = EmulatorServer(KnowledgeEngineEmulator(config), host=host, port=port)
+        serve_emulator(host, port, config=config, limits=limits, on_ready=ready)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with server:
-            click.echo(f"Knowledge Engine emulator at {server.base_url} "
-                       f"(generic adapter paths at {server.root_url}/smartconnector)")
-            stop.wait()
-            click.echo("stopping")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     click.echo("stopped")
 
 
@@ -79,6 +96,8 @@ def kis(role: str) -> None:
 
 
 def _client(ke_url: str) -> KnowledgeEngineClient:
+    from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
+
     return KnowledgeEngineClient(ke_url, timeout=Timeouts(exchange=30.0))
 
 
@@ -89,6 +108,7 @@ def _client(ke_url: str) -> KnowledgeEngineClient:
 def register(ke_url: str, role: str, kb_id: str | None) -> None:
     """Register a knowledge base for ROLE and its KIs; print the KI ids (the KB stays registered)."""
     from dso_saref.ke.adapter import Adapter, Backoff
+    from dso_saref.ke.errors import KnowledgeEngineError
 
     adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role), backoff=Backoff(attempts=3))
     try:
@@ -110,6 +130,7 @@ def send(name: str, source: str, ke_url: str, role: str, kb_id: str | None) -> N
     Exit 1 when the exchange failed or nobody answered.
     """
     from dso_saref.ke.adapter import Adapter, Backoff
+    from dso_saref.ke.errors import KnowledgeEngineError
 
     item = description(name)
     payload = read_payload(source)

@@ -25,22 +25,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from dso_saref.ke.emulator_match import DEFAULT_MATCH_BUDGET
 from dso_saref.ke.emulator_rules import (
-    ANSWER,
     ASK,
     POST,
-    REACT,
     Bindings,
     Interaction,
     Refusal,
     check_bindings,
+    check_document,
     compatible,
     match,
     parse_exchange_body,
@@ -50,6 +50,7 @@ from dso_saref.ke.emulator_rules import (
     rename,
     union,
 )
+from dso_saref.ke.emulator_state import Handle, KnowledgeBaseState, Slot, timestamp
 from dso_saref.ke.transport import KERequest, KEResponse, from_generic_adapter
 
 __all__ = ["EmulatorConfig", "KnowledgeEngineEmulator"]
@@ -66,7 +67,9 @@ class EmulatorConfig:
     (the KE: 10 s); ``queue_limit``: handle requests queued per knowledge base before the oldest
     fails (50); ``outstanding_limit``: delivered but unanswered ones (100); ``default_reasoner_level``
     reported when a knowledge base gives none (2; matching is always as at level 1); ``clock``: the
-    monotonic clock used for leases (tests may pass their own).
+    monotonic clock used for leases (tests may pass their own); ``match_budget``: the steps one
+    comparison of two interactions may take before it counts as no match (and is logged);
+    ``max_json_depth``: how deeply arrays and objects may nest in a body (KE bodies need 3).
     """
 
     handle_timeout: float = 29.0
@@ -76,9 +79,12 @@ class EmulatorConfig:
     default_reasoner_level: int = 2
     version: str = "1.5.0"
     clock: Callable[[], float] = time.monotonic
+    match_budget: int = DEFAULT_MATCH_BUDGET
+    max_json_depth: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("handle_timeout", "exchange_timeout", "queue_limit", "outstanding_limit"):
+        for name in ("handle_timeout", "exchange_timeout", "queue_limit", "outstanding_limit", "match_budget",
+                     "max_json_depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -86,70 +92,8 @@ class EmulatorConfig:
             raise ValueError(f"default_reasoner_level must be 1 to 5, got {self.default_reasoner_level!r}")
 
 
-@dataclass(eq=False)
-class _Slot:
-    """One peer's part in an exchange: what it was sent and how it went."""
-
-    kb_id: str
-    target: Interaction
-    mapping: dict[str, str]
-    argument: Bindings
-    start: datetime
-    end: datetime | None = None
-    status: str | None = None
-    result: Bindings = field(default_factory=list)
-    failed: str | None = None
-
-    def finish(self, status: str, result: Bindings | None = None, failed: str | None = None) -> None:
-        if self.status is None:
-            self.status, self.result, self.failed = status, result or [], failed
-            self.end = datetime.now(UTC)
-
-
-@dataclass(eq=False)
-class _Handle:
-    id: int
-    ki: Interaction
-    bindings: Bindings
-    requester: str
-    slot: _Slot
-
-
-@dataclass(eq=False)
-class _KnowledgeBase:
-    id: str
-    name: str
-    description: str
-    lease: int | None
-    level: int
-    deadline: float | None = None
-    expires: datetime | None = None
-    kis: dict[str, Interaction] = field(default_factory=dict)
-    queue: deque[_Handle] = field(default_factory=deque)
-    outstanding: OrderedDict[int, _Handle] = field(default_factory=OrderedDict)
-    last_handle_id: int = 0
-    polling: bool = False
-    stopped: bool = False
-    domain_knowledge: str = ""
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "knowledgeBaseId": self.id,
-            "knowledgeBaseName": self.name,
-            "knowledgeBaseDescription": self.description,
-        }
-        if self.lease is not None:
-            out["leaseRenewalTime"] = self.lease
-        out["reasonerLevel"] = self.level
-        return out
-
-
 def _error(status: int, message: str, kind: str = "error") -> KEResponse:
     return KEResponse(status, {"messageType": kind, "message": message})
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class KnowledgeEngineEmulator:
@@ -158,7 +102,7 @@ class KnowledgeEngineEmulator:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
         self._cond = threading.Condition()
-        self._kbs: dict[str, _KnowledgeBase] = {}
+        self._kbs: dict[str, KnowledgeBaseState] = {}
         self._closing = False
         self._routes: Mapping[tuple[str, str], Callable[[KERequest], KEResponse]] = {
             ("GET", "/version"): self._version,
@@ -214,17 +158,23 @@ class KnowledgeEngineEmulator:
 
     def handle(self, request: KERequest) -> KEResponse:
         """The KE's reply to ``request``: a KE REST path (``/sc/ask``) or a generic adapter path
-        (``/smartconnector/ask``). Never raises for bad input: it answers 4xx as the KE does."""
+        (``/smartconnector/ask``). Never raises for bad input: it answers 4xx as the KE does; text that
+        could not be sent back (lone surrogates) and over-deep JSON are refused before anything else."""
         try:
+            check_document(dict(request.headers), 1, "the headers")
+            check_document(request.text, 1, "the text body")
+            check_document(request.json, self.config.max_json_depth)
             translated = from_generic_adapter(request)
+        except Refusal as refusal:
+            return _error(refusal.status, refusal.message)
         except ValueError as exc:
             return _error(400, str(exc))
         request = translated or request
         route = self._routes.get((request.method.upper(), request.path))
         if route is None:
-            known = {path for _, path in self._routes}
-            if request.path in known:
-                return _error(405, f"{request.method} is not allowed on {request.path}")
+            allowed = self.allowed_methods(request.path)
+            if allowed:
+                return _error(405, f"{request.method} is not allowed on {request.path} (allowed: {', '.join(allowed)})")
             return _error(404, f"there is no {request.path} in the KE REST API")
         if self._closing:
             if request.path == "/sc/handle" and request.method.upper() == "GET":
@@ -235,6 +185,10 @@ class KnowledgeEngineEmulator:
         except Refusal as refusal:
             return _error(refusal.status, refusal.message)
 
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods the KE REST API offers on ``path`` (relative to the REST base), sorted."""
+        return sorted(method for method, known in self._routes if known == path)
+
     # -- helpers (call with the lock held) ---------------------------------------------------
 
     def _expire(self) -> None:
@@ -242,7 +196,7 @@ class KnowledgeEngineEmulator:
         for kb in [kb for kb in self._kbs.values() if kb.deadline is not None and now >= kb.deadline]:
             self._remove(kb)
 
-    def _remove(self, kb: _KnowledgeBase) -> None:
+    def _remove(self, kb: KnowledgeBaseState) -> None:
         self._kbs.pop(kb.id, None)
         kb.stopped = True
         for handle in [*kb.queue, *kb.outstanding.values()]:
@@ -251,7 +205,7 @@ class KnowledgeEngineEmulator:
         kb.outstanding.clear()
         self._cond.notify_all()
 
-    def _kb(self, request: KERequest) -> _KnowledgeBase:
+    def _kb(self, request: KERequest) -> KnowledgeBaseState:
         kb_id = request.header("Knowledge-Base-Id")
         if kb_id is None:
             raise Refusal(400, "the Knowledge-Base-Id header is required")
@@ -261,7 +215,7 @@ class KnowledgeEngineEmulator:
             raise Refusal(404, f"knowledge base {kb_id!r} not found (never registered, deleted or its lease expired)")
         return kb
 
-    def _ki(self, kb: _KnowledgeBase, request: KERequest, *, status: int = 404) -> Interaction:
+    def _ki(self, kb: KnowledgeBaseState, request: KERequest, *, status: int = 404) -> Interaction:
         ki_id = request.header("Knowledge-Interaction-Id")
         if ki_id is None:
             raise Refusal(400, "the Knowledge-Interaction-Id header is required")
@@ -293,7 +247,7 @@ class KnowledgeEngineEmulator:
             self._expire()
             if fields["id"] in self._kbs:
                 raise Refusal(400, f"knowledgeBaseId {fields['id']!r} is already in use")
-            kb = _KnowledgeBase(
+            kb = KnowledgeBaseState(
                 id=str(fields["id"]),
                 name=str(fields["name"]),
                 description=str(fields["description"]),
@@ -305,7 +259,7 @@ class KnowledgeEngineEmulator:
             self._kbs[kb.id] = kb
         return KEResponse(200)
 
-    def _renew(self, kb: _KnowledgeBase) -> None:
+    def _renew(self, kb: KnowledgeBaseState) -> None:
         seconds = float(kb.lease or 0)
         kb.deadline = self.config.clock() + seconds
         kb.expires = datetime.now(UTC) + timedelta(seconds=seconds)
@@ -321,7 +275,7 @@ class KnowledgeEngineEmulator:
             if kb.lease is None:
                 raise Refusal(404, f"knowledge base {kb.id!r} was registered without a lease")
             self._renew(kb)
-            return KEResponse(200, {"knowledgeBaseId": kb.id, "expires": _timestamp(kb.expires or datetime.now(UTC))})
+            return KEResponse(200, {"knowledgeBaseId": kb.id, "expires": timestamp(kb.expires or datetime.now(UTC))})
 
     def _domain_knowledge(self, request: KERequest) -> KEResponse:
         with self._cond:
@@ -339,8 +293,11 @@ class KnowledgeEngineEmulator:
 
     def _register_ki(self, request: KERequest) -> KEResponse:
         with self._cond:
+            kb_id = self._kb(request).id
+        ki = parse_interaction(request.json, kb_id)
+        _ = ki.shape  # computed here, outside the lock, once
+        with self._cond:
             kb = self._kb(request)
-            ki = parse_interaction(request.json, kb.id)
             if ki.id in kb.kis:
                 raise Refusal(400, f"knowledgeInteractionName {ki.name!r} is already registered for {kb.id!r}")
             kb.kis[ki.id] = ki
@@ -361,8 +318,8 @@ class KnowledgeEngineEmulator:
     # -- exchanges ---------------------------------------------------------------------------
 
     def _ask(self, request: KERequest) -> KEResponse:
+        slots, asked = self._start(request, ASK, complete=False)
         with self._cond:
-            slots, asked = self._start(request, ASK, complete=False)
             self._await(slots)
             infos, answers = [], []
             for slot in slots:
@@ -372,11 +329,11 @@ class KnowledgeEngineEmulator:
                     info["bindingSet"] = rows
                     answers.append([row for row in rows if compatible(row, asked)])
                 infos.append(info)
-            return KEResponse(200, {"bindingSet": union(answers), "exchangeInfo": infos})
+        return KEResponse(200, {"bindingSet": union(answers), "exchangeInfo": infos})
 
     def _post(self, request: KERequest) -> KEResponse:
+        slots, posted = self._start(request, POST, complete=True)
         with self._cond:
-            slots, posted = self._start(request, POST, complete=True)
             self._await(slots)
             infos, results = [], []
             for slot in slots:
@@ -387,33 +344,44 @@ class KnowledgeEngineEmulator:
                 if slot.status == "SUCCEEDED":
                     results.append(rows)
                 infos.append(info)
-            return KEResponse(200, {"resultBindingSet": union(results), "exchangeInfo": infos})
+        return KEResponse(200, {"resultBindingSet": union(results), "exchangeInfo": infos})
 
     def _start(
         self, request: KERequest, kind: str, *, complete: bool
-    ) -> tuple[list[_Slot], Bindings]:
-        """Check an ASK/POST and hand its bindings to every matching peer's queue."""
-        kb = self._kb(request)
-        ki = self._ki(kb, request)
-        if ki.kind != kind:
-            raise Refusal(400, f"knowledge interaction {ki.id!r} is a {ki.kind}, not a {kind}")
+    ) -> tuple[list[Slot], Bindings]:
+        """Check an ASK/POST and hand its bindings to every matching peer's queue. The registered
+        interactions are read under the lock; the bindings are checked and the patterns matched
+        outside it, so a slow comparison delays only this request."""
+        with self._cond:
+            kb = self._kb(request)
+            ki = self._ki(kb, request)
+            if ki.kind != kind:
+                raise Refusal(400, f"knowledge interaction {ki.id!r} is a {ki.kind}, not a {kind}")
+            peers = [(peer, list(peer.kis.values())) for peer in self._kbs.values() if peer is not kb]
         recipients, raw = parse_exchange_body(request.json)
         pattern = ki.pattern if kind == ASK else ki.argument
         bindings = check_bindings(raw, "bindingSet", pattern, complete=complete)
-        slots: list[_Slot] = []
-        for peer in list(self._kbs.values()):
-            if peer is kb or (recipients is not None and peer.id not in recipients):
+        found: list[tuple[KnowledgeBaseState, Interaction, dict[str, str]]] = []
+        for peer, targets in peers:
+            if recipients is not None and peer.id not in recipients:
                 continue
-            for target in list(peer.kis.values()):
-                mapping = match(ki, target) if target.kind in (ANSWER, REACT) else None
-                if mapping is None:
-                    continue
-                slot = _Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
+            for target in targets:
+                mapping = match(ki, target, budget=self.config.match_budget)
+                if mapping is not None:
+                    found.append((peer, target, mapping))
+        with self._cond:
+            if kb.stopped:
+                raise Refusal(404, f"knowledge base {kb.id!r} was removed while its request was being matched")
+            slots: list[Slot] = []
+            for peer, target, mapping in found:
+                if peer.stopped or peer.kis.get(target.id) is not target:
+                    continue  # it left, or unregistered that interaction, while we matched
+                slot = Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
                 slots.append(slot)
-                self._enqueue(peer, _Handle(0, target, rename(bindings, mapping), kb.id, slot))
+                self._enqueue(peer, Handle(0, target, rename(bindings, mapping), kb.id, slot))
         return slots, bindings
 
-    def _enqueue(self, kb: _KnowledgeBase, handle: _Handle) -> None:
+    def _enqueue(self, kb: KnowledgeBaseState, handle: Handle) -> None:
         kb.last_handle_id += 1
         handle.id = kb.last_handle_id
         if len(kb.queue) >= self.config.queue_limit:
@@ -422,7 +390,7 @@ class KnowledgeEngineEmulator:
         kb.queue.append(handle)
         self._cond.notify_all()
 
-    def _await(self, slots: list[_Slot]) -> None:
+    def _await(self, slots: list[Slot]) -> None:
         timeout = self.config.exchange_timeout
         self._cond.wait_for(lambda: self._closing or all(s.status for s in slots), timeout=timeout)
         for slot in slots:
@@ -430,13 +398,13 @@ class KnowledgeEngineEmulator:
                 slot.finish("FAILED", failed="the knowledge engine emulator is stopping")
             slot.finish("FAILED", failed=f"{slot.kb_id} did not reply within {timeout:g} s")
 
-    def _info(self, slot: _Slot) -> dict[str, object]:
+    def _info(self, slot: Slot) -> dict[str, object]:
         info: dict[str, object] = {
             "initiator": "knowledgeBase",
             "knowledgeBaseId": slot.kb_id,
             "knowledgeInteractionId": slot.target.id,
-            "exchangeStart": _timestamp(slot.start),
-            "exchangeEnd": _timestamp(slot.end or datetime.now(UTC)),
+            "exchangeStart": timestamp(slot.start),
+            "exchangeEnd": timestamp(slot.end or datetime.now(UTC)),
             "status": slot.status or "FAILED",
         }
         if slot.failed is not None:
@@ -467,7 +435,7 @@ class KnowledgeEngineEmulator:
             finally:
                 kb.polling = False
 
-    def _deliver(self, kb: _KnowledgeBase, handle: _Handle) -> KEResponse:
+    def _deliver(self, kb: KnowledgeBaseState, handle: Handle) -> KEResponse:
         kb.outstanding[handle.id] = handle
         while len(kb.outstanding) > self.config.outstanding_limit:
             _, oldest = kb.outstanding.popitem(last=False)
@@ -481,27 +449,40 @@ class KnowledgeEngineEmulator:
         })
 
     def _reply(self, request: KERequest) -> KEResponse:
+        with self._cond:  # the headers are checked first, as the KE does
+            self._ki(self._kb(request), request, status=400)
+        handle_id, raw, error_message = parse_handle_response(request.json)
         with self._cond:
-            kb = self._kb(request)
-            ki = self._ki(kb, request, status=400)
-            handle_id, raw, error_message = parse_handle_response(request.json)
-            handle = kb.outstanding.get(handle_id)
-            if handle is None:
-                raise Refusal(404, f"Handle request id {handle_id} not found. "
-                                   "Are you sure it is still being processed?")
-            if handle.ki.id != ki.id:
-                raise Refusal(400, f"handle request {handle_id} is for {handle.ki.id}, not {ki.id}")
-            del kb.outstanding[handle_id]
-            try:
-                if error_message is not None:
-                    handle.slot.finish("FAILED", failed=error_message)
-                else:
-                    rows = check_bindings(raw, "bindingSet", ki.reply_pattern, complete=True)
-                    handle.slot.finish("SUCCEEDED", result=rows)
-            except Refusal as refusal:
-                # as the KE: the answer is consumed and counts as failed, and the answerer hears why
-                handle.slot.finish("FAILED", failed=f"invalid reply from {kb.id}: {refusal.message}")
-                raise
-            finally:
-                self._cond.notify_all()
+            ki = self._reply_target(request, handle_id)
+        try:  # the reply is checked outside the lock: a large binding set delays only its sender
+            rows = None if error_message is not None else check_bindings(raw, "bindingSet", ki.reply_pattern,
+                                                                           complete=True)
+        except Refusal as refusal:
+            # as the KE: the answer is consumed and counts as failed, and the answerer hears why
+            self._finish(request, handle_id, "FAILED", failed=f"invalid reply from {ki.kb_id}: {refusal.message}")
+            raise
+        if rows is None:
+            self._finish(request, handle_id, "FAILED", failed=error_message)
+        else:
+            self._finish(request, handle_id, "SUCCEEDED", result=rows)
         return KEResponse(200)
+
+    def _reply_target(self, request: KERequest, handle_id: int) -> Interaction:
+        """The interaction whose handle request ``handle_id`` a ``POST /sc/handle`` answers (lock held)."""
+        kb = self._kb(request)
+        ki = self._ki(kb, request, status=400)
+        handle = kb.outstanding.get(handle_id)
+        if handle is None:
+            raise Refusal(404, f"Handle request id {handle_id} not found. Are you sure it is still being processed?")
+        if handle.ki.id != ki.id:
+            raise Refusal(400, f"handle request {handle_id} is for {handle.ki.id}, not {ki.id}")
+        return ki
+
+    def _finish(self, request: KERequest, handle_id: int, status: str, *, result: Bindings | None = None,
+                failed: str | None = None) -> None:
+        """Consume handle request ``handle_id`` with its outcome (404 if another reply took it meanwhile)."""
+        with self._cond:
+            self._reply_target(request, handle_id)
+            handle = self._kb(request).outstanding.pop(handle_id)
+            handle.slot.finish(status, result=result, failed=failed)
+            self._cond.notify_all()

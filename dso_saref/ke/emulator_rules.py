@@ -12,15 +12,19 @@ is stored, so a refused request changes nothing::
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from rdflib import Literal, URIRef
 
 from dso_saref.errors import PatternError
-from dso_saref.patterns import Pattern, Var, isomorphism, parse
+from dso_saref.ke.emulator_match import DEFAULT_MATCH_BUDGET, MatchBudgetExceeded, PatternShape, find_renaming
+from dso_saref.patterns import Pattern, Var, parse
 from dso_saref.terms import TermError, check_iri, format_term, parse_term
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "acts_match",
     "canonical_text",
     "check_bindings",
+    "check_document",
     "check_kb_id",
     "compatible",
     "joint_isomorphism",
@@ -57,6 +62,8 @@ KI_TYPES = (ASK, ANSWER, POST, REACT)
 INFORM_PURPOSE = "https://w3id.org/knowledge-engine/InformPurpose"
 
 Bindings = list[dict[str, str]]
+
+_log = logging.getLogger("dso_saref.ke.emulator")
 
 _NAME = re.compile(r"[a-zA-Z0-9-]*\Z")
 # Java's java.net.URL (used by the KE to check knowledge base ids) knows only these schemes.
@@ -107,6 +114,16 @@ class Interaction:
         """The pattern a reply to this (ANSWER or REACT) interaction must bind completely."""
         return self.pattern if self.kind == ANSWER else self.result
 
+    @cached_property
+    def shape(self) -> PatternShape | None:
+        """What matching needs of the patterns (ASK/ANSWER: the graph pattern; POST/REACT: argument
+        and result, told apart), computed once; ``None`` without a pattern."""
+        if self.kind in (ASK, ANSWER):
+            return PatternShape.of([self.pattern]) if self.pattern is not None else None
+        if self.argument is None:
+            return None
+        return PatternShape.of([self.argument] if self.result is None else [self.argument, self.result])
+
 
 def canonical_text(pattern: Pattern) -> str:
     """``pattern`` written with full IRIs only (no prefixes, no ``a``), one triple per line."""
@@ -142,6 +159,48 @@ def _integer(fields: Mapping[str, object], key: str, low: int, high: int) -> int
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise Refusal(400, f"{key} must be an integer from {low} to {high}, got {value!r}")
     return value
+
+
+def check_document(value: object, max_depth: int, where: str = "the body") -> None:
+    """Refuse (400) a decoded JSON document nested deeper than ``max_depth`` arrays and objects, or
+    holding a key or string that cannot be written back as UTF-8 (a lone surrogate such as
+    ``"\\ud800"``): what is stored must always be sendable. The message names where it was found."""
+    stack: list[tuple[object, str, int]] = [(value, "$", 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, f"{where} at {path}")
+            continue
+        if isinstance(item, Mapping):
+            children: Iterable[tuple[str, object]] = (
+                (f"{path}.{_path_key(key, where, path)}", child) for key, child in item.items()
+            )
+        elif isinstance(item, list):
+            children = ((f"{path}[{i}]", child) for i, child in enumerate(item))
+        else:
+            continue
+        if depth > max_depth:
+            raise Refusal(400, f"{where} is nested deeper than {max_depth} arrays and objects (at {path})")
+        for child_path, child in children:
+            if isinstance(child, str):
+                _check_text(child, f"{where} at {child_path}")
+            elif isinstance(child, Mapping | list):
+                stack.append((child, child_path, depth + 1))
+
+
+def _path_key(key: object, where: str, path: str) -> str:
+    text = str(key)
+    _check_text(text, f"a key of {where} at {path}")
+    return text if _NAME.match(text) and text else json.dumps(text)
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ascii(text[exc.start : exc.end])
+        raise Refusal(400, f"{where}: {bad} cannot be encoded as UTF-8 (a lone surrogate?); "
+                           "send valid Unicode text") from None
 
 
 def check_kb_id(kb_id: str, field: str = "knowledgeBaseId") -> str:
@@ -247,72 +306,34 @@ def acts_match(left: Interaction, right: Interaction) -> bool:
     return left.required <= right.satisfied and right.required <= left.satisfied
 
 
-def match(initiator: Interaction, target: Interaction) -> dict[str, str] | None:
+def match(initiator: Interaction, target: Interaction, *, budget: int = DEFAULT_MATCH_BUDGET) -> dict[str, str] | None:
     """The renaming of ``initiator``'s variables onto ``target``'s if the two interactions match at
     reasoner level 1 (ASK/ANSWER: isomorphic patterns; POST/REACT: isomorphic argument AND result
-    patterns under one renaming), else ``None``."""
-    if not acts_match(initiator, target):
+    patterns under one renaming), else ``None``. A comparison that takes more than ``budget`` steps
+    counts as no match and is logged."""
+    if not acts_match(initiator, target) or (initiator.kind, target.kind) not in ((ASK, ANSWER), (POST, REACT)):
         return None
-    if (initiator.kind, target.kind) == (ASK, ANSWER) and initiator.pattern and target.pattern:
-        return isomorphism(initiator.pattern, target.pattern)
-    if (initiator.kind, target.kind) == (POST, REACT) and initiator.argument and target.argument:
-        if (initiator.result is None) != (target.result is None):
-            return None
-        pairs = [(initiator.argument, target.argument)]
-        if initiator.result is not None and target.result is not None:
-            pairs.append((initiator.result, target.result))
-        return joint_isomorphism(pairs)
-    return None
+    if (initiator.result is None) != (target.result is None) or initiator.shape is None or target.shape is None:
+        return None
+    return _renaming(initiator.shape, target.shape, budget, f"{initiator.id} against {target.id}")
 
 
-def _ground(pattern: Pattern, constants: Mapping[str, URIRef]) -> Pattern:
-    return Pattern(
-        tuple(
-            tuple(constants.get(t.name, t) if isinstance(t, Var) else t for t in triple)  # type: ignore[misc]
-            for triple in pattern.triples
-        )
-    )
-
-
-def joint_isomorphism(pairs: Sequence[tuple[Pattern, Pattern]]) -> dict[str, str] | None:
+def joint_isomorphism(
+    pairs: Sequence[tuple[Pattern, Pattern]], *, budget: int = DEFAULT_MATCH_BUDGET
+) -> dict[str, str] | None:
     """One renaming of the left patterns' variables onto the right ones' that makes every left
-    pattern the same as its right partner, or ``None``. Variables shared between patterns are
-    fixed first (tried one by one as common constants), so the per-pair matches agree on them."""
+    pattern the same as its right partner, or ``None``."""
+    left = PatternShape.of([a for a, _ in pairs])
+    right = PatternShape.of([b for _, b in pairs])
+    return _renaming(left, right, budget, "joint patterns")
 
-    def shared(side: int) -> list[str]:
-        seen: dict[str, int] = {}
-        for pair in pairs:
-            for name in pair[side].variables:
-                seen[name] = seen.get(name, 0) + 1
-        return sorted(name for name, count in seen.items() if count > 1)
 
-    left, right = shared(0), shared(1)
-    if len(left) != len(right):
+def _renaming(left: PatternShape, right: PatternShape, budget: int, what: str) -> dict[str, str] | None:
+    try:
+        return find_renaming(left, right, budget=budget)
+    except MatchBudgetExceeded:
+        _log.warning("matching %s gave up after %d steps: treated as no match", what, budget)
         return None
-
-    def extend(fixed_left: dict[str, URIRef], fixed_right: dict[str, URIRef]) -> dict[str, str] | None:
-        found: list[dict[str, str]] = []
-        for a, b in pairs:
-            mapping = isomorphism(_ground(a, fixed_left), _ground(b, fixed_right))
-            if mapping is None:
-                return None
-            found.append(mapping)
-        if len(fixed_left) == len(left):
-            inverse = {constant: name for name, constant in fixed_right.items()}
-            out = {name: inverse[constant] for name, constant in fixed_left.items()}
-            for mapping in found:
-                out.update(mapping)
-            return out
-        name = left[len(fixed_left)]
-        constant = URIRef(f"urn:dso-saref:emulator:shared:{len(fixed_left)}")
-        for candidate in right:
-            if candidate not in fixed_right:
-                result = extend({**fixed_left, name: constant}, {**fixed_right, candidate: constant})
-                if result is not None:
-                    return result
-        return None
-
-    return extend({}, {})
 
 
 def _subject_variables(pattern: Pattern) -> frozenset[str]:

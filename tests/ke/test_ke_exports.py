@@ -17,8 +17,8 @@ def isort_style(name: str) -> tuple[int, str]:
     return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
 
 
-MODULES = ["adapter", "client", "emulator", "emulator_http", "emulator_rules", "errors", "results", "roles",
-           "transport"]
+MODULES = ["adapter", "client", "emulator", "emulator_asgi", "emulator_http", "emulator_match", "emulator_protocol",
+           "emulator_rules", "emulator_state", "errors", "results", "roles", "standin", "transport"]
 
 
 @pytest.mark.parametrize("name", ["dso_saref.ke", *(f"dso_saref.ke.{m}" for m in MODULES)])

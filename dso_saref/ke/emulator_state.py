@@ -1,0 +1,81 @@
+"""What the Knowledge Engine emulator keeps: knowledge bases, their queued and delivered handle
+requests, and each peer's slot in an exchange (state only; the rules live in the emulator)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from dso_saref.ke.emulator_rules import Bindings, Interaction
+
+__all__ = ["Handle", "KnowledgeBaseState", "Slot", "timestamp"]
+
+
+@dataclass(eq=False)
+class Slot:
+    """One peer's part in an exchange: what it was sent and how it went."""
+
+    kb_id: str
+    target: Interaction
+    mapping: dict[str, str]
+    argument: Bindings
+    start: datetime
+    end: datetime | None = None
+    status: str | None = None
+    result: Bindings = field(default_factory=list)
+    failed: str | None = None
+
+    def finish(self, status: str, result: Bindings | None = None, failed: str | None = None) -> None:
+        """Record the outcome (the first one counts)."""
+        if self.status is None:
+            self.status, self.result, self.failed = status, result or [], failed
+            self.end = datetime.now(UTC)
+
+
+@dataclass(eq=False)
+class Handle:
+    """A request for one peer's interaction, queued until the peer's long poll takes it."""
+
+    id: int
+    ki: Interaction
+    bindings: Bindings
+    requester: str
+    slot: Slot
+
+
+@dataclass(eq=False)
+class KnowledgeBaseState:
+    """A registered knowledge base: its fields, interactions, lease and handle requests."""
+
+    id: str
+    name: str
+    description: str
+    lease: int | None
+    level: int
+    deadline: float | None = None
+    expires: datetime | None = None
+    kis: dict[str, Interaction] = field(default_factory=dict)
+    queue: deque[Handle] = field(default_factory=deque)
+    outstanding: OrderedDict[int, Handle] = field(default_factory=OrderedDict)
+    last_handle_id: int = 0
+    polling: bool = False
+    stopped: bool = False
+    domain_knowledge: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """The ``SmartConnector`` JSON of ``GET /sc``."""
+        out: dict[str, object] = {
+            "knowledgeBaseId": self.id,
+            "knowledgeBaseName": self.name,
+            "knowledgeBaseDescription": self.description,
+        }
+        if self.lease is not None:
+            out["leaseRenewalTime"] = self.lease
+        out["reasonerLevel"] = self.level
+        return out
+
+
+def timestamp(moment: datetime) -> str:
+    """``moment`` as the KE writes it: UTC, milliseconds, ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
