@@ -34,8 +34,6 @@ _LITERAL_TERM = r'"(?:[^"\\\n\r]|\\.)*"(?:\^\^' + _IRI_TERM + r"|@[A-Za-z]+(?:-[
 #: One triple per line, in the plain form N-Triples writers use.
 _NT_LINE = re.compile(rf"^[ \t]*({_IRI_TERM}|{_BLANK_TERM})[ \t]+({_IRI_TERM})[ \t]+({_IRI_TERM}|{_BLANK_TERM}"
                       rf"|{_LITERAL_TERM})[ \t]*\.[ \t]*(?:#[^\n]*)?\r?$", re.M)
-_LINE_START = re.compile(r"^", re.M)
-_BLANK_LINE = re.compile(r"^[ \t\r]*(?:#[^\n]*)?$", re.M)
 
 
 class Edges:
@@ -172,8 +170,10 @@ class Data:
         Terms keep the form they are written in (``"a"`` and ``"a"^^xsd:string`` stay two terms, as in
         rdflib); a literal written with escapes is rewritten in the form :func:`nt_term` gives."""
         triples = _NT_LINE.findall(text)
-        if len(triples) != len(_LINE_START.findall(text)) - len(_BLANK_LINE.findall(text)):
-            return None
+        lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+        if len(triples) != lines and len(triples) != sum(
+                1 for line in text.split("\n") if line.strip() and not line.lstrip().startswith("#")):
+            return None  # a line that is not a plain triple (nor blank, nor a comment)
         data = cls()
         columns: dict[str, tuple[list[str | None], list[str | None]]] = {}
         for s, p, o in triples:

@@ -45,6 +45,16 @@ _ACTUAL = {XSD.string: (str, bytes), RDF.langString: (str, bytes), XSD.integer: 
            XSD.decimal: Decimal, XSD.boolean: bool, XSD.date: date, XSD.time: time, XSD.dateTime: datetime}
 
 
+#: Lexical forms rdflib reads as well-typed literals of these datatypes (any other form is judged by
+#: rdflib itself): whole lexical spaces for strings, plain digits for numbers.
+_PLAIN = {
+    XSD.decimal: re.compile(r'"[+-]?[0-9]+(?:\.[0-9]+)?"\^\^<' + re.escape(str(XSD.decimal)) + r">\Z"),
+    XSD.integer: re.compile(r'"[+-]?[0-9]+"\^\^<' + re.escape(str(XSD.integer)) + r">\Z"),
+    XSD.boolean: re.compile(r'"(?:true|false)"\^\^<' + re.escape(str(XSD.boolean)) + r">\Z"),
+    XSD.string: re.compile(r'"(?:[^"\\]|\\.)*"(?:\^\^<' + re.escape(str(XSD.string)) + r">)?\Z", re.S),
+}
+
+
 class Uncertain(Exception):
     """The data holds something the engine cannot judge exactly as pySHACL does: run pySHACL."""
 
@@ -227,9 +237,13 @@ def _bad_values(constraint: Constraint, values: set[str], path: tuple[str, ...],
 
 
 def _datatype_ok(term: str, datatype: URIRef, data: Data) -> bool:
-    """pySHACL's DatatypeConstraintComponent on one value."""
+    """pySHACL's DatatypeConstraintComponent on one value (a lexical form that is plainly well formed
+    for its datatype is judged without building the rdflib literal)."""
     if not term.startswith('"'):
         return False
+    plain = _PLAIN.get(datatype)
+    if plain is not None and plain.match(term):
+        return True
     value = data.literal(term)
     if value.datatype == datatype:
         return getattr(value, "ill_typed", None) is not True and _actual(value, datatype)
