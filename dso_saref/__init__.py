@@ -7,7 +7,7 @@ variable, a SHACL shape and an example. The pivot form is the KE binding set::
     >>> import dso_saref
     >>> payload = {"Hems_ID": "ID1234"}
     >>> dso_saref.to_bindings("hems-voltage-request", payload)
-    [{'hems': '<https://dso.example.org/id/hems/ID1234>', 'hems_id': '"ID1234"'}]
+    {'hems-voltage-request': [{'hems': '<https://dso.example.org/id/hems/ID1234>', 'hems_id': '"ID1234"'}]}
     >>> graph = dso_saref.saref("hems-voltage-request", payload)
     >>> dso_saref.unsaref("hems-voltage-request", graph)
     {'Hems_ID': 'ID1234'}
@@ -101,14 +101,17 @@ def canonical(name: str, payload: Any, *, settings: Settings | None = None) -> A
     return catalog[name].canonical(payload, settings)
 
 
-def to_bindings(name: str, payload: Any, *, settings: Settings | None = None) -> list[dict[str, str]]:
-    """The KE binding set of a payload: one ``{variable: term}`` row per leaf of its nesting, terms in
-    KE syntax (``<iri>``, ``"v"^^<datatype>``), each row once; raises PayloadError."""
+def to_bindings(name: str, payload: Any, *, settings: Settings | None = None) -> dict[str, list[dict[str, str]]]:
+    """The KE binding sets of a payload, by part of the message's pattern (``NAME`` for the core,
+    ``NAME.PART`` for each group of optional values that the payload has): ``{variable: term}`` rows,
+    terms in KE syntax (``<iri>``, ``"v"^^<datatype>``), each row once, every variable bound; raises
+    PayloadError."""
     return catalog[name].table(payload, settings).bindings()
 
 
 def from_bindings(name: str, bindings: Any, *, settings: Settings | None = None) -> Any:
-    """The canonical JSON payload of a KE binding set; raises PayloadError naming the binding."""
+    """The canonical JSON payload of KE binding sets (as :func:`to_bindings` gives them, or the core's
+    binding set alone); raises PayloadError naming the binding."""
     description = catalog[name]
     return description.from_term_rows(description.parse_bindings(bindings), settings)
 
@@ -131,8 +134,7 @@ def serialize(name: str, payload: Any, format: str = "nt", *, settings: Settings
 def unsaref(name: str, graph: Graph, *, settings: Settings | None = None) -> Any:
     """The canonical JSON payload that a SAREF graph holds for the message; raises PayloadError."""
     description = catalog[name]
-    rows = description.pattern.match(graph, description.optional, description.rows.level)
-    return description.from_term_rows(rows, settings)
+    return description.from_term_rows(description.graph_rows(graph), settings)
 
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers

@@ -31,6 +31,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 
 from dso_saref.errors import DescriptionError, PatternError, PayloadError, Problem, UnknownMessageError
 from dso_saref.mapping import Rows
+from dso_saref.parts import Part, split
 from dso_saref.paths import Key, RowError
 from dso_saref.patterns import Pattern, parse
 from dso_saref.payloads import DocumentError, load_json
@@ -124,6 +125,12 @@ class Description:
     def rows(self) -> Rows:
         """The row structure (iterators, levels) of the message's variables."""
         return Rows(self.variables)
+
+    @cached_property
+    def parts(self) -> list[Part]:
+        """The message's pattern in parts that the data always fills: the core first, then one part
+        per group of optional values (:mod:`dso_saref.parts`)."""
+        return split(self.name, self.pattern, self.variables, self.rows.level)
 
     @cached_property
     def builder(self) -> TableBuilder:
@@ -247,24 +254,80 @@ class Description:
         return [groups[key] for key in sorted(groups)]
 
     def parse_bindings(self, bindings: Any) -> list[dict[str, URIRef | Literal]]:
-        """rdflib term rows from a KE binding set (list of {variable: term string}); raises PayloadError."""
+        """The rows (rdflib terms, ``rdf:nil`` where a part is absent) of KE binding sets: a dict of
+        binding sets by part key (what :meth:`Table.bindings` gives), or one binding set, the core's
+        (a list of ``{variable: term string}``); the parts are joined to their parents by their
+        anchors. Raises PayloadError naming the binding."""
+        if isinstance(bindings, list):
+            bindings = {self.parts[0].key: bindings}
+        if not isinstance(bindings, Mapping):
+            raise PayloadError(self.name, [Problem("bindings", "binding sets are a JSON object of arrays by part, "
+                                                   "or one array", "binding")])
+        parts = {part.key: part for part in self.parts}
+        unknown = sorted(set(bindings) - set(parts))
+        if unknown:
+            raise PayloadError(self.name, [Problem(f"bindings[{unknown[0]!r}]", f"not a part of {self.name} "
+                                                   f"(its parts: {', '.join(parts)})", "binding")])
+        parsed = {key: self._parse_set(part, bindings.get(key, [])) for key, part in parts.items()}
+        return self._join(parsed)
+
+    def _parse_set(self, part: Part, bindings: Any) -> list[dict[str, URIRef | Literal]]:
+        where = "bindings" if part.parent is None else f"bindings[{part.key!r}]"
         if not isinstance(bindings, list):
-            raise PayloadError(self.name, [Problem("bindings", "a binding set must be a JSON array", "binding")])
+            raise PayloadError(self.name, [Problem(where, "a binding set must be a JSON array", "binding")])
         rows = []
         for i, binding in enumerate(bindings):
             if not isinstance(binding, dict):
-                raise PayloadError(self.name, [Problem(f"bindings[{i}]", "a binding must be an object", "binding")])
+                raise PayloadError(self.name, [Problem(f"{where}[{i}]", "a binding must be an object", "binding")])
             row = {}
             for key, value in binding.items():
-                if key not in self.variables:
-                    raise PayloadError(self.name, [Problem(f"bindings[{i}].{key}",
-                                                           "not a variable of the message's pattern", "binding")])
+                if key not in part.variables:
+                    raise PayloadError(self.name, [Problem(f"{where}[{i}].{key}",
+                                                           "not a variable of the part's pattern", "binding")])
                 try:
                     row[key] = parse_term(value)
                 except TermError as exc:
-                    raise PayloadError(self.name, [Problem(f"bindings[{i}].{key}", str(exc), "binding")]) from None
+                    raise PayloadError(self.name, [Problem(f"{where}[{i}].{key}", str(exc), "binding")]) from None
+            missing = sorted(part.variables - set(row))
+            if missing:
+                raise PayloadError(self.name, [Problem(f"{where}[{i}]", f"variables {missing} are not bound "
+                                                       "(a binding set binds every variable of its pattern)",
+                                                       "binding")])
             rows.append(row)
         return rows
+
+    def _join(self, parsed: Mapping[str, list[dict[str, URIRef | Literal]]]) -> list[dict[str, URIRef | Literal]]:
+        """Full rows: the core's rows, each part's rows joined to their parent's by the part's anchors
+        (a row whose part is absent keeps ``rdf:nil`` for the part's own variables)."""
+        core, *rest = self.parts
+        rows = [dict(row) for row in parsed[core.key]]
+        for part in rest:
+            index: dict[tuple[Any, ...], list[dict[str, URIRef | Literal]]] = {}
+            anchors = sorted(part.anchors)
+            for row in parsed[part.key]:
+                index.setdefault(tuple(row[a] for a in anchors), []).append(row)
+            used: set[tuple[Any, ...]] = set()
+            joined = []
+            for row in rows:
+                key = tuple(row.get(a, NONE) for a in anchors)
+                matches = index.get(key)
+                if not matches:
+                    joined.append({**row, **dict.fromkeys(part.own, NONE)})
+                    continue
+                used.add(key)
+                joined += [{**row, **{v: match[v] for v in part.own}} for match in matches]
+            orphans = sorted(set(index) - used, key=str)
+            if orphans:
+                first = dict(zip(anchors, orphans[0], strict=True))
+                raise PayloadError(self.name, [Problem(f"bindings[{part.key!r}]", "a row hangs from no row of its "
+                                                       f"parent (anchors {first})", "binding")])
+            rows = joined
+        return rows
+
+    def graph_rows(self, graph: Graph) -> list[dict[str, URIRef | Literal]]:
+        """The rows a graph holds for this message: each part's pattern matched on its own, the parts
+        joined to their parents (see :meth:`parse_bindings`)."""
+        return self._join({part.key: part.pattern.match(graph) for part in self.parts})
 
 
 _MISSING = object()

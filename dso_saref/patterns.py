@@ -149,76 +149,15 @@ class Pattern:
             graph.add(triple)
         return graph
 
-    def select_query(self, optional: Iterable[str] = (), levels: Mapping[str, int] | None = None) -> str:
-        """A SPARQL SELECT matching the pattern; triples that mention an ``optional`` variable go
-        into OPTIONAL blocks, so absent values stay unbound.
-
-        Optional variables that share a triple form one block; with ``levels`` (the nesting depth of
-        each variable in its JSON), a deeper block is nested inside the block of the shallower
-        optional variable it hangs from (an entry's meters inside the entry), so an empty inner list
-        does not make the outer element disappear."""
-        optional = set(optional)
-        level = {name: (levels or {}).get(name, 0) for name in optional}
-        parent = {name: name for name in optional}
-
-        def root(name: str) -> str:
-            while parent[name] != name:
-                parent[name] = parent[parent[name]]
-                name = parent[name]
-            return name
-
-        def deepest(triple: Triple) -> list[str]:
-            names = [v.name for v in triple if isinstance(v, Var) and v.name in optional]
-            top = max((level[n] for n in names), default=-1)
-            return [n for n in names if level[n] == top]
-
-        required: list[Triple] = []
-        for triple in self.triples:
-            names = deepest(triple)
-            for other in names[1:]:
-                parent[root(other)] = root(names[0])
-        blocks: dict[str, list[Triple]] = {}
-        outer: dict[str, str | None] = {}
-        for triple in self.triples:
-            names = deepest(triple)
-            if not names:
-                required.append(triple)
-                continue
-            block = root(names[0])
-            blocks.setdefault(block, []).append(triple)
-            shallower = [v.name for v in triple if isinstance(v, Var) and v.name in optional
-                         and level[v.name] < level[names[0]]]
-            if shallower:
-                candidate = root(max(shallower, key=lambda n: level[n]))
-                outer.setdefault(block, candidate)
-        children: dict[str | None, list[str]] = {}
-        for block in blocks:
-            holder = outer.get(block)
-            children.setdefault(holder if holder in blocks else None, []).append(block)
-
-        def render(block: str) -> str:
-            inner = " ".join(" ".join(_write(t, {}) for t in tr) + " ." for tr in blocks[block])
-            nested = " ".join(render(child) for child in children.get(block, []))
-            return f"OPTIONAL {{ {inner} {nested} }}"
-
-        body = "\n".join(" ".join(_write(t, {}) for t in tr) + " ." for tr in required)
-        for block in children.get(None, []):
-            body += "\n" + render(block)
+    def select_query(self) -> str:
+        """A SPARQL SELECT DISTINCT of the pattern's variables matching its triples."""
+        body = "\n".join(" ".join(_write(t, {}) for t in triple) + " ." for triple in self.triples)
         names = " ".join(f"?{v}" for v in sorted(self.variables))
         return f"SELECT DISTINCT {names} WHERE {{\n{body}\n}}"
 
-    def match(self, graph: Graph, optional: Iterable[str] = (),
-              levels: Mapping[str, int] | None = None) -> list[dict[str, URIRef | Literal]]:
-        """Every binding row of the pattern in ``graph``; unmatched ``optional`` variables are bound
-        to ``rdf:nil`` (see :meth:`select_query` for ``levels``)."""
-        rows = []
-        for result in graph.query(self.select_query(optional, levels)):
-            row = {}
-            for name in self.variables:
-                value = result[name]
-                row[name] = NONE if value is None else value
-            rows.append(row)
-        return rows
+    def match(self, graph: Graph) -> list[dict[str, URIRef | Literal]]:
+        """Every binding row of the pattern in ``graph`` (rdflib's SPARQL engine)."""
+        return [{name: result[name] for name in self.variables} for result in graph.query(self.select_query())]
 
 
 def _write(term: Term, prefixes: Mapping[str, str]) -> str:

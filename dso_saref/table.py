@@ -29,6 +29,7 @@ from pydantic import BaseModel, RootModel
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
+from dso_saref.parts import Part
 from dso_saref.paths import BRANCH, Iterate, Key
 from dso_saref.patterns import Var
 from dso_saref.terms import (
@@ -54,7 +55,6 @@ __all__ = ["FORMATS", "Table", "TableBuilder", "json_text", "nt_term"]
 FORMATS = ("nt", "turtle", "json-ld", "bindings")
 
 _ABSENT = object()
-_NIL = f"<{NONE}>"
 _STRING = f"^^<{XSD.string}>"
 _TEXT = {str, type(None)}
 _FLOAT = {float}
@@ -299,25 +299,34 @@ class Table:
             known.update(dict.fromkeys(fresh))
             yield fresh
 
-    def bindings(self) -> list[dict[str, str]]:
-        """The KE binding set (each row once; unbound variables as ``rdf:nil``)."""
+    def bindings(self) -> dict[str, list[dict[str, str]]]:
+        """The KE binding sets of the rows: one per part of the message's pattern
+        (:mod:`dso_saref.parts`) that has rows, the core's always, each row once and every variable
+        of its part bound (an absent value is never written as a placeholder)."""
+        out: dict[str, list[dict[str, str]]] = {}
+        for part in self.description.parts:
+            rows = self.part_rows(part)
+            if rows or part.parent is None:
+                out[part.key] = rows
+        return out
+
+    def part_rows(self, part: Part) -> list[dict[str, str]]:
+        """The binding rows of one part: its variables at its level, where every one is bound."""
         if self.size == 0:
             return []
-        names = sorted(self.level_of)
+        level = min(part.level, self.depth())
+        names = sorted(part.variables)
         columns = []
         for name in names:
-            column = self.column(name)
+            column = self.column(name, level)
             variable = self.description.variables[name]
             if variable.kind == VariableKind.LITERAL and variable.datatype == XSD.string:
-                column = [_NIL if v is None else _binding(v) for v in column]
-            elif None in column:
-                column = [_NIL if v is None else v for v in column]
+                column = [None if v is None else _binding(v) for v in column]
             columns.append(column)
         rows = zip(*columns, strict=True)
-        deepest = [name for name in names if self.level_of[name] == self.depth()]
-        if not any(_distinct(self.column(name)) for name in deepest):
-            rows = iter(dict.fromkeys(rows))
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        if any(None in column for column in columns):
+            rows = (row for row in rows if None not in row)
+        return [dict(zip(names, row, strict=True)) for row in dict.fromkeys(rows)]
 
     def graph(self) -> Graph:
         """The rdflib graph of the rows' triples, with the project's prefixes bound."""

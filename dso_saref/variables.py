@@ -7,6 +7,7 @@ table; :meth:`Variable.term` writes a JSON value as its term and :meth:`Variable
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -78,7 +79,8 @@ class Variable:
     template: str | None = None
     unit: str | None = None
     vocabulary: Mapping[str, str] = field(default_factory=dict)
-    optional: bool = False
+    #: ``True``, or the name of the part (docs/patterns.md) the variable's value is bound in
+    optional: bool | str = False
     description: str = ""
     #: One path per alternative (``None`` where the variable is not in it); empty without alternatives.
     branches: tuple[Path | None, ...] = ()
@@ -107,7 +109,11 @@ class Variable:
         requires = (requires,) if isinstance(requires, str) else tuple(requires)
         if requires and (path is not None or kinds[0] != "iri"):
             raise DescriptionError(f"variable ?{name}: 'requires' is for IRIs minted from other variables")
-        common = {"name": name, "path": path, "optional": bool(spec.get("optional", False)),
+        optional = spec.get("optional", False)
+        if not isinstance(optional, bool | str) or optional == "" or (
+                isinstance(optional, str) and not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", optional)):
+            raise DescriptionError(f"variable ?{name}: optional is true or a part name such as \"readings\"")
+        common = {"name": name, "path": path, "optional": optional,
                   "description": spec.get("description", ""), "branches": branches, "requires": requires}
         kind = kinds[0]
         if kind != "iri" and path is None:

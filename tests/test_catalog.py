@@ -63,15 +63,17 @@ def test_example_triples_parse_back_and_match_the_pattern(name: str) -> None:
     for fmt in ("turtle", "nt", "json-ld"):
         again = Graph().parse(data=graph.serialize(format=fmt), format=fmt)
         assert len(again) == len(graph)
-        rows = description.pattern.match(again, description.optional, description.rows.level)
+        rows = description.graph_rows(again)
         assert rows, f"{fmt}: the pattern does not match the example's own triples"
+        assert description.from_term_rows(rows) == dso_saref.canonical(name, description.example())
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bindings_are_ke_term_strings(name: str) -> None:
-    for row in dso_saref.to_bindings(name, dso_saref.catalog[name].example()):
-        for value in row.values():
-            assert value.startswith(("<", '"'))
+    for rows in dso_saref.to_bindings(name, dso_saref.catalog[name].example()).values():
+        for row in rows:
+            for value in row.values():
+                assert value.startswith(("<", '"'))
 
 
 @pytest.mark.parametrize("name", NAMES)

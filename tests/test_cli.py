@@ -68,7 +68,7 @@ def test_invalid_payload_names_the_json_path() -> None:
 def test_lenient_mode_drops_unknown_keys() -> None:
     code, out = run("saref", "hems-voltage-request", "-", "--lenient", "--format", "bindings",
                     stdin='{"Hems_ID": "a", "extra": 1}')
-    assert code == 0 and json.loads(out)[0]["hems_id"] == '"a"'
+    assert code == 0 and json.loads(out)["hems-voltage-request"][0]["hems_id"] == '"a"'
 
 
 def test_unreadable_file_is_a_usage_error() -> None:

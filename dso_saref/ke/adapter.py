@@ -32,6 +32,7 @@ from pydantic import BaseModel, RootModel
 from dso_saref.catalog import ASK_ANSWER, DEFAULT, Catalog, Description
 from dso_saref.errors import DsoSarefError, PayloadError, Problem
 from dso_saref.exchange import ANONYMOUS, ExchangeContext, Handler, Query
+from dso_saref.ke.assembly import Assembly
 from dso_saref.ke.client import KnowledgeEngineClient
 from dso_saref.ke.errors import (
     BadRequest,
@@ -44,7 +45,8 @@ from dso_saref.ke.errors import (
     ServerError,
 )
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
-from dso_saref.ke.roles import KnowledgeInteractionSpec, interactions_for
+from dso_saref.ke.roles import REACT, KnowledgeInteractionSpec, interactions_for
+from dso_saref.parts import ki_name
 from dso_saref.paths import Key
 from dso_saref.terms import Settings, TermError, format_term, parse_term
 from dso_saref.variables import VariableKind
@@ -109,6 +111,7 @@ class Adapter:
         self.backoff = backoff or Backoff()
         self.specs = {spec.name: spec for spec in interactions_for(role, self.catalog)}
         self.handlers = dict(handlers or {})
+        self.assembly = Assembly()
         missing = sorted(n for n in self.handlers if n not in self.specs or self.specs[n].initiates)
         if missing:
             raise ValueError(f"role {role!r} does not serve {missing}")
@@ -176,7 +179,7 @@ class Adapter:
         ValueError when the role does not start ``name``, KnowledgeEngineError from the KE
         (``KnowledgeEngineTimeout`` past ``timeout``)."""
         spec = self.specs.get(name)
-        if spec is None or not spec.initiates:
+        if spec is None or not spec.initiates or spec.part is not None:
             raise ValueError(f"role {self.role!r} does not start the exchange {name!r}")
         exchange = self.catalog[name]
         counterpart = self._counterpart(exchange)
@@ -186,10 +189,14 @@ class Adapter:
         if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER:
             bindings = self._ask_bindings(exchange, counterpart, payload)
             result = self.client.ask(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
-            return self._collect(name, counterpart, result.exchange_info, lambda info: info.binding_set)
-        bindings = exchange.table(payload, self.settings).bindings()
-        posted = self.client.post(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
-        return self._collect(name, counterpart, posted.exchange_info, lambda info: info.result_binding_set)
+            return self._collect(name, counterpart, result.exchange_info, lambda info: info.binding_set, timeout)
+        sets = exchange.table(payload, self.settings).bindings()
+        for part in exchange.parts[1:]:  # the optional values first: the reactor joins them to the core
+            if sets.get(part.key):
+                self.client.post(self.kb_id, self.ki_ids[ki_name(part.key)], sets[part.key], recipients=recipients,
+                                 timeout=timeout)
+        posted = self.client.post(self.kb_id, ki_id, sets[exchange.name], recipients=recipients, timeout=timeout)
+        return self._collect(name, counterpart, posted.exchange_info, lambda info: info.result_binding_set, timeout)
 
     def _counterpart(self, exchange: Description) -> Description:
         interaction = exchange.interaction
@@ -197,7 +204,9 @@ class Adapter:
 
     def _ask_bindings(self, exchange: Description, counterpart: Description, payload: Any) -> list[dict[str, str]]:
         if exchange is not counterpart:
-            return exchange.table(payload, self.settings).bindings()
+            core = counterpart.parts[0].variables
+            return [{k: v for k, v in row.items() if k in core}
+                    for row in exchange.table(payload, self.settings).bindings()[exchange.name]]
         if payload is None:
             return []
         if not isinstance(payload, Mapping):
@@ -205,26 +214,47 @@ class Adapter:
         return [filter_bindings(exchange, payload, self.settings)]
 
     def _collect(self, name: str, counterpart: Description, infos: Sequence[ExchangeInfo],
-                 bindings_of: Callable[[ExchangeInfo], Any]) -> Exchange:
+                 bindings_of: Callable[[ExchangeInfo], Any], timeout: float | None) -> Exchange:
         answers: dict[str, Any] = {}
         failed: dict[str, str] = {}
         for info in infos:
             if not info.succeeded:
                 failed[info.knowledge_base_id] = info.failed_message or info.status
                 continue
-            rows = list(bindings_of(info) or [])
+            sets = {counterpart.name: list(bindings_of(info) or [])}
             try:
+                sets.update(self._fetch_parts(counterpart, sets[counterpart.name], info.knowledge_base_id, timeout))
+                rows = counterpart.parse_bindings(sets)
                 if counterpart.name == name and not counterpart.top_list:
                     # a lookup of single-object messages (readings): one answer per instance
-                    answers[info.knowledge_base_id] = [
-                        counterpart.from_term_rows(group, self.settings)
-                        for group in counterpart.instances(counterpart.parse_bindings(rows))]
+                    answers[info.knowledge_base_id] = [counterpart.from_term_rows(group, self.settings)
+                                                       for group in counterpart.instances(rows)]
                 else:
-                    answers[info.knowledge_base_id] = counterpart.from_term_rows(
-                        counterpart.parse_bindings(rows), self.settings)
+                    answers[info.knowledge_base_id] = counterpart.from_term_rows(rows, self.settings)
             except PayloadError as exc:
                 failed[info.knowledge_base_id] = f"answer is not a valid {counterpart.name}: {exc}"
+            except KnowledgeEngineError as exc:
+                failed[info.knowledge_base_id] = f"the parts of the answer could not be fetched: {exc}"
         return Exchange(name, answers, failed)
+
+    def _fetch_parts(self, counterpart: Description, core: list[dict[str, str]], peer: str,
+                     timeout: float | None) -> dict[str, list[dict[str, str]]]:
+        """The parts of an answer, asked of the peer that gave its core, bound to the core's nodes."""
+        sets: dict[str, list[dict[str, str]]] = {}
+        if not core:
+            return sets
+        for part in counterpart.parts[1:]:
+            parent = sets.get(counterpart.name + "." + part.parent) if part.parent else core
+            if not parent:
+                continue
+            shared = sorted(part.anchors & set(parent[0]))
+            anchors = list({tuple(row[a] for a in shared): {a: row[a] for a in shared} for row in parent}.values())
+            result = self.client.ask(self.kb_id, self.ki_ids[ki_name(part.key) + "--ask"], anchors,
+                                     recipients=[peer], timeout=timeout)
+            rows = [row for info in result.exchange_info if info.succeeded for row in (info.binding_set or [])]
+            if rows:
+                sets[part.key] = rows
+        return sets
 
     # -- the serving side --------------------------------------------------------------------
 
@@ -295,27 +325,43 @@ class Adapter:
             log.error("could not report the failure of handle request %s: %s", request.handle_request_id, exc)
 
     def _answer(self, name: str | None, request: HandleRequest) -> list[dict[str, str]]:
-        if name is None or name not in self.handlers:
+        spec = self.specs.get(name or "")
+        if spec is None or spec.initiates:
             raise ValueError(f"no handler for {request.knowledge_interaction_id}")
-        exchange = self.catalog[name]
-        counterpart = self._counterpart(exchange)
-        context = ExchangeContext(request.requesting_knowledge_base_id or ANONYMOUS, datetime.now(UTC), name, "ke",
-                                  request.handle_request_id)
+        asker = request.requesting_knowledge_base_id or ANONYMOUS
         incoming = list(request.binding_set)
+        if spec.part is not None:
+            message = spec.part.partition(".")[0]
+            if message == spec.exchange and spec.type == REACT:  # a part of the message, before its core
+                self.assembly.arrived(asker, spec.exchange, spec.part, incoming)
+                return []
+            return self.assembly.part_rows(asker, message, spec.part, [r for r in incoming if r])
+        if spec.exchange not in self.handlers:
+            raise ValueError(f"no handler for {request.knowledge_interaction_id}")
+        exchange = self.catalog[spec.exchange]
+        counterpart = self._counterpart(exchange)
+        context = ExchangeContext(asker, datetime.now(UTC), exchange.name, "ke", request.handle_request_id)
         lookup = exchange is counterpart
-        if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER:
-            if lookup:
-                message: Any = Query(None, bound_fields(counterpart, incoming, self.settings), tuple(incoming))
-            else:
-                message = ask_request(exchange, incoming, self.settings)
+        asking = exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER
+        if asking and lookup:
+            message_in: Any = Query(None, bound_fields(counterpart, incoming, self.settings), tuple(incoming))
+        elif asking:
+            message_in = ask_request(exchange, incoming, self.settings)
         else:
-            message = exchange.message_of_rows(exchange.parse_bindings(incoming), self.settings)
-        answer = self.handlers[name](message, context)
-        rows = [row for item in _instances(answer, counterpart, lookup, self.settings)
-                for row in counterpart.table_of(item, self.settings).bindings()]
-        if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER and incoming:
-            rows = [row for row in rows if any(compatible(row, bound, counterpart) for bound in incoming)]
-        return rows
+            parts = self.assembly.take(asker, exchange.name)
+            message_in = exchange.message_of_rows(exchange.parse_bindings({exchange.name: incoming, **parts}),
+                                                  self.settings)
+        answer = self.handlers[exchange.name](message_in, context)
+        sets: dict[str, list[dict[str, str]]] = {}
+        for item in _instances(answer, counterpart, lookup, self.settings):
+            for key, rows in counterpart.table_of(item, self.settings).bindings().items():
+                sets.setdefault(key, []).extend(r for r in rows if r not in sets.get(key, []))
+        if asking and incoming:
+            core = sets.get(counterpart.name, [])
+            sets[counterpart.name] = [row for row in core if any(compatible(row, bound, counterpart)
+                                                                   for bound in incoming)]
+        self.assembly.served(asker, counterpart.name, sets)
+        return sets.get(counterpart.name, [])
 
 
 def _instances(answer: Any, counterpart: Description, lookup: bool, settings: Settings) -> list[BaseModel]:
@@ -343,15 +389,16 @@ def compatible(row: Mapping[str, str], bound: Mapping[str, str], description: De
 
 def ask_request(exchange: Description, incoming: Sequence[Mapping[str, str]], settings: Settings) -> BaseModel:
     """The typed request of an ASK whose request is its own message (HEMS status, voltage); raises
-    PayloadError unless the asker bound every variable of it in one binding."""
+    PayloadError unless the asker bound every variable of the request's core in one binding."""
     if len(incoming) != 1:
         raise PayloadError(exchange.name, [Problem("bindings", "an ASK for this exchange binds exactly one request",
                                                    "binding")])
-    row = {k: v for k, v in incoming[0].items() if k in exchange.variables}
-    missing = sorted(set(exchange.variables) - set(row))
+    core = exchange.parts[0].variables
+    row = {k: v for k, v in incoming[0].items() if k in core}
+    missing = sorted(core - set(row))
     if missing:
         raise PayloadError(exchange.name, [Problem("bindings[0]", f"the ASK leaves {missing} unbound", "binding")])
-    return exchange.message_of_rows(exchange.parse_bindings([row]), settings)
+    return exchange.message_of_rows(exchange.parse_bindings({exchange.name: [row]}), settings)
 
 
 def bound_fields(description: Description, incoming: Sequence[Mapping[str, str]],

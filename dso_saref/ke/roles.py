@@ -3,11 +3,16 @@
 Every exchange of the catalog (a message with an ``[interaction]`` table) names the roles that start
 it (``initiators``) and the roles that serve it (``responders``). A role registers, per exchange:
 
-- POST/REACT: a POST (initiator) or REACT (responder) with the starting message's pattern as argument
-  and the result message's pattern as result;
-- ASK/ANSWER: an ASK (initiator) or ANSWER (responder) on the answer message's pattern.
+- POST/REACT: a POST (initiator) or REACT (responder) with the core of the starting message's pattern
+  as argument and the core of the result message's pattern as result; a POST or REACT without result
+  for each part of the starting message (its optional values, sent before the core, docs/patterns.md);
+  an ASK or ANSWER for each part of the result (fetched after the core answer);
+- ASK/ANSWER: an ASK (initiator) or ANSWER (responder) on the core of the answer message's pattern,
+  and one on each of its parts.
 
-The ``knowledgeInteractionName`` is the catalog name of the starting message::
+The ``knowledgeInteractionName`` is the catalog name of the starting message for the core, the part's
+key for a part of the starting message (``fault-notification--timestamp``), and the part's key with
+``--ask`` or ``--answer`` for a part of the answer (``acknowledgement--reason--ask``)::
 
     >>> [ki.name for ki in interactions_for("dso")][:2]
     ['activation-plan', 'authorization-request']
@@ -18,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dso_saref.catalog import ASK_ANSWER, DEFAULT, ROLES, Catalog, Description
+from dso_saref.parts import ki_name
 
 __all__ = ["ANSWER", "ASK", "POST", "REACT", "ROLES", "KnowledgeInteractionSpec", "interactions_for"]
 
@@ -29,7 +35,9 @@ REACT = "ReactKnowledgeInteraction"
 
 @dataclass(frozen=True)
 class KnowledgeInteractionSpec:
-    """One KI registration: its name (the exchange), type, pattern(s) in KE syntax and prefixes."""
+    """One KI registration: its name, type, pattern(s) in KE syntax and prefixes, the ``exchange`` it
+    belongs to (the catalog name of the starting message) and, for a part, the part's ``key``
+    (``None`` for the exchange's core KI)."""
 
     name: str
     type: str
@@ -37,6 +45,8 @@ class KnowledgeInteractionSpec:
     argument_pattern: str | None
     result_pattern: str | None
     prefixes: dict[str, str]
+    exchange: str = ""
+    part: str | None = None
 
     @property
     def initiates(self) -> bool:
@@ -56,17 +66,26 @@ class KnowledgeInteractionSpec:
         return body
 
 
-def _spec(exchange: Description, counterpart: Description, initiates: bool) -> KnowledgeInteractionSpec:
+def _specs(exchange: Description, counterpart: Description, initiates: bool) -> list[KnowledgeInteractionSpec]:
     interaction = exchange.interaction
     if interaction is None:  # pragma: no cover - callers pass exchanges only
         raise ValueError(f"{exchange.name} starts no exchange")
     prefixes = {**exchange.prefixes, **counterpart.prefixes}
+    ask, post = (ASK, POST) if initiates else (ANSWER, REACT)
+    core, *answer_parts = counterpart.parts
     if interaction.type == ASK_ANSWER:
-        return KnowledgeInteractionSpec(
-            exchange.name, ASK if initiates else ANSWER, counterpart.pattern.to_text(prefixes), None, None, prefixes)
-    return KnowledgeInteractionSpec(
-        exchange.name, POST if initiates else REACT, None, exchange.pattern.to_text(prefixes),
-        counterpart.pattern.to_text(prefixes), prefixes)
+        specs = [KnowledgeInteractionSpec(exchange.name, ask, core.pattern.to_text(prefixes), None, None, prefixes,
+                                          exchange.name)]
+    else:
+        specs = [KnowledgeInteractionSpec(exchange.name, post, None, exchange.parts[0].pattern.to_text(prefixes),
+                                          core.pattern.to_text(prefixes), prefixes, exchange.name)]
+        specs += [KnowledgeInteractionSpec(ki_name(part.key), post, None, part.pattern.to_text(prefixes), None,
+                                           prefixes, exchange.name, part.key) for part in exchange.parts[1:]]
+    # one role may send a message's parts, fetch them as an answer's parts and serve them: three names
+    suffix = "--ask" if initiates else "--answer"
+    specs += [KnowledgeInteractionSpec(ki_name(part.key) + suffix, ask, part.pattern.to_text(prefixes), None, None,
+                                       prefixes, exchange.name, part.key) for part in answer_parts]
+    return specs
 
 
 def interactions_for(role: str, catalog: Catalog | None = None) -> list[KnowledgeInteractionSpec]:
@@ -74,15 +93,15 @@ def interactions_for(role: str, catalog: Catalog | None = None) -> list[Knowledg
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
     catalog = DEFAULT if catalog is None else catalog
-    specs = []
+    specs: dict[str, KnowledgeInteractionSpec] = {}
     for name in sorted(catalog):
         exchange = catalog[name]
         interaction = exchange.interaction
         if interaction is None:
             continue
         counterpart = catalog[interaction.counterpart]
-        if role in interaction.initiators:
-            specs.append(_spec(exchange, counterpart, initiates=True))
-        if role in interaction.responders:
-            specs.append(_spec(exchange, counterpart, initiates=False))
-    return specs
+        for initiates, roles in ((True, interaction.initiators), (False, interaction.responders)):
+            if role in roles:
+                for spec in _specs(exchange, counterpart, initiates):
+                    specs.setdefault(spec.name, spec)  # a result's parts are one KI, whatever exchange brought it
+    return list(specs.values())

@@ -3,6 +3,7 @@ and the faults the handle loop must survive."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -84,10 +85,27 @@ def test_every_exchange_runs_between_two_roles_over_http(server: EmulatorServer,
 
 
 @pytest.mark.parametrize("role", ["dso", "service-provider", "third-party", "data-service-provider"])
-def test_ki_names_are_exchange_names_and_unique(role: str) -> None:
-    names = [spec.name for spec in interactions_for(role)]
-    assert names == sorted(set(names))
-    assert set(names) <= set(EXCHANGES)
+def test_ki_names_are_exchange_and_part_names_unique_and_ke_legal(role: str) -> None:
+    specs = interactions_for(role)
+    names = [spec.name for spec in specs]
+    assert len(names) == len(set(names))
+    assert {spec.name for spec in specs if spec.part is None} <= set(EXCHANGES)
+    for spec in specs:
+        assert re.fullmatch(r"[a-zA-Z0-9-]+", spec.name), spec.name  # the KE's knowledgeInteractionName
+        if spec.part is not None:
+            message, _, part = spec.part.partition(".")
+            assert spec.name.startswith(f"{message}--{part}")
+
+
+def test_no_binding_set_carries_a_placeholder_and_every_row_binds_its_part() -> None:
+    """issue 10: a binding set means its pattern instantiated with every row, so none may hold rdf:nil."""
+    for name in dso_saref.catalog:
+        description = dso_saref.catalog[name]
+        for key, rows in dso_saref.to_bindings(name, description.example()).items():
+            part = next(p for p in description.parts if p.key == key)
+            for row in rows:
+                assert set(row) == set(part.variables), (key, row)
+                assert "rdf-syntax-ns#nil" not in "".join(row.values()), (key, row)
 
 
 def test_a_raising_handler_becomes_an_error_reply_not_a_hang(server: EmulatorServer) -> None:
@@ -113,7 +131,7 @@ def test_malformed_incoming_bindings_are_refused_with_a_clear_error(server: Emul
     reactor.register()
     poster.register()
     good = dso_saref.to_bindings("fault-notification", dso_saref.catalog["fault-notification"].example())
-    bad = [{**row, next(iter(row)): '"not an iri"'} for row in good]
+    bad = [{**row, "postal_code": "<urn:not:a:postal:code>"} for row in good["fault-notification"]]
     with serving(reactor):
         result = poster.client.post(poster.kb_id, poster.ki_ids["fault-notification"], bad)
     assert seen == []
