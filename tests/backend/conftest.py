@@ -68,3 +68,11 @@ def sp1(clock: Clock):
 def sp2(clock: Clock):
     """The context of an exchange started by SP002 now."""
     return lambda: ExchangeContext(SP002, clock())
+
+
+@pytest.fixture(params=KINDS)
+def shared_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """A new database that several storages, threads and processes open at once: a sqlite file (WAL) or a
+    PostgreSQL schema."""
+    with test_database(request.param, tmp_path, file=True) as db:
+        yield db
