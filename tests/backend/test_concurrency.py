@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 
-from dso_saref.backend import DsoBackend, ExchangeContext, Outcome, Refused
+from dso_saref.backend import DsoBackend, ExchangeContext, Outcome, Refused, StateError
 from dso_saref.backend.idempotency import IdempotencyKeys
 from dso_saref.backend.seed import SP001, SP002, example_needs, seed
 from dso_saref.messages.common import Status
@@ -132,6 +132,7 @@ def test_hluc10_an_offer_arriving_during_clearing_waits_and_is_rejected(market):
     pause.release.set()
     clearing.join(WAIT)
     offering.join(WAIT)
+    assert [p.recipient for p in plans[0]] == [SP001]
     assert acks[0].status is Status.REJECTED and "already cleared" in acks[0].reason
     assert backend.market.offer("1", "late", "SP001") is None
     assert_market_consistent(backend)
@@ -267,7 +268,7 @@ def test_a_retried_post_with_the_same_key_is_applied_once(market):
     assert {a.model_dump_json() for a in acks} == {acks[0].model_dump_json()}
     assert acks[0].status is Status.ACCEPTED
     assert len(backend.registry.entries(operation="flexibility-offers")) == 1  # applied once, answered 8 times
-    with pytest.raises(Exception, match="another request"):
+    with pytest.raises(StateError, match="another request"):
         send_other = backend.handlers()["flexibility-offers"]
         IdempotencyKeys(backend.storage).handle(send_other, offers("k2"), ExchangeContext(SP001, NOW), key="req-1")
     # another requester has keys of its own

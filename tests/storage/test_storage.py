@@ -75,7 +75,7 @@ def test_driver_errors_become_storage_errors_and_roll_back(database):
         db.execute("INSERT INTO zones (id) VALUES (?)", ("Z1",))
     assert isinstance(info.value, StorageError)
     assert zones(storage) == []
-    with pytest.raises(StorageError, match="no such table|does not exist"):
+    with pytest.raises(StorageError, match=r"no such table|does not exist"):
         storage.query("SELECT * FROM nowhere")
 
 
