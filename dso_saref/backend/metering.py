@@ -8,7 +8,10 @@ mean of the bucket's quarter-hours, so that value x duration is the bucket's ene
 the quarter-hour energies (energy-consistent). Buckets are aligned to the hour and the day of
 ``BackendSettings.timezone`` (a daylight-saving day has 92 or 100 quarter-hours), each bucket is labelled
 by its start, only buckets that lie entirely inside the requested window are reported, and a bucket with
-a missing quarter-hour is left out rather than averaged over fewer quarters.
+a missing quarter-hour is left out rather than averaged over fewer quarters. The database does the
+aggregation (:mod:`dso_saref.backend.aggregation`, over the ``net_active_power`` view of every client's
+readings and bulk-loaded meter readings); :func:`aggregate` is the same computation in Python, the
+reference the SQL is tested against.
 
 **Anonymised data.** The value of a zone is the sum of its households' (LV clients') average powers. A
 zone with fewer than ``k`` households is refused outright; a bucket is reported only if at least ``k``
