@@ -56,7 +56,7 @@ def to_db_time(value: datetime) -> str:
     Raises :class:`ValueError` for a naive datetime (every time in the backend is aware)."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: the backend stores aware times only")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def from_db_time(value: str | datetime) -> datetime:
