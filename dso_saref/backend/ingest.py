@@ -11,11 +11,15 @@ Two formats, told apart by the file name (``.json`` / ``.csv``) or ``format=``:
   or W, finite numbers).
 
 ``id`` names a client of the data layer (``LV0001``) or an end user (``U0001``, stored under its
-client). Measurements are stored in kW. Each file is one transaction: its rows are bulk-loaded into a
-scratch table (``COPY`` on PostgreSQL, ``executemany`` on sqlite), checked (every id known), then added
-with ``ON CONFLICT DO NOTHING``, so a file is stored whole or not at all, and running a file again
-(after an interruption, or by mistake) inserts nothing twice. A reading already stored for a client and
-time is kept. The day partitions the readings need are created first on PostgreSQL::
+client). Measurements are stored in kW. Each file is one transaction, so a file is stored whole or not
+at all, and running a file again (after an interruption, or by mistake) inserts nothing twice; a
+reading already stored for a client and time is kept. A file is loaded in one of two ways:
+
+- directly: its readings are bulk-loaded into the table (``COPY`` on PostgreSQL, ``executemany`` on
+  sqlite), block by block, the day partitions of each block made first. This is the way of new readings
+  named by client id, and it stops at the first reading already stored;
+- else, staged (in a savepoint's stead, reading the file again): bulk-loaded into a scratch table, every
+  id checked and end users resolved to their clients, then added with ``ON CONFLICT DO NOTHING``::
 
     report = ingest_metering(storage, ["day-1.csv", "day-2.json"], progress=print)
     report.readings, report.inserted, report.skipped
@@ -27,6 +31,7 @@ before it stay ingested (:attr:`IngestError.report`), nothing of the bad file is
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import time
@@ -38,7 +43,8 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from dso_saref.backend.storage import Storage, to_db_time
+from dso_saref.backend.errors import ConstraintError
+from dso_saref.backend.storage import Storage, Transaction, to_db_time
 from dso_saref.errors import PayloadError, Problem
 from dso_saref.messages.data_sharing import MeteringSeries
 from dso_saref.terms import UNITS, TermError, parse_datetime
@@ -125,6 +131,7 @@ class _Reading:
     """The progress of one file being read (updated as its rows are produced)."""
 
     path: Path
+    kind: str
     total: int
     progress: Callable[[IngestProgress], None] | None
     readings: int = 0
@@ -173,37 +180,75 @@ class _Bad(Exception):
 def _ingest_file(storage: Storage, path: Path, kind: str,
                  progress: Callable[[IngestProgress], None] | None) -> FileReport:
     began = time.perf_counter()
-    state = _Reading(path, path.stat().st_size, progress)
-    with path.open(encoding="utf-8", newline="") as text:
-        rows = _json_rows(text, state) if kind == "json" else _csv_rows(text, state)
-        with storage.transaction(f"ingest {path.name}") as db:
-            db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
-            db.copy("ingest_staging", _COLUMNS, rows)
-            state.report("storing")
-            unknown = db.execute(
-                "SELECT s.id, MIN(s.line) AS line FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c "
-                "WHERE c.id = s.id) AND NOT EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) GROUP BY s.id "
-                "ORDER BY 2 LIMIT 5").fetchall()
-            if unknown:
-                where = "line" if kind == "csv" else "series"
-                raise PayloadError("metering-data", [Problem(f"{path}:{where} {r['line']}: id",
-                                                             f"{r['id']!r} is neither a client nor an end user")
-                                                     for r in unknown])
-            storage.prepare_days("meter_readings", state.days)  # before this transaction writes to the table
-            inserted = db.execute(
-                "INSERT INTO meter_readings (client_id, timestamp, active_power) "
-                "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
-                "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id "
-                "WHERE TRUE ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
+    with storage.transaction(f"ingest {path.name}") as db:
+        try:
+            with storage.transaction(f"ingest {path.name} (direct)") as direct:  # a savepoint
+                state, inserted = _read(path, kind, progress, lambda rows, state: _direct(storage, direct, rows, state))
+        except (ConstraintError, _Resolve):  # a reading already stored, or ids to resolve: the careful way
+            state, inserted = _read(path, kind, progress, lambda rows, state: _staged(storage, db, rows, state))
     state.position = state.total
     state.report("done")
     return FileReport(path, kind, state.readings, inserted, tuple(sorted(state.days)), time.perf_counter() - began)
 
 
+class _Resolve(Exception):
+    """The file names end users (or unknown ids): the staged load resolves them (or says which)."""
+
+
+def _read(path: Path, kind: str, progress: Callable[[IngestProgress], None] | None,
+          load: Callable[[Iterator[Sequence[Any]], _Reading], int]) -> tuple[_Reading, int]:
+    state = _Reading(path, kind, path.stat().st_size, progress)
+    with path.open(encoding="utf-8", newline="") as text:
+        return state, load(_json_rows(text, state) if kind == "json" else _csv_rows(text, state), state)
+
+
+def _direct(storage: Storage, db: Transaction, rows: Iterator[Sequence[Any]], state: _Reading) -> int:
+    """The fast way, for readings not stored yet of clients named by their client id: ``COPY`` straight into
+    the table, block by block (each block's day partitions made first). Raises :class:`ConstraintError`
+    at the first reading already stored (or given twice) and :class:`_Resolve` for an id that is not a
+    client's; the caller then rolls back and takes :func:`_staged`."""
+    ids: set[str] = set()
+    count = 0
+    while block := list(itertools.islice(rows, _EVERY)):
+        storage.prepare_days("meter_readings", state.days)
+        ids.update(r[1] for r in block)
+        count += db.copy("meter_readings", ("client_id", "timestamp", "active_power"), (r[1:] for r in block))
+    state.report("storing")
+    wanted = sorted(ids)
+    for i in range(0, len(wanted), 500):
+        chunk = wanted[i:i + 500]
+        marks = ", ".join("?" for _ in chunk)
+        if len(db.execute(f"SELECT id FROM clients WHERE id IN ({marks})", chunk).fetchall()) != len(chunk):
+            raise _Resolve
+    return count
+
+
+def _staged(storage: Storage, db: Transaction, rows: Iterator[Sequence[Any]], state: _Reading) -> int:
+    """The careful way: load into a scratch table, check and resolve the ids, add what is not stored yet."""
+    db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
+    db.copy("ingest_staging", _COLUMNS, rows)
+    state.report("storing")
+    unknown = db.execute(
+        "SELECT s.id, MIN(s.line) AS line FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c "
+        "WHERE c.id = s.id) AND NOT EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) GROUP BY s.id "
+        "ORDER BY 2 LIMIT 5").fetchall()
+    if unknown:
+        where = "series" if state.kind == "json" else "line"
+        raise PayloadError("metering-data", [Problem(f"{state.path}:{where} {r['line']}: id",
+                                                     f"{r['id']!r} is neither a client nor an end user")
+                                             for r in unknown])
+    storage.prepare_days("meter_readings", state.days)
+    return db.execute(
+        "INSERT INTO meter_readings (client_id, timestamp, active_power) "
+        "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
+        "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id "
+        "WHERE TRUE ORDER BY 1, 2 ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount  # in index order
+
+
 # -- CSV ------------------------------------------------------------------------------------------------
 
 def _csv_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
-    reader = csv.reader(_counted(text, state))
+    reader = csv.reader(text)
     header = next(reader, None)
     if header is None:
         raise _Bad(f"{state.path}:1", "empty file: the first line names the columns id, time, measurement[, unit]")
@@ -215,31 +260,49 @@ def _csv_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
                                       f"(unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'})")
     at_id, at_time, at_value = names.index("id"), names.index("time"), names.index("measurement")
     at_unit = names.index("unit") if "unit" in names else None
-    units: dict[str, float] = {}
     width = len(names)
+    # a file repeats its ids, times and units on every line: each distinct text is checked once
+    ids: set[str] = set()
+    times: dict[str, str] = {}
+    units: dict[str, float] = {}
     for number, row in enumerate(reader, start=2):
         if len(row) != width:
             if not row:
                 continue
             raise _Bad(f"{state.path}:{number}", f"{len(row)} fields, the header has {width}")
-        location = f"{state.path}:{number}"
-        identifier = _identifier(row[at_id], f"{location}: id")
+        identifier = row[at_id]
+        if identifier not in ids:
+            ids.add(_identifier(identifier, f"{state.path}:{number}: id"))
+        stamp = times.get(row[at_time])
+        if stamp is None:
+            stamp = _time(row[at_time], f"{state.path}:{number}: time", state, times)
+        factor = units.get(row[at_unit]) if at_unit is not None else 1.0
+        if factor is None:
+            factor = units[row[at_unit]] = _factor(row[at_unit], f"{state.path}:{number}: unit")
         try:
-            moment = parse_datetime(row[at_time])
-        except TermError as exc:
-            raise _Bad(f"{location}: time", str(exc)) from None
-        factor = _factor(row[at_unit] if at_unit is not None else "kW", units, f"{location}: unit")
-        yield number, identifier, *_reading(moment, _number(row[at_value], f"{location}: measurement") * factor,
-                                            state)
+            value = float(row[at_value])
+        except ValueError:
+            raise _Bad(f"{state.path}:{number}: measurement", f"{row[at_value]!r} is not a number") from None
+        if not math.isfinite(value):
+            raise _Bad(f"{state.path}:{number}: measurement", "NaN and infinities are not accepted")
+        state.readings += 1
         if state.readings % _EVERY == 0:
+            state.position = text.buffer.tell() if hasattr(text, "buffer") else state.position
             state.report("reading")
+        yield number, identifier, stamp, value * factor
 
 
-def _counted(text: TextIO, state: _Reading) -> Iterator[str]:
-    """The lines of ``text``, counting the characters read (close to bytes, for the progress)."""
-    for line in text:
-        state.position += len(line)
-        yield line
+def _time(text: str, location: str, state: _Reading, known: dict[str, str]) -> str:
+    """The database time of a timestamp text (remembered in ``known``), noting its UTC day."""
+    try:
+        moment = parse_datetime(text).astimezone(UTC)
+    except TermError as exc:
+        raise _Bad(location, str(exc)) from None
+    if len(known) >= 100_000:
+        known.clear()
+    state.days.add(moment.date())
+    known[text] = to_db_time(moment)
+    return known[text]
 
 
 def _identifier(text: str, location: str) -> str:
@@ -250,24 +313,12 @@ def _identifier(text: str, location: str) -> str:
     return text
 
 
-def _number(text: str, location: str) -> float:
+def _factor(unit: str, location: str) -> float:
+    """Multiply a measurement in ``unit`` (a power unit) by this to get kW."""
     try:
-        value = float(text)
-    except ValueError:
-        raise _Bad(location, f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise _Bad(location, "NaN and infinities are not accepted")
-    return value
-
-
-def _factor(unit: str, known: dict[str, float], location: str) -> float:
-    factor = known.get(unit)
-    if factor is None:
-        try:
-            factor = known[unit] = _TO_KW[UNITS["power"].canonical(unit)]
-        except TermError as exc:
-            raise _Bad(location, str(exc)) from None
-    return factor
+        return _TO_KW[UNITS["power"].canonical(unit)]
+    except TermError as exc:
+        raise _Bad(location, str(exc)) from None
 
 
 def _reading(moment: datetime, kw: float, state: _Reading) -> tuple[str, float]:

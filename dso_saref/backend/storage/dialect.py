@@ -10,7 +10,9 @@ locks with ``FOR UPDATE`` / ``FOR SHARE``. A :class:`Dialect` turns it into what
   with ``BEGIN IMMEDIATE`` and so already holds the one write lock of the database.
 
 Migrations are rendered with :meth:`Dialect.render` (placeholders described in
-:mod:`dso_saref.backend.storage.schema`)::
+:mod:`dso_saref.backend.storage.schema`). On PostgreSQL every ``TEXT`` column is ``COLLATE "C"``: text
+compares byte by byte, as sqlite's ``BINARY`` does, so both databases order identifiers alike whatever
+the locale the PostgreSQL database was created with (and indexes on identifiers stay fast)::
 
     POSTGRESQL.translate("SELECT * FROM consents WHERE id = ? FOR UPDATE")
     # 'SELECT * FROM consents WHERE id = %s FOR UPDATE'
@@ -30,6 +32,7 @@ __all__ = ["DIALECTS", "POSTGRESQL", "SQLITE", "Dialect"]
 
 # quoted text and identifiers are copied as they are; only what lies outside them is translated
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|%")
+_TEXT = re.compile(r"\bTEXT\b")
 _ROW_LOCK = re.compile(r"\s+FOR\s+(?:UPDATE|SHARE)(?:\s+OF\s+\w+(?:\s*,\s*\w+)*)?(?=\s*(?:$|\)|;))",
                        re.IGNORECASE)
 
@@ -45,7 +48,8 @@ class Dialect:
         """The text of a migration statement in this dialect (``None`` when it has none)."""
         if isinstance(statement, Variant):
             return getattr(statement, self.name)
-        return statement.format_map(self.placeholders)
+        text = statement.format_map(self.placeholders)
+        return _TEXT.sub('TEXT COLLATE "C"', text) if self.name == "postgresql" else text
 
     def translate(self, sql: str) -> str:
         """``sql`` written for both databases, as this one runs it."""

@@ -312,8 +312,9 @@ _OBSERVABILITY = (
 _VOLUME = (
     # Issue 14: metering readings at DSO volume (bulk ingestion, partitioned by day on PostgreSQL), one view
     # of every client's net active power for aggregation, idempotency keys of retried requests.
+    # no foreign key: a bulk load checks its ids once (dso_saref.backend.ingest) instead of row by row
     """CREATE TABLE meter_readings (
-        client_id TEXT NOT NULL REFERENCES clients(id),
+        client_id TEXT NOT NULL,
         timestamp {time} NOT NULL,
         active_power {real} NOT NULL,
         PRIMARY KEY (client_id, timestamp)){by_day}""",
