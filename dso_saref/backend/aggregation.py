@@ -10,7 +10,8 @@ over the households complete in the bucket, reported only when at least ``k`` of
 The time zone enters the SQL as its UTC offsets over the window (:func:`offsets`): a piecewise constant
 function of the instant, written as a ``CASE`` with one branch per change (none for UTC), its limits and
 offsets passed as parameters. Everything else is integer arithmetic on epoch seconds
-(``unixepoch``), the same text for both databases::
+(``unixepoch``), the same text for both databases. Only the readings of the buckets that lie inside the
+window are read (the first and last such bucket are found in Python, :func:`bucket_bounds`)::
 
     rows = db.execute(*bucket_query(Granularity.HOURLY, Lisbon, start, end, zone="Z-SS01", k=5)).fetchall()
     # [(bucket start epoch, summed average kW, households), ...]
@@ -20,13 +21,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from dso_saref.backend.storage import to_db_time
 from dso_saref.messages.data_sharing import Granularity
 
-__all__ = ["Offsets", "bucket_query", "offsets"]
+__all__ = ["QUARTER", "Offsets", "bucket_bounds", "bucket_query", "bucket_start", "floor_quarter", "midnight",
+           "offsets"]
 
 _QUARTER = 900
 _HOUR = 3600
@@ -35,6 +37,35 @@ _DAY = 86400
 Offsets = list[tuple[int, int]]
 """``[(from, offset), ...]``: from the UTC epoch ``from`` on (the first from is ignored), the zone is
 ``offset`` seconds ahead of UTC."""
+
+
+QUARTER = timedelta(minutes=15)
+"""A quarter-hour, the period of a reading."""
+
+
+def floor_quarter(ts: datetime) -> datetime:
+    """The start (UTC) of the quarter-hour holding ``ts``."""
+    ts = ts.astimezone(UTC)
+    return ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
+
+
+def bucket_bounds(ts: datetime, granularity: Granularity, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The bucket ``[start, end)`` (UTC) holding the instant ``ts``: its quarter-hour, or its hour or day
+    in the time zone ``tz``."""
+    if granularity is Granularity.QUARTER_HOURLY:
+        start = floor_quarter(ts)
+        return start, start + QUARTER
+    local = ts.astimezone(tz)
+    if granularity is Granularity.HOURLY:
+        start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        return start, start + timedelta(hours=1)
+    day = local.date()
+    return midnight(day, tz), midnight(day + timedelta(days=1), tz)
+
+
+def midnight(day: date, tz: tzinfo) -> datetime:
+    """The instant (UTC) the day ``day`` of ``tz`` begins."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def _offset(tz: tzinfo, epoch: int) -> int:
@@ -100,29 +131,31 @@ def bucket_query(granularity: Granularity, tz: tzinfo, start: datetime, end: dat
     else:
         who = "client_id IN (SELECT id FROM clients WHERE zone_id = ? AND voltage_level = 'LV')"
         params.append(zone)
-    params += [to_db_time(start), to_db_time(end)]
+    first, _ = bucket_bounds(start, granularity, tz)
+    if first < start:
+        first = bucket_bounds(first, granularity, tz)[1]
+    last = bucket_bounds(end, granularity, tz)[0]  # the buckets inside the window are those in [first, last)
+    params += [to_db_time(first), to_db_time(max(first, last))]
     zone_offsets = offsets(tz, start, end)
     local = f"q + {_case('q', zone_offsets, params)}"
     if granularity is Granularity.QUARTER_HOURLY:
-        key, first, last, expected = "q", "k", f"k + {_QUARTER}", "1"
+        key, first_sql, last_sql, expected = "q", "k", f"k + {_QUARTER}", "1"
     elif granularity is Granularity.HOURLY:
-        key, first, last, expected = f"l / {_HOUR} * {_HOUR} - (l - q)", "k", f"k + {_HOUR}", "4"
+        key, first_sql, last_sql, expected = f"l / {_HOUR} * {_HOUR} - (l - q)", "k", f"k + {_HOUR}", "4"
     else:
         key = f"l / {_DAY}"
         limits = _local_limits(zone_offsets)
-        first = f"k * {_DAY} - {_case(f'k * {_DAY}', limits, params)}"
-        last = f"(k + 1) * {_DAY} - {_case(f'(k + 1) * {_DAY}', limits, params)}"
+        first_sql = f"k * {_DAY} - {_case(f'k * {_DAY}', limits, params)}"
+        last_sql = f"(k + 1) * {_DAY} - {_case(f'(k + 1) * {_DAY}', limits, params)}"
         expected = f"(b_end - b) / {_QUARTER}"
-    params += [int(start.timestamp()), int(end.timestamp())]
     statement = (
         "WITH quarters AS ("
         f"SELECT client_id, unixepoch(timestamp) / {_QUARTER} * {_QUARTER} AS q, AVG(active_power) AS kw "
         f"FROM net_active_power WHERE {who} AND timestamp >= ? AND timestamp < ? GROUP BY 1, 2), "
         f"local AS (SELECT client_id, q, kw, {local} AS l FROM quarters), "
         f"keyed AS (SELECT client_id, {key} AS k, COUNT(*) AS n, SUM(kw) AS total FROM local GROUP BY 1, 2), "
-        f"bounded AS (SELECT client_id, n, total, {first} AS b, {last} AS b_end FROM keyed), "
-        f"complete AS (SELECT client_id, b, total / n AS value FROM bounded WHERE n = {expected} "
-        "AND b >= ? AND b_end <= ?) ")
+        f"bounded AS (SELECT client_id, n, total, {first_sql} AS b, {last_sql} AS b_end FROM keyed), "
+        f"complete AS (SELECT client_id, b, total / n AS value FROM bounded WHERE n = {expected}) ")
     if client is not None:
         return statement + "SELECT b, value, 1 FROM complete ORDER BY b", params
     params.append(k)

@@ -13,13 +13,11 @@ Two formats, told apart by the file name (``.json`` / ``.csv``) or ``format=``:
 ``id`` names a client of the data layer (``LV0001``) or an end user (``U0001``, stored under its
 client). Measurements are stored in kW. Each file is one transaction, so a file is stored whole or not
 at all, and running a file again (after an interruption, or by mistake) inserts nothing twice; a
-reading already stored for a client and time is kept. A file is loaded in one of two ways:
-
-- directly: its readings are bulk-loaded into the table (``COPY`` on PostgreSQL, ``executemany`` on
-  sqlite), block by block, the day partitions of each block made first. This is the way of new readings
-  named by client id, and it stops at the first reading already stored;
-- else, staged (in a savepoint's stead, reading the file again): bulk-loaded into a scratch table, every
-  id checked and end users resolved to their clients, then added with ``ON CONFLICT DO NOTHING``::
+reading already stored for a client and time is kept. The file is bulk-loaded into a scratch table
+(``COPY`` on PostgreSQL, ``executemany`` on sqlite), its ids checked and end users resolved, the day
+partitions it needs made, then its readings are moved into the table sorted by client and time: with a
+plain ``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled
+back) with ``ON CONFLICT DO NOTHING``::
 
     report = ingest_metering(storage, ["day-1.csv", "day-2.json"], progress=print)
     report.readings, report.inserted, report.skipped
@@ -31,7 +29,6 @@ before it stay ingested (:attr:`IngestError.report`), nothing of the bad file is
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
 import time
@@ -44,7 +41,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from dso_saref.backend.errors import ConstraintError
-from dso_saref.backend.storage import Storage, Transaction, to_db_time
+from dso_saref.backend.storage import Storage, to_db_time
 from dso_saref.errors import PayloadError, Problem
 from dso_saref.messages.data_sharing import MeteringSeries
 from dso_saref.terms import UNITS, TermError, parse_datetime
@@ -180,69 +177,36 @@ class _Bad(Exception):
 def _ingest_file(storage: Storage, path: Path, kind: str,
                  progress: Callable[[IngestProgress], None] | None) -> FileReport:
     began = time.perf_counter()
-    with storage.transaction(f"ingest {path.name}") as db:
-        try:
-            with storage.transaction(f"ingest {path.name} (direct)") as direct:  # a savepoint
-                state, inserted = _read(path, kind, progress, lambda rows, state: _direct(storage, direct, rows, state))
-        except (ConstraintError, _Resolve):  # a reading already stored, or ids to resolve: the careful way
-            state, inserted = _read(path, kind, progress, lambda rows, state: _staged(storage, db, rows, state))
+    state = _Reading(path, kind, path.stat().st_size, progress)
+    with path.open(encoding="utf-8", newline="") as text, storage.transaction(f"ingest {path.name}") as db:
+        db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
+        db.copy("ingest_staging", _COLUMNS, _json_rows(text, state) if kind == "json" else _csv_rows(text, state))
+        state.report("storing")
+        unknown = db.execute(
+            "SELECT s.id, MIN(s.line) AS line FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c "
+            "WHERE c.id = s.id) AND NOT EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) GROUP BY s.id "
+            "ORDER BY 2 LIMIT 5").fetchall()
+        if unknown:
+            where = "series" if kind == "json" else "line"
+            raise PayloadError("metering-data", [Problem(f"{path}:{where} {r['line']}: id",
+                                                         f"{r['id']!r} is neither a client nor an end user")
+                                                 for r in unknown])
+        storage.prepare_days("meter_readings", state.days)
+        try:  # new readings: a plain insert, much faster than checking each for a conflict
+            with storage.transaction(f"ingest {path.name} (new readings)") as new:
+                inserted = new.execute(_MOVE).rowcount
+        except ConstraintError:  # some are stored already (or twice in the file)
+            inserted = db.execute(_MOVE + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
     state.position = state.total
     state.report("done")
     return FileReport(path, kind, state.readings, inserted, tuple(sorted(state.days)), time.perf_counter() - began)
 
 
-class _Resolve(Exception):
-    """The file names end users (or unknown ids): the staged load resolves them (or says which)."""
-
-
-def _read(path: Path, kind: str, progress: Callable[[IngestProgress], None] | None,
-          load: Callable[[Iterator[Sequence[Any]], _Reading], int]) -> tuple[_Reading, int]:
-    state = _Reading(path, kind, path.stat().st_size, progress)
-    with path.open(encoding="utf-8", newline="") as text:
-        return state, load(_json_rows(text, state) if kind == "json" else _csv_rows(text, state), state)
-
-
-def _direct(storage: Storage, db: Transaction, rows: Iterator[Sequence[Any]], state: _Reading) -> int:
-    """The fast way, for readings not stored yet of clients named by their client id: ``COPY`` straight into
-    the table, block by block (each block's day partitions made first). Raises :class:`ConstraintError`
-    at the first reading already stored (or given twice) and :class:`_Resolve` for an id that is not a
-    client's; the caller then rolls back and takes :func:`_staged`."""
-    ids: set[str] = set()
-    count = 0
-    while block := list(itertools.islice(rows, _EVERY)):
-        storage.prepare_days("meter_readings", state.days)
-        ids.update(r[1] for r in block)
-        count += db.copy("meter_readings", ("client_id", "timestamp", "active_power"), (r[1:] for r in block))
-    state.report("storing")
-    wanted = sorted(ids)
-    for i in range(0, len(wanted), 500):
-        chunk = wanted[i:i + 500]
-        marks = ", ".join("?" for _ in chunk)
-        if len(db.execute(f"SELECT id FROM clients WHERE id IN ({marks})", chunk).fetchall()) != len(chunk):
-            raise _Resolve
-    return count
-
-
-def _staged(storage: Storage, db: Transaction, rows: Iterator[Sequence[Any]], state: _Reading) -> int:
-    """The careful way: load into a scratch table, check and resolve the ids, add what is not stored yet."""
-    db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
-    db.copy("ingest_staging", _COLUMNS, rows)
-    state.report("storing")
-    unknown = db.execute(
-        "SELECT s.id, MIN(s.line) AS line FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c "
-        "WHERE c.id = s.id) AND NOT EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) GROUP BY s.id "
-        "ORDER BY 2 LIMIT 5").fetchall()
-    if unknown:
-        where = "series" if state.kind == "json" else "line"
-        raise PayloadError("metering-data", [Problem(f"{state.path}:{where} {r['line']}: id",
-                                                     f"{r['id']!r} is neither a client nor an end user")
-                                             for r in unknown])
-    storage.prepare_days("meter_readings", state.days)
-    return db.execute(
-        "INSERT INTO meter_readings (client_id, timestamp, active_power) "
-        "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
-        "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id "
-        "WHERE TRUE ORDER BY 1, 2 ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount  # in index order
+#: From the scratch table to the readings, end users resolved to their clients, in index order (a client's
+#: readings of a day end up side by side on disk, which the aggregation of a zone reads).
+_MOVE = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
+         "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
+         "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE TRUE ORDER BY 1, 2")
 
 
 # -- CSV ------------------------------------------------------------------------------------------------

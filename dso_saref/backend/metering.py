@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NoReturn
 
-from dso_saref.backend.aggregation import bucket_query, bucket_start
+from dso_saref.backend.aggregation import QUARTER, bucket_bounds, bucket_query, bucket_start, floor_quarter, midnight
 from dso_saref.backend.consent import ConsentRegistry
 from dso_saref.backend.errors import Refused
 from dso_saref.backend.grid import GridData
@@ -53,8 +53,6 @@ from dso_saref.messages.data_sharing import (
 
 __all__ = ["QUARTER", "MeteringService", "aggregate", "bucket_bounds", "to_base_unit"]
 
-QUARTER = timedelta(minutes=15)
-
 #: Factor to the base unit (kW or kVAr) of each flexibility unit.
 _BASE = {"kW": ("kW", 1.0), "MW": ("kW", 1000.0), "kVAr": ("kVAr", 1.0), "MVAr": ("kVAr", 1000.0)}
 
@@ -63,29 +61,6 @@ def to_base_unit(quantity: float, unit: str) -> tuple[float, str]:
     """``quantity`` in ``unit`` expressed in kW (active) or kVAr (reactive)."""
     base, factor = _BASE[unit]
     return quantity * factor, base
-
-
-def _floor_quarter(ts: datetime) -> datetime:
-    ts = ts.astimezone(UTC)
-    return ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
-
-
-def bucket_bounds(ts: datetime, granularity: Granularity, tz: tzinfo) -> tuple[datetime, datetime]:
-    """The bucket ``[start, end)`` (UTC) holding the instant ``ts``: its quarter-hour, or its hour or day
-    in the time zone ``tz``."""
-    if granularity is Granularity.QUARTER_HOURLY:
-        start = _floor_quarter(ts)
-        return start, start + QUARTER
-    local = ts.astimezone(tz)
-    if granularity is Granularity.HOURLY:
-        start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-        return start, start + timedelta(hours=1)
-    day = local.date()
-    return _midnight(day, tz), _midnight(day + timedelta(days=1), tz)
-
-
-def _midnight(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def aggregate(series: Iterable[tuple[datetime, float]], granularity: Granularity, *, start: datetime,
@@ -98,7 +73,7 @@ def aggregate(series: Iterable[tuple[datetime, float]], granularity: Granularity
     quarters: dict[datetime, list[float]] = {}
     for ts, value in series:
         if start <= ts < end:
-            quarters.setdefault(_floor_quarter(ts), []).append(value)
+            quarters.setdefault(floor_quarter(ts), []).append(value)
     buckets: dict[tuple[datetime, datetime], list[float]] = {}
     for quarter, values in quarters.items():
         buckets.setdefault(bucket_bounds(quarter, granularity, tz), []).append(math.fsum(values) / len(values))
@@ -194,8 +169,8 @@ class MeteringService:
     def flexibility_data(self, request: FlexibilityDataRequest, *, requester: str, now: datetime) -> FlexibilityData:
         """The zone's flexibility needs starting within the dates of the request (see the module doc)."""
         tz = self._settings.timezone
-        start = _midnight(request.start, tz)
-        end = _midnight(request.end + timedelta(days=1), tz)
+        start = midnight(request.start, tz)
+        end = midnight(request.end + timedelta(days=1), tz)
         needs = "FROM flexibility_needs n WHERE n.zone_id = ? AND n.start >= ? AND n.start < ?"
         params = (request.zone_id, to_db_time(start), to_db_time(end))
         rows = self._storage.query(f"SELECT n.* {needs} ORDER BY n.start, n.request_id", params)

@@ -5,8 +5,8 @@ selects a schema). Each transaction takes a connection of the pool for its durat
 process, and any number of processes, write concurrently; a query made inside a transaction of the same
 thread runs in it. Transactions run at READ COMMITTED with the explicit locks the backend takes (row
 locks and :meth:`Transaction.lock`, an advisory lock). Every connection uses UTC and
-``synchronous_commit = on`` (a commit returns once it is on disk) and waits at most ``timeout`` seconds
-for a lock.
+``synchronous_commit = on`` (a commit returns once it is on disk), waits at most ``timeout`` seconds
+for a lock, and has a ``work_mem`` of 64 MB (a zone-day is aggregated in memory).
 
 The tables of readings are partitioned by UTC day on their ``timestamp``; :meth:`PostgresStorage.
 prepare_days` creates missing partitions (``CREATE TABLE ... (LIKE ...)`` then ``ATTACH PARTITION``,
@@ -149,6 +149,7 @@ class PostgresStorage(Storage):
     def _configure(self, connection: Any) -> None:
         connection.execute("SET TIME ZONE 'UTC'")
         connection.execute(f"SET lock_timeout = {int(self._timeout * 1000)}")
+        connection.execute("SET work_mem = '64MB'")  # aggregating a zone-day (100k readings) in memory
         if connection.execute("SHOW synchronous_commit").fetchone()[0] in ("off", "local"):
             connection.execute("SET synchronous_commit = on")  # acknowledged means on disk
 

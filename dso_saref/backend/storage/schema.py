@@ -330,9 +330,10 @@ _VOLUME = (
         answer TEXT NOT NULL,
         created_at {time} NOT NULL,
         PRIMARY KEY (requester, key))""",
-    # sqlite has unixepoch() built in (3.38+); the same name on PostgreSQL, inlined by the planner
-    Variant(postgresql="""CREATE FUNCTION unixepoch(timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE
-        PARALLEL SAFE AS $$ SELECT floor(extract(epoch FROM $1))::bigint $$"""),
+    # sqlite has unixepoch() built in (3.38+); the same name on PostgreSQL, inlined by the planner (which it
+    # is only when declared no more stable than date_part: STABLE; an IMMUTABLE one is 10 times slower)
+    Variant(postgresql="""CREATE FUNCTION unixepoch(timestamptz) RETURNS bigint LANGUAGE sql STABLE
+        PARALLEL SAFE AS $$ SELECT floor(date_part('epoch', $1))::bigint $$"""),
 )
 
 #: The schema, in order. Append a migration to change it; never edit one that has shipped.
