@@ -11,24 +11,30 @@ at once::
        '--refuse--> refused
 
 Asking again with the same (end user, provider, window) returns the current state of that consent, so a
-provider polls its authorization request until the end user has decided. :meth:`ConsentRegistry.authorize`
-checks a token for one access (right token, right provider, right end user, data window inside the
-consented window, neither revoked nor expired) and writes a refusal to the registry of operations before
-raising :class:`Refused`.
+provider polls its authorization request until the end user has decided.
+:meth:`ConsentRegistry.authorization` checks a token for one access (right token, right provider, right
+end user, data window inside the consented window, neither revoked nor expired) inside the transaction
+of the access, which logs the access or the refusal in the registry of operations.
+
+**Concurrency.** An access reads the consent with a shared row lock (``FOR SHARE``) in the same
+transaction that reads the data and logs the access; grant, refusal and revocation lock the consent for
+update. So a revocation waits for the accesses already under way and every access that commits after
+the revocation sees it: no data is served under a token once its revocation has committed. Requests for
+one end user and provider are serialized by a lock on that pair, so asking twice at once creates one
+consent.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from dso_saref.backend.errors import NotFound, Refused, StateError
+from dso_saref.backend.errors import NotFound, StateError
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
-from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.backend.storage import Row, Storage, Transaction, from_db_time, to_db_time
 
 __all__ = ["Consent", "ConsentRegistry", "ConsentState"]
 
@@ -67,11 +73,11 @@ class Consent:
         return self.status
 
 
-def _time(text: str | None) -> datetime | None:
+def _time(text: str | datetime | None) -> datetime | None:
     return from_db_time(text) if text is not None else None
 
 
-def _consent(row: sqlite3.Row) -> Consent:
+def _consent(row: Row) -> Consent:
     return Consent(row["id"], row["end_user"], row["service_provider"], from_db_time(row["start"]),
                    from_db_time(row["end"]), ConsentState(row["status"]), from_db_time(row["requested_at"]),
                    _time(row["decided_at"]), _time(row["revoked_at"]), row["token"], _time(row["expires_at"]),
@@ -93,6 +99,7 @@ class ConsentRegistry:
         """The consent for (end user, provider, window): the live one if there is one (pending, granted
         and unexpired, or refused), else a new pending consent. The request is logged either way."""
         with self._storage.transaction("authorization-request") as db:
+            db.lock("consent request", end_user, service_provider)
             rows = db.execute('SELECT * FROM consents WHERE end_user = ? AND service_provider = ? AND start = ? '
                               'AND "end" = ? ORDER BY requested_at DESC, rowid DESC', (end_user, service_provider,
                                                                               to_db_time(start), to_db_time(end)))
@@ -143,7 +150,7 @@ class ConsentRegistry:
         """The end user revokes a granted consent; its token is refused from ``now`` on.
         Raises :class:`NotFound` or :class:`StateError` (not granted)."""
         with self._storage.transaction("revoke consent") as db:
-            row = db.execute("SELECT * FROM consents WHERE id = ?", (consent_id,)).fetchone()
+            row = db.execute("SELECT * FROM consents WHERE id = ? FOR UPDATE", (consent_id,)).fetchone()
             if row is None:
                 raise NotFound(f"unknown consent {consent_id!r}")
             consent = _consent(row)
@@ -156,8 +163,8 @@ class ConsentRegistry:
                                  reason=f"consent {consent_id} for {consent.service_provider}: {reason}")
         return self.get(consent_id)
 
-    def _pending(self, db: sqlite3.Connection, consent_id: str) -> Consent:
-        row = db.execute("SELECT * FROM consents WHERE id = ?", (consent_id,)).fetchone()
+    def _pending(self, db: Transaction, consent_id: str) -> Consent:
+        row = db.execute("SELECT * FROM consents WHERE id = ? FOR UPDATE", (consent_id,)).fetchone()
         if row is None:
             raise NotFound(f"unknown consent {consent_id!r}")
         consent = _consent(row)
@@ -167,20 +174,28 @@ class ConsentRegistry:
 
     # -- at each access -----------------------------------------------------------------------------
 
-    def authorize(self, token: str | None, *, actor: str, provider: str | None, end_user: str, start: datetime,
-                  end: datetime, now: datetime, operation: str = "metering-request") -> Consent:
-        """The granted consent that lets ``provider`` read ``end_user``'s data over ``[start, end)`` at
-        ``now`` with ``token``. Otherwise the refusal is logged (actor, end user, token, reason) and
-        :class:`Refused` raised. The caller logs the access itself, with the data it serves."""
-        consent = self.by_token(token) if token else None
-        reason = _refusal(consent, provider=provider, end_user=end_user, start=start, end=end, now=now,
-                          token=token)
-        if reason is not None or consent is None:
-            reason = reason or "unknown authorization token"
-            self._registry.log(at=now, actor=actor, operation=operation, subject=end_user, token=token,
-                               outcome=Outcome.REFUSED, reason=reason)
-            raise Refused(reason)
-        return consent
+    def authorization(self, db: Transaction, token: str | None, *, provider: str | None, end_user: str,
+                      start: datetime, end: datetime, now: datetime) -> tuple[Consent | None, str | None]:
+        """Inside the access's transaction ``db``: the consent of ``token`` (locked against revocation until
+        ``db`` ends) and why it does not let ``provider`` read ``end_user``'s data over ``[start, end)``
+        at ``now`` (``None`` when it does). The caller logs the access or the refusal in ``db``."""
+        row = db.execute("SELECT * FROM consents WHERE token = ? FOR SHARE", (token,)).fetchone() if token else None
+        consent = _consent(row) if row is not None else None
+        return consent, _refusal(consent, provider=provider, end_user=end_user, start=start, end=end, now=now,
+                                 token=token)
+
+    def live_windows(self, db: Transaction, provider: str, now: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Inside the access's transaction ``db``: ``{client id: [(start, end), ...]}`` of the consents granted
+        to ``provider`` and live at ``now``, locked against revocation until ``db`` ends."""
+        rows = db.execute("SELECT c.*, u.client_id FROM consents c JOIN end_users u ON u.id = c.end_user "
+                          "WHERE c.service_provider = ? AND c.status = 'granted' ORDER BY c.requested_at "
+                          "FOR SHARE OF c", (provider,)).fetchall()
+        windows: dict[str, list[tuple[datetime, datetime]]] = {}
+        for row in rows:
+            consent = _consent(row)
+            if consent.state(now) is ConsentState.GRANTED:
+                windows.setdefault(row["client_id"], []).append((consent.start, consent.end))
+        return windows
 
     # -- reading -----------------------------------------------------------------------------------------
 

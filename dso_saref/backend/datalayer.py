@@ -8,15 +8,15 @@
   consent's window: the requester's knowledge base is authenticated by the Knowledge Engine, so the ASK
   needs no token. A lookup naming a client the provider holds no live consent for is refused (and
   logged); a lookup naming no client returns only what the provider's consents cover. Anybody else is
-  refused.
+  refused. The consents are read with a shared lock in the transaction that reads the readings and
+  logs the lookup, so that no reading is served once a revocation has committed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NoReturn
 
-from dso_saref.backend.consent import ConsentRegistry, ConsentState
+from dso_saref.backend.consent import ConsentRegistry
 from dso_saref.backend.errors import Refused
 from dso_saref.backend.grid import GridData
 from dso_saref.backend.lookups import (
@@ -51,6 +51,7 @@ class DataLayerService:
     def __init__(self, grid: GridData, parties: Parties, consents: ConsentRegistry, registry: OperationsRegistry,
                  settings: BackendSettings) -> None:
         self._grid = grid
+        self._storage = grid.storage
         self._parties = parties
         self._consents = consents
         self._registry = registry
@@ -61,17 +62,25 @@ class DataLayerService:
         :class:`Refused` (logged)."""
         provider = self._parties.provider_for(requester)
         actor = provider.id if provider is not None else requester
-        found = self._grid.readings(name, id=lookup.id, timestamp=lookup.timestamp)
-        if name in _PERSONAL and requester not in self._settings.internal_requesters:
-            if provider is None:
-                self._refuse(actor, name, lookup.id or "", "client readings are personal data: unknown requester",
-                             now)
-            windows = self._consented_windows(provider.id, now)
-            if lookup.id is not None and lookup.id not in windows:
-                self._refuse(actor, name, lookup.id, "no live consent of this client's end user", now)
-            found = [r for r in found if any(s <= r.timestamp < e for s, e in windows.get(r.id, ()))]
-        self._registry.log(at=now, actor=actor, operation=name, subject=lookup.id or "*", outcome=Outcome.SERVED,
-                           reason=f"{len(found)} readings")
+        reason = None
+        with self._storage.transaction(name) as db:
+            found = self._grid.readings(name, id=lookup.id, timestamp=lookup.timestamp)
+            if name in _PERSONAL and requester not in self._settings.internal_requesters:
+                if provider is None:
+                    reason = "client readings are personal data: unknown requester"
+                else:
+                    windows = self._consents.live_windows(db, provider.id, now)
+                    if lookup.id is not None and lookup.id not in windows:
+                        reason = "no live consent of this client's end user"
+                    found = [r for r in found if any(s <= r.timestamp < e for s, e in windows.get(r.id, ()))]
+            if reason is not None:
+                self._registry.write(db, at=now, actor=actor, operation=name, subject=lookup.id or "",
+                                     outcome=Outcome.REFUSED, reason=reason)
+            else:
+                self._registry.write(db, at=now, actor=actor, operation=name, subject=lookup.id or "*",
+                                     outcome=Outcome.SERVED, reason=f"{len(found)} readings")
+        if reason is not None:
+            raise Refused(reason)
         return ANSWERS[name](found)
 
     def topology(self, lookup: TopologyLookup, *, requester: str, now: datetime) -> GridTopology:
@@ -86,19 +95,3 @@ class DataLayerService:
         self._registry.log(at=now, actor=provider.id if provider else requester, operation="grid-topology",
                            subject=lookup.client_id or "*", outcome=Outcome.SERVED, reason=f"{len(entries)} entries")
         return GridTopology(entries)
-
-    def _consented_windows(self, provider_id: str, now: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
-        """``{client id: [(start, end), ...]}`` of the provider's consents that are live at ``now``."""
-        windows: dict[str, list[tuple[datetime, datetime]]] = {}
-        for consent in self._consents.consents(status=ConsentState.GRANTED):
-            if consent.service_provider != provider_id or consent.state(now) is not ConsentState.GRANTED:
-                continue
-            user = self._parties.end_user(consent.end_user)
-            if user is not None:
-                windows.setdefault(user.client_id, []).append((consent.start, consent.end))
-        return windows
-
-    def _refuse(self, actor: str, operation: str, subject: str, reason: str, now: datetime) -> NoReturn:
-        self._registry.log(at=now, actor=actor, operation=operation, subject=subject, outcome=Outcome.REFUSED,
-                           reason=reason)
-        raise Refused(reason)

@@ -1,7 +1,9 @@
 """The errors of the reference DSO backend, under the library's root :class:`~dso_saref.errors.DsoSarefError`::
 
     BackendError
-    ├── StorageError    the database cannot be opened, migrated, read or written (wraps sqlite3.Error)
+    ├── StorageError    the database cannot be opened, migrated, read or written (wraps the driver's
+    │   │               error: sqlite3.Error or psycopg.Error)
+    │   └── ConstraintError  a write that a constraint of the schema refused (unique key, foreign key, check)
     ├── Refused         a request the DSO refuses for a reason the requester may know (no valid token,
     │                   zone too small to anonymise, unknown requester); already written to the
     │                   registry of operations when raised
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from dso_saref.errors import DsoSarefError
 
-__all__ = ["BackendError", "NotFound", "Refused", "StateError", "StorageError"]
+__all__ = ["BackendError", "ConstraintError", "NotFound", "Refused", "StateError", "StorageError"]
 
 
 class BackendError(DsoSarefError):
@@ -32,6 +34,11 @@ class BackendError(DsoSarefError):
 
 class StorageError(BackendError):
     """The backend database cannot be opened, migrated, read or written."""
+
+
+class ConstraintError(StorageError):
+    """A write that a constraint of the schema refused: a key already used, an unknown referenced row,
+    a failed check."""
 
 
 class Refused(BackendError):

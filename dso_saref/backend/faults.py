@@ -17,6 +17,8 @@ A notification that does not meet the thresholds yet is kept waiting; a later no
 postal code, or :meth:`FaultLocation.raise_due_faults` once the time has passed (the API has no
 "restored" message, so an interruption is taken to last until the DSO resolves it), raises the event.
 While an event is open for a postal code, further notifications update it instead of raising another.
+Notifications and sweeps hold a lock on each postal code they handle, so that two notifications arriving
+at once for one postal code raise one event.
 """
 
 from __future__ import annotations
@@ -188,6 +190,8 @@ class FaultLocation:
             return self._reject(provider.id, reference, f"no accepted subscription for {', '.join(missing)}", now)
         notes = []
         with self._storage.transaction("fault-notification") as db:
+            for code in sorted({e.Postal_Code for e in notification.Fault_Location_Identification}):
+                db.lock("fault events", code)
             for entry in notification.Fault_Location_Identification:
                 notes.append(self._notify(db, provider.id, reference, entry.Postal_Code, entry.Nbr_Faulty_Hems,
                                           entry.timestamp, now))
@@ -205,8 +209,8 @@ class FaultLocation:
         if open_event is not None:
             outcome, note = "raised", f"{code}: fault event {open_event['id']} already open"
             if faulty is not None:
-                db.execute("UPDATE fault_events SET faulty_hems = MAX(COALESCE(faulty_hems, 0), ?) WHERE id = ?",
-                           (faulty, open_event["id"]))
+                db.execute("UPDATE fault_events SET faulty_hems = CASE WHEN COALESCE(faulty_hems, 0) > ? "
+                           "THEN faulty_hems ELSE ? END WHERE id = ?", (faulty, faulty, open_event["id"]))
         elif faulty is not None and min_hems is not None and faulty < min_hems:
             outcome, note = "below-threshold", f"{code}: {faulty} faulty HEMS, fewer than {int(min_hems)}"
         else:
@@ -229,23 +233,30 @@ class FaultLocation:
         if min_elapsed is not None and (now - start).total_seconds() < min_elapsed:
             return None
         counts = [r["faulty_hems"] for r in rows if r["faulty_hems"] is not None]
-        cursor = db.execute("INSERT INTO fault_events (postal_code, provider_id, fault_location_id, started_at, "
-                            "raised_at, faulty_hems, status) VALUES (?, ?, ?, ?, ?, ?, 'open')",
-                            (code, provider_id, rows[-1]["fault_location_id"], to_db_time(start), to_db_time(now),
-                             max(counts) if counts else None))
+        event = db.execute("INSERT INTO fault_events (postal_code, provider_id, fault_location_id, started_at, "
+                           "raised_at, faulty_hems, status) VALUES (?, ?, ?, ?, ?, ?, 'open') RETURNING id",
+                           (code, provider_id, rows[-1]["fault_location_id"], to_db_time(start), to_db_time(now),
+                            max(counts) if counts else None)).fetchone()[0]
         db.execute("UPDATE fault_notifications SET outcome = 'raised' WHERE provider_id = ? AND postal_code = ? AND "
                    "outcome = 'pending'", (provider_id, code))
         self._registry.write(db, at=now, actor=DSO, operation="fault event", subject=code, outcome=Outcome.RECORDED,
-                             reason=f"event {cursor.lastrowid} from {provider_id}")
-        return cursor.lastrowid
+                             reason=f"event {event} from {provider_id}")
+        return int(event)
 
     def raise_due_faults(self, *, now: datetime) -> list[FaultEvent]:
         """Raise the events of waiting notifications whose minimum elapsed time has passed; returns them."""
         raised = []
         with self._storage.transaction("fault sweep") as db:
+            codes = db.execute("SELECT DISTINCT postal_code FROM fault_notifications WHERE outcome = 'pending' "
+                               "ORDER BY postal_code").fetchall()
+            locked = {code["postal_code"] for code in codes}
+            for code in sorted(locked):
+                db.lock("fault events", code)
             waiting = db.execute("SELECT DISTINCT provider_id, postal_code FROM fault_notifications "
                                  "WHERE outcome = 'pending' ORDER BY provider_id, postal_code").fetchall()
             for row in waiting:
+                if row["postal_code"] not in locked:  # arrived after the locks were taken: the next sweep
+                    continue
                 if db.execute("SELECT 1 FROM fault_events WHERE postal_code = ? AND status = 'open'",
                               (row["postal_code"],)).fetchone():
                     continue

@@ -15,12 +15,15 @@ already accepted (firm) and fills only the rest, so an agreed offer is never dis
 
 An offer's life: ``received -> accepted | rejected`` at clearing, ``accepted -> activated`` when its
 provider acknowledges the plan; a re-opened need's rejected offers compete again at the next clearing.
+
+**Concurrency.** Posting offers, clearing and intraday additions lock the needs they touch (row locks,
+in request id order) for their whole transaction: offers racing for one need are checked and stored one
+after the other (so a retried posting is stored once), and an offer either commits before the clearing
+of its need, which then counts it, or sees the need cleared and is rejected.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +34,7 @@ from dso_saref.backend.grid import GridData
 from dso_saref.backend.metering import to_base_unit
 from dso_saref.backend.parties import Parties
 from dso_saref.backend.registry import OperationsRegistry, Outcome
-from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.backend.storage import Row, Storage, Transaction, from_db_time, to_db_time
 from dso_saref.exchange import Outgoing
 from dso_saref.messages.common import PowerType, Status
 from dso_saref.messages.flexibility import (
@@ -94,6 +97,8 @@ class FlexibilityMarket:
         message = FlexibilityNeeds(list(needs))
         known = self._grid.known_meters(m for n in message.root for m in n.eligible_clients)
         with self._storage.transaction("flexibility-needs") as db:
+            for request_id in sorted({n.request_id for n in message.root}):
+                db.lock("need", request_id)  # publishing the same id twice at once: one wins, one is refused
             for need in message.root:
                 if db.execute("SELECT 1 FROM flexibility_needs WHERE request_id = ?", (need.request_id,)).fetchone():
                     raise StateError(f"need {need.request_id} was already published")
@@ -126,7 +131,7 @@ class FlexibilityMarket:
             for request_id, extra in sorted(additions.items()):
                 if not extra > 0:
                     raise StateError(f"need {request_id}: an intraday adjustment adds a positive quantity")
-                row = db.execute("SELECT quantity, unit FROM flexibility_needs WHERE request_id = ?",
+                row = db.execute("SELECT quantity, unit FROM flexibility_needs WHERE request_id = ? FOR UPDATE",
                                  (request_id,)).fetchone()
                 if row is None:
                     raise NotFound(f"unknown need {request_id!r}")
@@ -169,7 +174,7 @@ class FlexibilityMarket:
                            subject="", outcome=Outcome.SERVED, reason=f"{len(records)} open needs")
         return FlexibilityNeeds([r.need for r in records])
 
-    def _need_record(self, row: sqlite3.Row) -> NeedRecord:
+    def _need_record(self, row: Row) -> NeedRecord:
         meters = [r["meter_id"] for r in self._storage.query(
             "SELECT meter_id FROM need_eligible_meters WHERE request_id = ? ORDER BY meter_id", (row["request_id"],))]
         need = FlexibilityNeed(request_id=row["request_id"], needs=row["quantity"], unit=row["unit"],
@@ -188,6 +193,7 @@ class FlexibilityMarket:
         if provider is None:
             return self._reject(requester, reference, "unknown service provider: no agreement with the DSO", now)
         with self._storage.transaction("flexibility-offers") as db:
+            _lock_needs(db, {o.request_id for o in offers.root})
             problems: list[str] = []
             fresh: list[FlexibilityOffer] = []
             for offer in offers.root:
@@ -260,16 +266,17 @@ class FlexibilityMarket:
         return self._offer_rows("o.request_id = ?", (request_id,))
 
     def _offer_rows(self, where: str, params: Sequence[str]) -> list[OfferRecord]:
-        rows = self._storage.query(
-            "SELECT o.*, json_group_array(m.meter_id) AS meters FROM flexibility_offers o "
-            "LEFT JOIN offer_meters m ON m.request_id = o.request_id AND m.provider_id = o.provider_id "
-            "AND m.offer_id = o.offer_id "
-            f"WHERE {where} GROUP BY o.request_id, o.provider_id, o.offer_id", params)
+        rows = self._storage.query(f"SELECT o.* FROM flexibility_offers o WHERE {where}", params)
+        meters: dict[tuple[str, str, str], list[str]] = {}
+        for m in self._storage.query("SELECT m.* FROM offer_meters m JOIN flexibility_offers o ON o.request_id = "
+                                     "m.request_id AND o.provider_id = m.provider_id AND o.offer_id = m.offer_id "
+                                     f"WHERE {where} ORDER BY m.meter_id", params):
+            meters.setdefault((m["request_id"], m["provider_id"], m["offer_id"]), []).append(m["meter_id"])
         out = [OfferRecord(FlexibilityOffer(
             request_id=r["request_id"], offer_id=r["offer_id"], offer=r["quantity"], unit=r["unit"], price=r["price"],
             start=from_db_time(r["start"]), end=from_db_time(r["end"]),
-            meter_ids=_meters(r["meters"])), r["provider_id"], r["status"])
-            for r in rows]
+            meter_ids=meters.get((r["request_id"], r["provider_id"], r["offer_id"]), [])), r["provider_id"],
+            r["status"]) for r in rows]
         out.sort(key=lambda o: (natural_key(o.offer.request_id), o.provider_id, natural_key(o.offer.offer_id)))
         return out
 
@@ -283,7 +290,13 @@ class FlexibilityMarket:
         reference. Raises :class:`NotFound` for an unknown need."""
         entries: dict[str, list[ActivationPlanEntry]] = {}
         with self._storage.transaction("activation-plan") as db:
-            ids = [r.need.request_id for r in self.needs(status="open")] if request_ids is None else list(request_ids)
+            if request_ids is None:
+                db.execute("SELECT request_id FROM flexibility_needs WHERE status = 'open' ORDER BY request_id "
+                           "FOR UPDATE").fetchall()
+                ids = [r.need.request_id for r in self.needs(status="open")]
+            else:
+                ids = list(request_ids)
+                _lock_needs(db, ids)
             records = [self.need(i) for i in ids]
             for record in records:
                 for provider_id, entry in self._clear_need(db, record, now):
@@ -291,9 +304,8 @@ class FlexibilityMarket:
             out = []
             for provider_id in sorted(entries):
                 plan = ActivationPlan(entries[provider_id])
-                cursor = db.execute("INSERT INTO activation_plans (provider_id, created_at, status) VALUES "
-                                    "(?, ?, 'sent')", (provider_id, to_db_time(now)))
-                plan_id = str(cursor.lastrowid)
+                plan_id = str(db.execute("INSERT INTO activation_plans (provider_id, created_at, status) VALUES "
+                                         "(?, ?, 'sent') RETURNING id", (provider_id, to_db_time(now))).fetchone()[0])
                 db.executemany('INSERT INTO activation_plan_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
                                [(plan_id, e.request_id, e.offer_id, int(e.activation), e.quantity, e.unit,
                                  to_db_time(e.start), to_db_time(e.end)) for e in plan.root])
@@ -303,7 +315,7 @@ class FlexibilityMarket:
                 out.append(Outgoing(plan, recipient=knowledge_base, reference=plan_id))
         return out
 
-    def _clear_need(self, db: sqlite3.Connection, record: NeedRecord,
+    def _clear_need(self, db: Transaction, record: NeedRecord,
                     now: datetime) -> list[tuple[str, ActivationPlanEntry]]:
         need = record.need
         offers = self.offers(need.request_id)
@@ -357,7 +369,8 @@ class FlexibilityMarket:
         """Record a provider's answer to the plan ``plan_id``: accepted activates the plan's offers,
         rejected leaves them accepted and keeps the reason. Raises :class:`NotFound`."""
         with self._storage.transaction("activation-plan acknowledgement") as db:
-            plan = db.execute("SELECT * FROM activation_plans WHERE id = ?", (plan_id,)).fetchone()
+            plan = db.execute("SELECT * FROM activation_plans WHERE id = ? FOR UPDATE",
+                              (plan_id,)).fetchone() if str(plan_id).isdigit() else None
             if plan is None:
                 raise NotFound(f"unknown activation plan {plan_id!r}")
             accepted = acknowledgement.status is Status.ACCEPTED
@@ -378,9 +391,13 @@ class FlexibilityMarket:
         return provider.id if provider is not None else requester
 
 
-def _meters(aggregated: str) -> list[str]:
-    """The meter ids of a ``json_group_array`` (``[null]`` when there are none), sorted."""
-    return sorted(m for m in json.loads(aggregated) if m is not None)
+def _lock_needs(db: Transaction, request_ids: Iterable[str]) -> None:
+    """Lock the needs for update, in request id order (the one order every transaction takes them in)."""
+    wanted = sorted(set(request_ids))
+    if wanted:
+        marks = ", ".join("?" for _ in wanted)
+        db.execute(f"SELECT request_id FROM flexibility_needs WHERE request_id IN ({marks}) ORDER BY request_id "
+                   "FOR UPDATE", wanted).fetchall()
 
 
 def _factor(offer_unit: str, need_unit: str) -> float:

@@ -17,15 +17,14 @@ for the same key replaces the stored one (a correction)::
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from dso_saref.backend.errors import NotFound, StateError, StorageError
+from dso_saref.backend.errors import ConstraintError, NotFound, StateError
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
 from dso_saref.messages.grid_data import (
     GridTopology,
@@ -86,12 +85,17 @@ class GridData:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
+    @property
+    def storage(self) -> Storage:
+        """The database the grid data lives in."""
+        return self._storage
+
     # -- assets and clients ------------------------------------------------------------------------
 
     def add_primary_substation(self, substation_id: str) -> None:
         """Record a primary (HV/MV) substation (no-op if known)."""
         with self._storage.transaction("add primary substation") as db:
-            db.execute("INSERT OR IGNORE INTO primary_substations (id) VALUES (?)", (substation_id,))
+            db.execute("INSERT INTO primary_substations (id) VALUES (?) ON CONFLICT DO NOTHING", (substation_id,))
 
     def add_secondary_substation(self, substation_id: str, *, postal_code: str | None = None) -> None:
         """Record (or update) a secondary (MV/LV) substation."""
@@ -120,10 +124,8 @@ class GridData:
                            "(?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET voltage_level = excluded.voltage_level, "
                            "meter_id = excluded.meter_id, postal_code = excluded.postal_code, "
                            "zone_id = excluded.zone_id", (client_id, voltage_level, meter_id, postal_code, zone_id))
-        except StorageError as exc:
-            if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise StateError(f"meter {meter_id!r} already belongs to another client") from exc
-            raise
+        except ConstraintError as exc:
+            raise StateError(f"meter {meter_id!r} already belongs to another client") from exc
         return Client(client_id, voltage_level, meter_id, postal_code, zone_id)
 
     def client(self, client_id: str) -> Client:
@@ -166,9 +168,10 @@ class GridData:
                 if row["voltage_level"] != entry.voltage_level.value:
                     raise StateError(f"client {entry.client_id!r} is {row['voltage_level']}, "
                                      f"topology says {entry.voltage_level.value}")
-                db.execute("INSERT OR IGNORE INTO primary_substations (id) VALUES (?)", (entry.primary_substation,))
+                db.execute("INSERT INTO primary_substations (id) VALUES (?) ON CONFLICT DO NOTHING",
+                           (entry.primary_substation,))
                 if entry.secondary_substation is not None:
-                    db.execute("INSERT OR IGNORE INTO secondary_substations (id) VALUES (?)",
+                    db.execute("INSERT INTO secondary_substations (id) VALUES (?) ON CONFLICT DO NOTHING",
                                (entry.secondary_substation,))
                 db.execute("INSERT INTO grid_topology VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO UPDATE "
                            "SET voltage_level = excluded.voltage_level, secondary_substation = "
@@ -196,25 +199,28 @@ class GridData:
     def record_readings(self, readings: Iterable[BaseModel]) -> int:
         """Store readings of any of the four kinds in one transaction (all or nothing); returns how many.
         Raises :class:`StateError` for a reading of an unknown client or substation."""
+        by_kind: dict[ReadingKind, list[BaseModel]] = {}
         count = 0
+        for reading in readings:
+            kind = _KIND_OF_MODEL.get(type(reading))
+            if kind is None:
+                raise StateError(f"{type(reading).__name__} is not a reading of spec 4.2")
+            by_kind.setdefault(kind, []).append(reading)
+            count += 1
+        for kind, rows in by_kind.items():
+            self._storage.prepare_days(kind.table, {r.timestamp.astimezone(UTC).date() for r in rows})
         try:
             with self._storage.transaction("record readings") as db:
-                for reading in readings:
-                    kind = _KIND_OF_MODEL.get(type(reading))
-                    if kind is None:
-                        raise StateError(f"{type(reading).__name__} is not a reading of spec 4.2")
-                    values = [getattr(reading, c) for c in kind.columns]
+                for kind, rows in by_kind.items():
                     columns = ", ".join(kind.columns)
                     updates = ", ".join(f"{c} = excluded.{c}" for c in kind.columns)
                     marks = ", ".join("?" for _ in range(len(kind.columns) + 2))
-                    db.execute(f"INSERT INTO {kind.table} (id, timestamp, {columns}) VALUES ({marks}) "
-                               f"ON CONFLICT (id, timestamp) DO UPDATE SET {updates}",
-                               (reading.id, to_db_time(reading.timestamp), *values))
-                    count += 1
-        except StorageError as exc:
-            if isinstance(exc.__cause__, sqlite3.IntegrityError):
-                raise StateError(f"a reading names an unknown client or substation ({exc.__cause__})") from exc
-            raise
+                    db.executemany(f"INSERT INTO {kind.table} (id, timestamp, {columns}) VALUES ({marks}) "
+                                   f"ON CONFLICT (id, timestamp) DO UPDATE SET {updates}",
+                                   [(r.id, to_db_time(r.timestamp), *(getattr(r, c) for c in kind.columns))
+                                    for r in rows])
+        except ConstraintError as exc:
+            raise StateError(f"a reading names an unknown client or substation ({exc})") from exc
         return count
 
     def readings(self, name: str, *, id: str | None = None, timestamp: datetime | None = None,

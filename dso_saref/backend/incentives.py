@@ -81,7 +81,8 @@ class IncentiveDesk:
         """Record an answer to an incentive offer and update the end user's preferences (one
         transaction); a rejected acknowledgement says why (see the module doc)."""
         with self._storage.transaction("incentive-response") as db:
-            row = db.execute("SELECT * FROM incentive_offers WHERE offer_id = ?", (response.offer_id,)).fetchone()
+            row = db.execute("SELECT * FROM incentive_offers WHERE offer_id = ? FOR UPDATE",
+                             (response.offer_id,)).fetchone()
             status = "accepted" if response.accepted else "declined"
             reason = None
             if row is None:
@@ -107,8 +108,9 @@ class IncentiveDesk:
                            "accepts_incentives, last_offer_id, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
                            "ON CONFLICT (end_user) DO UPDATE SET accepts_incentives = excluded.accepts_incentives, "
                            "last_offer_id = excluded.last_offer_id, updated_at = excluded.updated_at, "
-                           "contracted_power = COALESCE(excluded.contracted_power, contracted_power), "
-                           "contracted_power_unit = COALESCE(excluded.contracted_power_unit, contracted_power_unit)",
+                           "contracted_power = COALESCE(excluded.contracted_power, user_preferences.contracted_power), "
+                           "contracted_power_unit = COALESCE(excluded.contracted_power_unit, "
+                           "user_preferences.contracted_power_unit)",
                            (subject, *power, int(response.accepted), response.offer_id, to_db_time(now)))
             self._registry.write(db, at=now, actor=requester, operation="incentive-response", subject=subject,
                                  outcome=Outcome.ACCEPTED, reason=f"offer {response.offer_id} {status}")

@@ -8,7 +8,10 @@ mean of the bucket's quarter-hours, so that value x duration is the bucket's ene
 the quarter-hour energies (energy-consistent). Buckets are aligned to the hour and the day of
 ``BackendSettings.timezone`` (a daylight-saving day has 92 or 100 quarter-hours), each bucket is labelled
 by its start, only buckets that lie entirely inside the requested window are reported, and a bucket with
-a missing quarter-hour is left out rather than averaged over fewer quarters.
+a missing quarter-hour is left out rather than averaged over fewer quarters. The database does the
+aggregation (:mod:`dso_saref.backend.aggregation`, over the ``net_active_power`` view of every client's
+readings and bulk-loaded meter readings); :func:`aggregate` is the same computation in Python, the
+reference the SQL is tested against.
 
 **Anonymised data.** The value of a zone is the sum of its households' (LV clients') average powers. A
 zone with fewer than ``k`` households is refused outright; a bucket is reported only if at least ``k``
@@ -24,19 +27,19 @@ Every access is written to the registry of operations; every refusal is logged b
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import NoReturn
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, NoReturn
 
+from dso_saref.backend.aggregation import QUARTER, bucket_bounds, bucket_query, bucket_start, floor_quarter, midnight
 from dso_saref.backend.consent import ConsentRegistry
 from dso_saref.backend.errors import Refused
 from dso_saref.backend.grid import GridData
 from dso_saref.backend.parties import Parties
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
-from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.backend.storage import Storage, Transaction, from_db_time, to_db_time
 from dso_saref.messages.data_sharing import (
     DataType,
     FlexibilityData,
@@ -50,8 +53,6 @@ from dso_saref.messages.data_sharing import (
 
 __all__ = ["QUARTER", "MeteringService", "aggregate", "bucket_bounds", "to_base_unit"]
 
-QUARTER = timedelta(minutes=15)
-
 #: Factor to the base unit (kW or kVAr) of each flexibility unit.
 _BASE = {"kW": ("kW", 1.0), "MW": ("kW", 1000.0), "kVAr": ("kVAr", 1.0), "MVAr": ("kVAr", 1000.0)}
 
@@ -60,29 +61,6 @@ def to_base_unit(quantity: float, unit: str) -> tuple[float, str]:
     """``quantity`` in ``unit`` expressed in kW (active) or kVAr (reactive)."""
     base, factor = _BASE[unit]
     return quantity * factor, base
-
-
-def _floor_quarter(ts: datetime) -> datetime:
-    ts = ts.astimezone(UTC)
-    return ts.replace(minute=ts.minute - ts.minute % 15, second=0, microsecond=0)
-
-
-def bucket_bounds(ts: datetime, granularity: Granularity, tz: tzinfo) -> tuple[datetime, datetime]:
-    """The bucket ``[start, end)`` (UTC) holding the instant ``ts``: its quarter-hour, or its hour or day
-    in the time zone ``tz``."""
-    if granularity is Granularity.QUARTER_HOURLY:
-        start = _floor_quarter(ts)
-        return start, start + QUARTER
-    local = ts.astimezone(tz)
-    if granularity is Granularity.HOURLY:
-        start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-        return start, start + timedelta(hours=1)
-    day = local.date()
-    return _midnight(day, tz), _midnight(day + timedelta(days=1), tz)
-
-
-def _midnight(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
 def aggregate(series: Iterable[tuple[datetime, float]], granularity: Granularity, *, start: datetime,
@@ -95,7 +73,7 @@ def aggregate(series: Iterable[tuple[datetime, float]], granularity: Granularity
     quarters: dict[datetime, list[float]] = {}
     for ts, value in series:
         if start <= ts < end:
-            quarters.setdefault(_floor_quarter(ts), []).append(value)
+            quarters.setdefault(floor_quarter(ts), []).append(value)
     buckets: dict[tuple[datetime, datetime], list[float]] = {}
     for quarter, values in quarters.items():
         buckets.setdefault(bucket_bounds(quarter, granularity, tz), []).append(math.fsum(values) / len(values))
@@ -130,22 +108,31 @@ class MeteringService:
 
     def user_metering(self, request: MeteringRequest, *, requester: str, now: datetime) -> MeteringData:
         """An end user's net active power at the requested granularity, for the provider holding a valid
-        token; raises :class:`Refused` (logged) otherwise."""
+        token; raises :class:`Refused` (logged) otherwise.
+
+        The token is checked, the data read and the access logged in one transaction holding the consent
+        against revocation (see :mod:`dso_saref.backend.consent`)."""
         provider = self._parties.provider_for(requester)
-        consent = self._consents.authorize(request.authorization_token, actor=provider.id if provider else requester,
-                                           provider=provider.id if provider else None, end_user=request.id,
-                                           start=request.start, end=request.end, now=now)
-        user = self._parties.end_user(request.id)
-        if user is None:  # a consent exists only for a known end user; kept for safety
-            self._refuse(requester, "metering-request", request.id, "unknown end user", now,
-                         token=request.authorization_token)
-        series = self._net_power([user.client_id], user.voltage_level, request.start, request.end)[user.client_id]
-        values = aggregate(series, request.granularity, start=request.start, end=request.end,
-                           tz=self._settings.timezone)
-        self._registry.log(at=now, actor=consent.service_provider, operation="metering-request", subject=request.id,
-                           token=consent.token, outcome=Outcome.SERVED,
-                           reason=f"{len(values)} values at granularity {request.granularity.value} from "
-                                  f"{to_db_time(request.start)} to {to_db_time(request.end)}")
+        actor = provider.id if provider else requester
+        token = request.authorization_token
+        with self._storage.transaction("metering-request") as db:
+            consent, reason = self._consents.authorization(db, token, provider=provider.id if provider else None,
+                                                           end_user=request.id, start=request.start,
+                                                           end=request.end, now=now)
+            user = self._parties.end_user(request.id) if reason is None else None
+            if reason is None and user is None:  # a consent exists only for a known end user; kept for safety
+                reason = "unknown end user"
+            if reason is not None:
+                self._registry.write(db, at=now, actor=actor, operation="metering-request", subject=request.id,
+                                     token=token, outcome=Outcome.REFUSED, reason=reason)
+            else:
+                values = self._buckets(db, request, client=user.client_id)
+                self._registry.write(db, at=now, actor=consent.service_provider, operation="metering-request",
+                                     subject=request.id, token=consent.token, outcome=Outcome.SERVED,
+                                     reason=f"{len(values)} values at granularity {request.granularity.value} "
+                                            f"from {to_db_time(request.start)} to {to_db_time(request.end)}")
+        if reason is not None:
+            raise Refused(reason)
         return MeteringData([_series(request.id, values)])
 
     # -- PUC 2 SCN1: a zone's anonymised data -----------------------------------------------------------
@@ -155,51 +142,46 @@ class MeteringService:
         at least ``k`` households; raises :class:`Refused` (logged) for an unknown or too small zone."""
         k = self._settings.k_anonymity
         actor = self._actor(requester)
-        households = [c.id for c in self._grid.clients(zone_id=request.id, voltage_level="LV")]
+        row = self._storage.query_one("SELECT COUNT(*) FROM clients WHERE zone_id = ? AND voltage_level = 'LV'",
+                                      (request.id,))
+        households = int(row[0]) if row is not None else 0
         if not households:
             self._refuse(actor, "metering-request", request.id, f"unknown zone {request.id!r} or zone without "
                          "households", now)
-        if len(households) < k:
-            self._refuse(actor, "metering-request", request.id, f"zone {request.id} has {len(households)} "
+        if households < k:
+            self._refuse(actor, "metering-request", request.id, f"zone {request.id} has {households} "
                          f"households, fewer than the {k} needed to anonymise its data", now)
-        per_household = self._net_power(households, "LV", request.start, request.end)
-        totals: dict[datetime, list[float]] = {}
-        for client in households:
-            for bucket, value in aggregate(per_household[client], request.granularity, start=request.start,
-                                           end=request.end, tz=self._settings.timezone):
-                totals.setdefault(bucket, []).append(value)
-        values = sorted((bucket, math.fsum(v)) for bucket, v in totals.items() if len(v) >= k)
-        self._registry.log(at=now, actor=actor, operation="metering-request", subject=request.id,
-                           outcome=Outcome.SERVED, reason=f"anonymised: {len(values)} values over "
-                           f"{len(households)} households (k = {k})")
+        with self._storage.transaction("metering-request") as db:
+            values = self._buckets(db, request, zone=request.id, k=k)
+            self._registry.write(db, at=now, actor=actor, operation="metering-request", subject=request.id,
+                                 outcome=Outcome.SERVED, reason=f"anonymised: {len(values)} values over "
+                                 f"{households} households (k = {k})")
         return MeteringData([_series(request.id, values)])
 
-    def _net_power(self, clients: Sequence[str], voltage_level: str, start: datetime,
-                   end: datetime) -> dict[str, list[tuple[datetime, float]]]:
-        if voltage_level == "MV":
-            raw = self._grid.series("mv-client-reading", clients, start=start, end=end,
-                                    columns=("active_power_withdrawn",))
-            return {c: [(ts, v[0]) for ts, v in rows] for c, rows in raw.items()}
-        raw = self._grid.series("lv-client-reading", clients, start=start, end=end,
-                                columns=("active_power_withdrawn", "active_power_injected"))
-        return {c: [(ts, v[0] - v[1]) for ts, v in rows] for c, rows in raw.items()}
+    def _buckets(self, db: Transaction, request: MeteringRequest, **who: Any) -> list[tuple[datetime, float]]:
+        """The complete buckets of the request, aggregated by the database (:mod:`~dso_saref.backend.aggregation`)."""
+        statement, params = bucket_query(request.granularity, self._settings.timezone, request.start, request.end,
+                                         **who)
+        return [(bucket_start(r[0]), float(r[1])) for r in db.execute(statement, params).fetchall()]
 
     # -- PUC 2 SCN3: flexibility data of a zone -----------------------------------------------------------
 
     def flexibility_data(self, request: FlexibilityDataRequest, *, requester: str, now: datetime) -> FlexibilityData:
         """The zone's flexibility needs starting within the dates of the request (see the module doc)."""
         tz = self._settings.timezone
-        start = _midnight(request.start, tz)
-        end = _midnight(request.end + timedelta(days=1), tz)
-        rows = self._storage.query(
-            'SELECT n.*, json_group_array(m.meter_id) AS meters FROM flexibility_needs n '
-            "LEFT JOIN need_eligible_meters m ON m.request_id = n.request_id "
-            'WHERE n.zone_id = ? AND n.start >= ? AND n.start < ? GROUP BY n.request_id ORDER BY n.start, n.request_id',
-            (request.zone_id, to_db_time(start), to_db_time(end)))
+        start = midnight(request.start, tz)
+        end = midnight(request.end + timedelta(days=1), tz)
+        needs = "FROM flexibility_needs n WHERE n.zone_id = ? AND n.start >= ? AND n.start < ?"
+        params = (request.zone_id, to_db_time(start), to_db_time(end))
+        rows = self._storage.query(f"SELECT n.* {needs} ORDER BY n.start, n.request_id", params)
+        eligible: dict[str, set[str]] = {}
+        for m in self._storage.query("SELECT m.request_id, m.meter_id FROM need_eligible_meters m WHERE m.request_id "
+                                     f"IN (SELECT n.request_id {needs})", params):
+            eligible.setdefault(m["request_id"], set()).add(m["meter_id"])
         merged: dict[tuple[str, str, str], list] = {}
         for r in rows:
             key = (r["start"], r["direction"], r["power_type"])
-            meters = {m for m in json.loads(r["meters"]) if m is not None}
+            meters = set(eligible.get(r["request_id"], ()))
             if key not in merged:
                 merged[key] = [r["quantity"], r["unit"], meters]
                 continue

@@ -162,13 +162,14 @@ class Observability:
 
     def abnormal_voltages(self, *, since: datetime | None = None) -> list[VoltageAlarm]:
         """Every abnormal voltage recorded (measured or flagged), by time then HEMS."""
-        bound = to_db_time(since) if since is not None else ""
+        since_clause = "" if since is None else " AND {}.timestamp >= ?"
+        params = () if since is None else (to_db_time(since),) * 2
         rows = self._storage.query(
             "SELECT v.hems_id, h.postal_code, v.timestamp, v.voltage, 'hems-voltage' AS source FROM hems_voltage v "
-            "JOIN hems h ON h.id = v.hems_id WHERE v.abnormal = 1 AND v.timestamp >= ? UNION ALL "
+            f"JOIN hems h ON h.id = v.hems_id WHERE v.abnormal = 1{since_clause.format('v')} UNION ALL "
             "SELECT s.hems_id, h.postal_code, s.timestamp, NULL, 'hems-status' FROM hems_status s "
-            "JOIN hems h ON h.id = s.hems_id WHERE s.abnormal_voltage = 1 AND s.timestamp >= ? "
-            "ORDER BY 3, 1, 5", (bound, bound))
+            f"JOIN hems h ON h.id = s.hems_id WHERE s.abnormal_voltage = 1{since_clause.format('s')} "
+            "ORDER BY 3, 1, 5", params)
         return [VoltageAlarm(r[0], r[1], from_db_time(r[2]), r[3], r[4]) for r in rows]
 
     def _own(self, provider_id: str, hems_id: str) -> HemsRecord:
@@ -245,11 +246,12 @@ class Observability:
         provider = self._parties.provider(provider_id)
         message = DisaggregatedDataRequest(customers_ids=list(customer_ids))
         with self._storage.transaction("disaggregated-data-request") as db:
-            cursor = db.execute("INSERT INTO disaggregated_requests (provider_id, customer_ids, sent_at) "
-                                "VALUES (?, ?, ?)", (provider.id, ",".join(customer_ids), to_db_time(now)))
+            request_id = db.execute("INSERT INTO disaggregated_requests (provider_id, customer_ids, sent_at) "
+                                    "VALUES (?, ?, ?) RETURNING id", (provider.id, ",".join(customer_ids),
+                                                                       to_db_time(now))).fetchone()[0]
             self._registry.write(db, at=now, actor=DSO, operation="disaggregated-data-request", subject=provider.id,
                                  outcome=Outcome.SENT, reason=", ".join(customer_ids))
-        return Outgoing(message, recipient=provider.knowledge_base_id, reference=str(cursor.lastrowid))
+        return Outgoing(message, recipient=provider.knowledge_base_id, reference=str(request_id))
 
     def record_disaggregated_data(self, data: DisaggregatedData, *, provider_id: str, now: datetime) -> int:
         """Store a data service provider's series (one row per customer, load type and time); returns

@@ -14,12 +14,11 @@ the refusal is raised, so a refusal is never lost::
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from dso_saref.backend.storage import Storage, from_db_time, to_db_time
+from dso_saref.backend.storage import Storage, Transaction, from_db_time, to_db_time
 
 __all__ = ["Operation", "OperationsRegistry", "Outcome"]
 
@@ -59,7 +58,7 @@ class OperationsRegistry:
         self._storage = storage
 
     @staticmethod
-    def write(db: sqlite3.Connection, *, at: datetime, actor: str, operation: str, subject: str = "",
+    def write(db: Transaction, *, at: datetime, actor: str, operation: str, subject: str = "",
               token: str | None = None, outcome: Outcome, reason: str = "") -> None:
         """Append a row inside the caller's transaction ``db`` (committed with the state change)."""
         db.execute("INSERT INTO operations (at, actor, operation, subject, token, outcome, reason) "

@@ -1,14 +1,17 @@
-"""Fixtures of the backend tests: a controllable clock, a seeded in-memory DSO, and exchange contexts."""
+"""Fixtures of the backend tests: a controllable clock, a seeded DSO on each kind of database (sqlite in
+memory, PostgreSQL when ``DSO_SAREF_TEST_PG`` names a server), and exchange contexts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dso_saref.app.seed import SP001, SP002, SeedSummary, seed
-from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, Storage
+from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext
+from tests.storage.database import KINDS, Database, test_database
 
 #: When the tests "are": the day after the seed's day of readings.
 NOW = datetime(2021, 9, 28, 8, 0, tzinfo=UTC)
@@ -38,9 +41,16 @@ def settings() -> BackendSettings:
     return BackendSettings()
 
 
+@pytest.fixture(params=KINDS)
+def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """A new database of each kind (sqlite in memory; PostgreSQL skips without a server)."""
+    with test_database(request.param, tmp_path) as db:
+        yield db
+
+
 @pytest.fixture
-def backend(clock: Clock, settings: BackendSettings) -> DsoBackend:
-    return DsoBackend(Storage(":memory:"), settings=settings, clock=clock)
+def backend(clock: Clock, settings: BackendSettings, database: Database) -> DsoBackend:
+    return DsoBackend(database.open(), settings=settings, clock=clock)
 
 
 @pytest.fixture
@@ -58,3 +68,11 @@ def sp1(clock: Clock):
 def sp2(clock: Clock):
     """The context of an exchange started by SP002 now."""
     return lambda: ExchangeContext(SP002, clock())
+
+
+@pytest.fixture(params=KINDS)
+def shared_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """A new database that several storages, threads and processes open at once: a sqlite file (WAL) or a
+    PostgreSQL schema."""
+    with test_database(request.param, tmp_path, file=True) as db:
+        yield db

@@ -84,8 +84,8 @@ def test_spec_3_5_client_readings_need_a_live_consent_or_an_internal_requester(b
     assert len(backend.registry.entries(operation="lv-client-reading", outcome=Outcome.REFUSED)) == 2
 
 
-def test_spec_3_5_internal_requesters_see_every_client_reading(clock):
-    backend = DsoBackend(Storage(), settings=BackendSettings(internal_requesters=frozenset({ADMS})), clock=clock)
+def test_spec_3_5_internal_requesters_see_every_client_reading(clock, database):
+    backend = DsoBackend(database.open(), settings=BackendSettings(internal_requesters=frozenset({ADMS})), clock=clock)
     seed(backend)
     answer = backend.handlers()["mv-client-reading"](Query(None, {"id": "MV0001"}), ExchangeContext(ADMS, clock()))
     assert len(answer.root) == 96

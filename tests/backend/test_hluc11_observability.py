@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from dso_saref.app.seed import SP001, SP002, THIRD_PARTY, example_needs, seed
-from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, NotFound, StateError, Storage, VoltageBand
+from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, NotFound, StateError, VoltageBand
 from dso_saref.messages.observability import DisaggregatedData, HemsStatus, HemsVoltage, OpportunitiesRequest
 
 
@@ -35,8 +35,8 @@ def test_hluc11_puc1_abnormal_voltage_is_outside_en_50160_band(backend, summary,
     assert bool(backend.observability.abnormal_voltages()) is abnormal
 
 
-def test_hluc11_puc1_voltage_band_is_configurable(clock):
-    backend = DsoBackend(Storage(), settings=BackendSettings(voltage_band=VoltageBand(230.0, 0.05)), clock=clock)
+def test_hluc11_puc1_voltage_band_is_configurable(clock, database):
+    backend = DsoBackend(database.open(), settings=BackendSettings(voltage_band=VoltageBand(230.0, 0.05)), clock=clock)
     seed(backend)
     assert backend.record_hems_voltage(voltage("H0001", 243.0, clock.now), responder=SP001)
 

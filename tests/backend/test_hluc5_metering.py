@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dso_saref.app.seed import THIRD_PARTY, example_needs, seed
-from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, Outcome, Refused, Storage
+from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext, Outcome, Refused
 from dso_saref.backend.metering import QUARTER, aggregate
 from dso_saref.messages.data_sharing import FlexibilityDataRequest, Granularity, MeteringRequest
 
@@ -91,8 +91,8 @@ def test_hluc5_puc2_scn1_zone_below_k_households_is_refused_and_logged(backend, 
     assert [r.subject for r in refusals] == ["Z-SS02", "Z-NOWHERE"]
 
 
-def test_hluc5_puc2_scn1_k_is_configurable(clock):
-    backend = DsoBackend(Storage(), settings=BackendSettings(k_anonymity=3), clock=clock)
+def test_hluc5_puc2_scn1_k_is_configurable(clock, database):
+    backend = DsoBackend(database.open(), settings=BackendSettings(k_anonymity=3), clock=clock)
     seed(backend)
     [series] = backend.handlers()["metering-request"](zone_request("Z-SS02"), ExchangeContext(THIRD_PARTY,
                                                                                                    clock())).root

@@ -1,0 +1,360 @@
+"""Bulk ingestion of metering readings: files of a client's net active power per quarter-hour, into the
+``meter_readings`` table that metering requests aggregate (through the ``net_active_power`` view).
+
+Two formats, told apart by the file name (``.json`` / ``.csv``) or ``format=``:
+
+- JSON: the ``metering-data`` message (``examples/metering-data.json``), a list of series ``{"id",
+  "readings": [{"time", "measurement", "unit"}, ...]}``, read series by series (a file of any size needs
+  the memory of its largest series) and validated by the message's model;
+- CSV: a header naming ``id``, ``time``, ``measurement`` and optionally ``unit`` (default kW), one
+  reading per line, validated with the same rules (timestamps as in every message, power units kW, MW
+  or W, finite numbers).
+
+``id`` names a client of the data layer (``LV0001``) or an end user (``U0001``, stored under its
+client). Measurements are stored in kW. Each file is one transaction, so a file is stored whole or not
+at all, and running a file again (after an interruption, or by mistake) inserts nothing twice; a
+reading already stored for a client and time is kept. The file is bulk-loaded into a scratch table
+(``COPY`` on PostgreSQL, ``executemany`` on sqlite), its ids checked and end users resolved, the day
+partitions it needs made, then its readings are moved into the table sorted by client and time: with a
+plain ``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled
+back) with ``ON CONFLICT DO NOTHING``::
+
+    report = ingest_metering(storage, ["day-1.csv", "day-2.json"], progress=print)
+    report.readings, report.inserted, report.skipped
+
+Bad input raises :class:`IngestError` naming the file, the line or JSON path and the field; the files
+before it stay ingested (:attr:`IngestError.report`), nothing of the bad file is stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from dso_saref.backend.errors import ConstraintError
+from dso_saref.backend.storage import Storage, to_db_time
+from dso_saref.errors import PayloadError, Problem
+from dso_saref.messages.data_sharing import MeteringSeries
+from dso_saref.terms import UNITS, TermError, parse_datetime
+
+__all__ = ["FORMATS", "FileReport", "IngestError", "IngestProgress", "IngestReport", "ingest_metering"]
+
+#: The formats :func:`ingest_metering` reads.
+FORMATS = ("json", "csv")
+_TO_KW = {"kW": 1.0, "MW": 1000.0, "W": 0.001}
+_COLUMNS = ("line", "id", "timestamp", "active_power")
+_CHUNK = 1 << 20
+_EVERY = 50_000  # readings between two progress reports
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Where an ingestion is: the file, its stage (``reading``, ``storing``, ``done``), readings read so
+    far, and bytes read of the file's total (for a progress bar)."""
+
+    path: Path
+    stage: str
+    readings: int
+    bytes_read: int
+    bytes_total: int
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """One ingested file: its format, readings in it, rows inserted (the rest were already stored),
+    the UTC days they fall on, and the seconds it took."""
+
+    path: Path
+    format: str
+    readings: int
+    inserted: int
+    days: tuple[date, ...]
+    seconds: float
+
+    @property
+    def skipped(self) -> int:
+        """Readings already stored (a re-run, or the same client and time twice in the file)."""
+        return self.readings - self.inserted
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Every file ingested, in order, and the totals."""
+
+    files: tuple[FileReport, ...] = ()
+
+    @property
+    def readings(self) -> int:
+        """Readings read in all files."""
+        return sum(f.readings for f in self.files)
+
+    @property
+    def inserted(self) -> int:
+        """Rows inserted in all files."""
+        return sum(f.inserted for f in self.files)
+
+    @property
+    def skipped(self) -> int:
+        """Readings that were already stored."""
+        return self.readings - self.inserted
+
+    @property
+    def seconds(self) -> float:
+        """Time spent, in seconds."""
+        return sum(f.seconds for f in self.files)
+
+
+class IngestError(PayloadError):
+    """A file that cannot be ingested (unreadable, malformed, invalid readings, unknown ids); ``report``
+    holds the files ingested before it, ``problems`` says where (``file:line: field`` or ``file:
+    $[0].readings[3].time``) and what is wrong."""
+
+    def __init__(self, problems: list[Problem], report: IngestReport) -> None:
+        super().__init__("metering-data", problems)
+        self.report = report
+
+
+@dataclass
+class _Reading:
+    """The progress of one file being read (updated as its rows are produced)."""
+
+    path: Path
+    kind: str
+    total: int
+    progress: Callable[[IngestProgress], None] | None
+    readings: int = 0
+    position: int = 0
+    days: set[date] = field(default_factory=set)
+
+    def report(self, stage: str) -> None:
+        if self.progress is not None:
+            self.progress(IngestProgress(self.path, stage, self.readings, self.position, self.total))
+
+
+def ingest_metering(storage: Storage, paths: Iterable[str | Path], *, format: str | None = None,
+                    progress: Callable[[IngestProgress], None] | None = None) -> IngestReport:
+    """Ingest the metering readings of ``paths`` (JSON or CSV, see the module doc) into ``storage``.
+
+    ``format`` forces one format for every file; ``progress`` is called as each file is read and stored.
+    Raises :class:`IngestError` for a file that cannot be ingested (the earlier ones stay ingested) and
+    :class:`ValueError` for an unknown ``format``."""
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    done: list[FileReport] = []
+    for raw in paths:
+        path = Path(raw)
+        kind = format or path.suffix.lower().lstrip(".")
+        try:
+            if kind not in FORMATS:
+                raise _Bad(f"{path}", f"unknown format {kind!r}: name the file .json or .csv, or give the format")
+            done.append(_ingest_file(storage, path, kind, progress))
+        except _Bad as exc:
+            raise IngestError([Problem(exc.location, exc.message)], IngestReport(tuple(done))) from None
+        except PayloadError as exc:
+            raise IngestError(exc.problems, IngestReport(tuple(done))) from None
+        except OSError as exc:
+            raise IngestError([Problem(str(path), f"cannot read: {exc.strerror or exc}")],
+                              IngestReport(tuple(done))) from None
+    return IngestReport(tuple(done))
+
+
+class _Bad(Exception):
+    def __init__(self, location: str, message: str) -> None:
+        super().__init__(f"{location}: {message}")
+        self.location = location
+        self.message = message
+
+
+def _ingest_file(storage: Storage, path: Path, kind: str,
+                 progress: Callable[[IngestProgress], None] | None) -> FileReport:
+    began = time.perf_counter()
+    state = _Reading(path, kind, path.stat().st_size, progress)
+    with path.open(encoding="utf-8", newline="") as text, storage.transaction(f"ingest {path.name}") as db:
+        db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
+        db.copy("ingest_staging", _COLUMNS, _json_rows(text, state) if kind == "json" else _csv_rows(text, state))
+        state.report("storing")
+        unknown = db.execute(
+            "SELECT s.id, MIN(s.line) AS line FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c "
+            "WHERE c.id = s.id) AND NOT EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) GROUP BY s.id "
+            "ORDER BY 2 LIMIT 5").fetchall()
+        if unknown:
+            where = "series" if kind == "json" else "line"
+            raise PayloadError("metering-data", [Problem(f"{path}:{where} {r['line']}: id",
+                                                         f"{r['id']!r} is neither a client nor an end user")
+                                                 for r in unknown])
+        storage.prepare_days("meter_readings", state.days)
+        try:  # new readings: a plain insert, much faster than checking each for a conflict
+            with storage.transaction(f"ingest {path.name} (new readings)") as new:
+                inserted = new.execute(_MOVE).rowcount
+        except ConstraintError:  # some are stored already (or twice in the file)
+            inserted = db.execute(_MOVE + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
+    state.position = state.total
+    state.report("done")
+    return FileReport(path, kind, state.readings, inserted, tuple(sorted(state.days)), time.perf_counter() - began)
+
+
+#: From the scratch table to the readings, end users resolved to their clients, in index order (a client's
+#: readings of a day end up side by side on disk, which the aggregation of a zone reads).
+_MOVE = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
+         "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
+         "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE TRUE ORDER BY 1, 2")
+
+
+# -- CSV ------------------------------------------------------------------------------------------------
+
+def _csv_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        raise _Bad(f"{state.path}:1", "empty file: the first line names the columns id, time, measurement[, unit]")
+    names = [h.strip() for h in header]
+    unknown = sorted(set(names) - {"id", "time", "measurement", "unit"})
+    missing = [n for n in ("id", "time", "measurement") if n not in names]
+    if unknown or missing or len(set(names)) != len(names):
+        raise _Bad(f"{state.path}:1", f"the header must name id, time, measurement and optionally unit, once each "
+                                      f"(unknown: {', '.join(unknown) or '-'}; missing: {', '.join(missing) or '-'})")
+    at_id, at_time, at_value = names.index("id"), names.index("time"), names.index("measurement")
+    at_unit = names.index("unit") if "unit" in names else None
+    width = len(names)
+    # a file repeats its ids, times and units on every line: each distinct text is checked once
+    ids: set[str] = set()
+    times: dict[str, str] = {}
+    units: dict[str, float] = {}
+    for number, row in enumerate(reader, start=2):
+        if len(row) != width:
+            if not row:
+                continue
+            raise _Bad(f"{state.path}:{number}", f"{len(row)} fields, the header has {width}")
+        identifier = row[at_id]
+        if identifier not in ids:
+            ids.add(_identifier(identifier, f"{state.path}:{number}: id"))
+        stamp = times.get(row[at_time])
+        if stamp is None:
+            stamp = _time(row[at_time], f"{state.path}:{number}: time", state, times)
+        factor = units.get(row[at_unit]) if at_unit is not None else 1.0
+        if factor is None:
+            factor = units[row[at_unit]] = _factor(row[at_unit], f"{state.path}:{number}: unit")
+        try:
+            value = float(row[at_value])
+        except ValueError:
+            raise _Bad(f"{state.path}:{number}: measurement", f"{row[at_value]!r} is not a number") from None
+        if not math.isfinite(value):
+            raise _Bad(f"{state.path}:{number}: measurement", "NaN and infinities are not accepted")
+        state.readings += 1
+        if state.readings % _EVERY == 0:
+            state.position = text.buffer.tell() if hasattr(text, "buffer") else state.position
+            state.report("reading")
+        yield number, identifier, stamp, value * factor
+
+
+def _time(text: str, location: str, state: _Reading, known: dict[str, str]) -> str:
+    """The database time of a timestamp text (remembered in ``known``), noting its UTC day."""
+    try:
+        moment = parse_datetime(text).astimezone(UTC)
+    except TermError as exc:
+        raise _Bad(location, str(exc)) from None
+    if len(known) >= 100_000:
+        known.clear()
+    state.days.add(moment.date())
+    known[text] = to_db_time(moment)
+    return known[text]
+
+
+def _identifier(text: str, location: str) -> str:
+    if not text.strip():
+        raise _Bad(location, "an identifier must not be empty")
+    if "\x00" in text:
+        raise _Bad(location, "an identifier must not contain a NUL character")
+    return text
+
+
+def _factor(unit: str, location: str) -> float:
+    """Multiply a measurement in ``unit`` (a power unit) by this to get kW."""
+    try:
+        return _TO_KW[UNITS["power"].canonical(unit)]
+    except TermError as exc:
+        raise _Bad(location, str(exc)) from None
+
+
+def _reading(moment: datetime, kw: float, state: _Reading) -> tuple[str, float]:
+    """Count one reading and note its UTC day; the time as the database takes it."""
+    moment = moment.astimezone(UTC)
+    state.readings += 1
+    state.days.add(moment.date())
+    return to_db_time(moment), kw
+
+
+# -- JSON -----------------------------------------------------------------------------------------------
+
+def _json_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
+    for index, series in _json_series(text, state):
+        try:
+            parsed = MeteringSeries.model_validate(series)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            raise _Bad(f"{state.path}: $[{index}]{where}", message) from None
+        identifier = _identifier(parsed.id, f"{state.path}: $[{index}].id")
+        for reading in parsed.readings:
+            yield index, identifier, *_reading(reading.time, reading.measurement * _TO_KW[reading.unit], state)
+        if state.readings // _EVERY != (state.readings - len(parsed.readings)) // _EVERY:
+            state.report("reading")
+
+
+def _json_series(text: TextIO, state: _Reading) -> Iterator[tuple[int, Any]]:
+    """The elements of the top-level JSON array of ``text``, one at a time, with their index."""
+    decoder = json.JSONDecoder()
+    buffer, at, eof, index = "", 0, False, 0
+
+    def fill() -> bool:
+        nonlocal buffer, at, eof
+        chunk = text.read(max(_CHUNK, len(buffer)))
+        state.position += len(chunk)
+        buffer, at, eof = buffer[at:] + chunk, 0, not chunk
+        return bool(chunk)
+
+    def skip(expected: str) -> str:
+        nonlocal at
+        while True:
+            while at < len(buffer) and buffer[at] in " \t\r\n":
+                at += 1
+            if at < len(buffer):
+                if buffer[at] not in expected:
+                    raise _Bad(f"{state.path}: $", f"expected {' or '.join(expected)} at character "
+                                                   f"{state.position - len(buffer) + at}, found {buffer[at]!r}")
+                at += 1
+                return buffer[at - 1]
+            if not fill():
+                raise _Bad(f"{state.path}: $", "the file ends inside the top-level JSON array")
+
+    skip("[")
+    while True:
+        while at < len(buffer) and buffer[at] in " \t\r\n":
+            at += 1
+        if at == len(buffer) and not fill():
+            raise _Bad(f"{state.path}: $", "the file ends inside the top-level JSON array")
+        if buffer[at] == "]" and index == 0:
+            break
+        try:
+            element, end = decoder.raw_decode(buffer, at)
+        except json.JSONDecodeError as exc:
+            if not eof and fill():
+                continue
+            raise _Bad(f"{state.path}: $[{index}]", f"invalid JSON: {exc.msg}") from None
+        if end == len(buffer) and not eof and fill():  # a number may go on in the next chunk
+            continue
+        at = end
+        yield index, element
+        index += 1
+        if skip(",]") == "]":
+            break
