@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 
 from dso_saref.backend.errors import StateError
-from dso_saref.backend.exchange import ExchangeContext, Handler
 from dso_saref.backend.storage import Storage, to_db_time
+from dso_saref.exchange import ExchangeContext, Handler
 
 __all__ = ["MAX_KEY_LENGTH", "IdempotencyKeys"]
 
@@ -41,29 +40,30 @@ class IdempotencyKeys:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
 
-    def handle(self, handler: Handler, message: BaseModel, context: Any, *, key: str) -> BaseModel:
-        """``handler(message, context)`` applied at most once for ``key`` of the context's requester.
+    def handle(self, operation: str, handler: Handler, message: BaseModel, context: ExchangeContext, *,
+               answer: type[BaseModel], key: str) -> BaseModel:
+        """``handler(message, context)`` of exchange ``operation`` applied at most once for ``key`` of the
+        context's requester; a repeat gets the stored answer (read back as ``answer``, the exchange's
+        answer model).
 
         Raises :class:`ValueError` for an empty, over-long or non-printable ``key`` and
         :class:`StateError` for a key already used with another operation or request."""
         if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise ValueError(f"idempotency key: 1 to {MAX_KEY_LENGTH} printable characters, got {key!r}")
-        exchange = ExchangeContext.of(context)
-        request = message.request if hasattr(message, "request") and message.request is not None else message
-        digest = hashlib.sha256(f"{handler.name}\n{request.model_dump_json()}".encode()).hexdigest()
-        with self._storage.transaction(f"{handler.name} (idempotent)") as db:
-            db.lock("idempotency key", exchange.requester, key)
+        digest = hashlib.sha256(f"{operation}\n{message.model_dump_json()}".encode()).hexdigest()
+        with self._storage.transaction(f"{operation} (idempotent)") as db:
+            db.lock("idempotency key", context.requester, key)
             row = db.execute("SELECT operation, digest, answer FROM idempotency_keys WHERE requester = ? AND key = ?",
-                             (exchange.requester, key)).fetchone()
+                             (context.requester, key)).fetchone()
             if row is not None:
-                if row["operation"] != handler.name or row["digest"] != digest:
+                if row["operation"] != operation or row["digest"] != digest:
                     raise StateError(f"idempotency key {key!r} was used for another request ({row['operation']})")
-                return handler.answer.model_validate_json(row["answer"])
-            answer = handler(message, context)
+                return answer.model_validate_json(row["answer"])
+            given = handler(message, context)
             db.execute("INSERT INTO idempotency_keys (requester, key, operation, digest, answer, created_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (exchange.requester, key, handler.name, digest,
-                                                     answer.model_dump_json(), to_db_time(exchange.received_at)))
-        return answer
+                       "VALUES (?, ?, ?, ?, ?, ?)", (context.requester, key, operation, digest,
+                                                     given.model_dump_json(), to_db_time(context.received_at)))
+        return given
 
     def forget(self, *, before: datetime) -> int:
         """Drop the keys first used before ``before`` (a retry after that is a new request); returns how many."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import click
 
 import dso_saref
-from dso_saref.cli import ke, messages, operator
+from dso_saref.cli import ingest, ke, messages, operator
 
 __all__ = ["main"]
 
@@ -26,5 +26,5 @@ def main() -> None:
     """SAREF semantic interoperability for the InterConnect DSO Interface."""
 
 
-for _command in (*messages.COMMANDS, ke.ke, *operator.COMMANDS):
+for _command in (*messages.COMMANDS, ke.ke, *operator.COMMANDS, ingest.ingest):
     main.add_command(_command)

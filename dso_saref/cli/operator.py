@@ -41,7 +41,21 @@ DEFAULT_DSO_KB = "https://dso.example.org/kb"
 CONSENT_STATES = ("pending", "granted", "refused", "revoked", "expired")
 OUTCOMES = ("served", "refused", "accepted", "rejected", "pending", "granted", "revoked", "sent", "recorded")
 
-_EXISTING_DB = click.Path(exists=True, dir_okay=False, readable=True)
+class ExistingDatabase(click.ParamType):
+    """A database the command opens but never creates: a sqlite file that exists, or a PostgreSQL URL."""
+
+    name = "DATABASE"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        path = value.removeprefix("sqlite:///")
+        if not Path(path).is_file():
+            self.fail(f"{value!r}: no such database file (a sqlite file, or postgresql://...)", param, ctx)
+        return value
+
+
+_EXISTING_DB = ExistingDatabase()
 _FORMAT = click.Choice(["text", "json"])
 
 
@@ -94,7 +108,8 @@ def _log_to_stderr() -> Iterator[None]:
 @click.option("--ke-url", default=DEFAULT_KE_URL, show_default=True, help="KE REST base URL.")
 @click.option("--role", type=click.Choice(["dso"]), default="dso", show_default=True,
               help="The party to play: the reference DSO.")
-@click.option("--db", required=True, help="The DSO database: a sqlite file (created if absent) or :memory:.")
+@click.option("--db", required=True,
+              help="The DSO database: a sqlite file (created if absent), :memory:, or postgresql://USER@HOST/DB.")
 @click.option("--kb-id", default=DEFAULT_DSO_KB, show_default=True, callback=_kb_id, help="Knowledge base id.")
 @click.option("--seed", "load_seed", is_flag=True, help="Load the reproducible seed data (safe to repeat).")
 @click.option("--seed-value", default=7, show_default=True, type=int, help="Random seed of the seed data.")
@@ -208,7 +223,8 @@ def _decide(action: str, keys: Sequence[str], db: str, reason: str | None) -> No
 
 
 _IDS = click.argument("keys", metavar="CONSENT_ID_OR_TOKEN...", nargs=-1, required=True)
-_DB = click.option("--db", required=True, type=_EXISTING_DB, help="The DSO database (sqlite file).")
+_DB = click.option("--db", required=True, type=_EXISTING_DB,
+                   help="The DSO database (a sqlite file, or postgresql://USER@HOST/DB).")
 _REASON = click.option("--reason", default=None, help="Why (kept in the registry of operations).")
 
 

@@ -16,12 +16,12 @@ from datetime import timedelta
 
 import pytest
 
+from dso_saref.app.seed import SP001, SP002, example_needs, seed
 from dso_saref.backend import DsoBackend, ExchangeContext, Outcome, Refused, StateError
 from dso_saref.backend.idempotency import IdempotencyKeys
-from dso_saref.backend.seed import SP001, SP002, example_needs, seed
 from dso_saref.messages.common import Status
 from dso_saref.messages.data_sharing import AuthorizationRequest, MeteringRequest
-from dso_saref.messages.flexibility import FlexibilityOffer, FlexibilityOffers
+from dso_saref.messages.flexibility import Acknowledgement, FlexibilityOffer, FlexibilityOffers
 
 from .conftest import NOW
 
@@ -261,7 +261,8 @@ def test_a_retried_post_with_the_same_key_is_applied_once(market):
 
     def send(b: DsoBackend):
         handler = b.handlers()["flexibility-offers"]
-        return IdempotencyKeys(b.storage).handle(handler, offers("k1"), ExchangeContext(SP001, NOW), key="req-1")
+        return IdempotencyKeys(b.storage).handle("flexibility-offers", handler, offers("k1"),
+                                                 ExchangeContext(SP001, NOW), answer=Acknowledgement, key="req-1")
 
     with ThreadPoolExecutor(4) as pool:
         acks = list(pool.map(send, backends * 2))
@@ -270,8 +271,10 @@ def test_a_retried_post_with_the_same_key_is_applied_once(market):
     assert len(backend.registry.entries(operation="flexibility-offers")) == 1  # applied once, answered 8 times
     with pytest.raises(StateError, match="another request"):
         send_other = backend.handlers()["flexibility-offers"]
-        IdempotencyKeys(backend.storage).handle(send_other, offers("k2"), ExchangeContext(SP001, NOW), key="req-1")
+        IdempotencyKeys(backend.storage).handle("flexibility-offers", send_other, offers("k2"),
+                                                ExchangeContext(SP001, NOW), answer=Acknowledgement, key="req-1")
     # another requester has keys of its own
-    other = IdempotencyKeys(backend.storage).handle(backend.handlers()["flexibility-offers"], offers("k1"),
-                                                    ExchangeContext(SP002, NOW), key="req-1")
+    other = IdempotencyKeys(backend.storage).handle("flexibility-offers", backend.handlers()["flexibility-offers"],
+                                                    offers("k1"), ExchangeContext(SP002, NOW), answer=Acknowledgement,
+                                                    key="req-1")
     assert other.status is Status.ACCEPTED

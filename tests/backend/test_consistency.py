@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dso_saref.app.seed import example_needs
 from dso_saref.backend.consistency import check_consistency
-from dso_saref.backend.seed import example_needs
 from dso_saref.messages.flexibility import Acknowledgement, FlexibilityOffer, FlexibilityOffers
 
 

@@ -13,7 +13,6 @@ import pytest
 
 from dso_saref.app.seed import SP001, example_needs, seed
 from dso_saref.backend import DsoBackend, ExchangeContext, Storage
-from dso_saref.app.seed import SP001, example_needs, seed
 from dso_saref.backend.consistency import check_consistency
 from dso_saref.messages.flexibility import FlexibilityOffer, FlexibilityOffers
 
@@ -113,7 +112,7 @@ STREAM = textwrap.dedent("""
     import sys
     from datetime import UTC, datetime, timedelta
     from dso_saref.backend import DsoBackend, ExchangeContext, Storage
-    from dso_saref.backend.seed import SP001
+    from dso_saref.app.seed import SP001
     from dso_saref.messages.flexibility import FlexibilityOffer, FlexibilityOffers
 
     now = datetime(2021, 9, 28, 8, tzinfo=UTC)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dso_saref.app.seed import THIRD_PARTY
 from dso_saref.backend import ExchangeContext
 from dso_saref.backend.ingest import IngestError, IngestProgress, ingest_metering
-from dso_saref.backend.seed import THIRD_PARTY
 from dso_saref.messages.data_sharing import MeteringRequest
 
 DAY = datetime(2021, 10, 5, tzinfo=UTC)  # after the seed's day: no readings yet

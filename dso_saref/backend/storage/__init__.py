@@ -25,7 +25,9 @@ from dso_saref.backend.storage.base import (
     from_db_time,
     to_db_time,
 )
+from dso_saref.backend.storage.postgres import PostgresStorage
 from dso_saref.backend.storage.schema import MIGRATIONS, Migration, Statement, Variant
+from dso_saref.backend.storage.sqlite import SqliteStorage
 
 __all__ = [
     "MIGRATIONS",
@@ -33,7 +35,9 @@ __all__ = [
     "FaultHook",
     "Migration",
     "Params",
+    "PostgresStorage",
     "Row",
+    "SqliteStorage",
     "Statement",
     "Storage",
     "Transaction",

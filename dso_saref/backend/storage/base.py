@@ -131,7 +131,15 @@ class Storage(ABC):
     """
 
     dialect: ClassVar[Dialect]
+    #: the URL schemes an implementation opens (each registers itself under them)
+    schemes: ClassVar[tuple[str, ...]] = ()
+    _implementations: ClassVar[dict[str, type[Storage]]] = {}
     url: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for scheme in cls.schemes:
+            Storage._implementations[scheme] = cls
 
     def __new__(cls, url: str | Path = ":memory:", **options: Any) -> Storage:
         if cls is Storage:
@@ -228,12 +236,7 @@ def implementation(url: str) -> type[Storage]:
     """The :class:`Storage` class for ``url``; raises :class:`StorageError` for an unknown scheme."""
     match = _SCHEME.match(url)
     scheme = match.group(1).lower() if match else "sqlite"
-    if scheme in ("postgresql", "postgres"):
-        from dso_saref.backend.storage.postgres import PostgresStorage
-
-        return PostgresStorage
-    if scheme == "sqlite":
-        from dso_saref.backend.storage.sqlite import SqliteStorage
-
-        return SqliteStorage
-    raise StorageError(f"unsupported database URL scheme {scheme!r}: use a sqlite path or postgresql://...")
+    found = Storage._implementations.get(scheme)
+    if found is None:
+        raise StorageError(f"unsupported database URL scheme {scheme!r}: use a sqlite path or postgresql://...")
+    return found

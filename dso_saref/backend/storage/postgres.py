@@ -118,6 +118,8 @@ class _PostgresTransaction(Transaction):
 class PostgresStorage(Storage):
     """The backend's PostgreSQL database at ``url``; ``pool_size`` connections at most per instance."""
 
+    schemes = ("postgresql", "postgres")
+
     dialect = POSTGRESQL
 
     def __init__(self, url: str | Path = "", *, fault_hook: FaultHook | None = None,

@@ -83,6 +83,8 @@ class _SqliteTransaction(Transaction):
 class SqliteStorage(Storage):
     """The backend's sqlite3 database (a file path, a ``sqlite://`` URL or ``":memory:"``)."""
 
+    schemes = ("sqlite",)
+
     dialect = SQLITE
 
     def __init__(self, url: str | Path = ":memory:", *, fault_hook: FaultHook | None = None,
