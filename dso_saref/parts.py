@@ -103,6 +103,9 @@ def split(message: str, pattern: Pattern, variables: Mapping[str, Variable], lev
         context = _context(pattern, mentioned - own, variables, exclude=own)
         triples = context + [t for t in own_triples if t not in context]
         every = frozenset(v.name for t in triples for v in t if isinstance(v, Var))
+        if not every - own and core_vars:
+            raise DescriptionError(f"the part {names[home]!r} shares no node with the rest of the pattern: its rows "
+                                   "could not be joined back")
         parts.append(Part(names[home], f"{message}.{names[home]}",
                           names[parent[home]] if parent[home] != CORE else CORE, own, every - own,
                           Pattern(tuple(triples)), max(levels.get(v, 0) for v in every)))
@@ -138,7 +141,7 @@ def _groups(pattern: Pattern, variables: Mapping[str, Variable], levels: Mapping
         for name, variable in variables.items():
             if name in parent or variable.fed:
                 continue
-            fields = [f for f in (*template_fields(variable.template or ""), *variable.requires) if f in parent]
+            fields = [f for f in variable.needs if f in parent]
             if fields:
                 parent[name] = name
                 join(name, max(fields, key=lambda f: levels.get(f, 0)))

@@ -36,6 +36,7 @@ from dso_saref.terms import (
     NONE,
     PREFIXES,
     TermError,
+    digest,
     escape_literal,
     format_date,
     format_datetime,
@@ -314,8 +315,8 @@ class Table:
         """The binding rows of one part: its variables at its level, where every one is bound."""
         if self.size == 0:
             return []
-        level = min(part.level, self.depth())
         names = sorted(part.variables)
+        level = max((self.level_of[name] for name in names), default=0)
         columns = []
         for name in names:
             column = self.column(name, level)
@@ -558,7 +559,7 @@ class TableBuilder:
               base: str) -> list[str | None]:
         spec = self._fields.get(variable.name)
         if spec is None:
-            fields = [f for f in _fields(variable) if f not in variable.requires]
+            fields = template_fields(variable.template or "")
             pieces, rest = [], variable.template or ""
             for f in fields:
                 head, _, rest = rest.partition("{" + f + "}")
@@ -566,7 +567,8 @@ class TableBuilder:
             spec = self._fields[variable.name] = (fields, pieces, rest + ">")
         fields, pieces, rest = spec
         prefix = "<" + base + pieces[0] if pieces else "<" + base
-        columns = [_broadcast(table, texts[f], f, level) for f in fields]
+        columns = [self._digests(table, texts, variable, level) if f == "digest"
+                   else _broadcast(table, texts[f], f, level) for f in fields]
         required = [table.column(r, level) for r in variable.requires]
         if not required and len(columns) == 1:
             (a,) = columns
@@ -588,6 +590,13 @@ class TableBuilder:
             out.append(text + rest)
         return out
 
+    @staticmethod
+    def _digests(table: Table, texts: dict[str, list[str | None]], variable: Variable,
+                 level: int) -> list[str | None]:
+        """The ``{digest}`` column of a variable: the hash of its digest fields' texts, row by row."""
+        columns = [_broadcast(table, texts[f], f, level) for f in variable.digest]
+        return [digest(values) for values in zip(*columns, strict=True)] if columns else []
+
     # -- row by row (key steps, alternatives) ------------------------------------------------------
 
     def _build_rows(self, data: Any, base: str) -> Table:
@@ -606,9 +615,10 @@ class TableBuilder:
                 if name in self.templated:
                     texts[name] = formatters[name].quote(value)
             for name, _, variable in self.derived:
-                fields = [f for f in _fields(variable) if f not in variable.requires]
+                fields = [f for f in template_fields(variable.template or "") if f != "digest"]
                 if all(f in texts for f in fields) and all(row.get(r) is not None for r in variable.requires):
-                    row[name] = f"<{base}{_fill(variable.template or '', texts)}>"
+                    filled = {**texts, "digest": digest(texts.get(f) for f in variable.digest)}
+                    row[name] = f"<{base}{_fill(variable.template or '', filled)}>"
             deep = [n for n in rows.fed if rows.level[n] > 0]
             if rows.branches:
                 sub = rows.branches[indices[BRANCH]]
@@ -644,7 +654,7 @@ def _anchor(steps: tuple[Any, ...], anchors: Mapping[tuple[Any, ...], tuple[int,
 
 
 def _fields(variable: Variable) -> list[str]:
-    return [*template_fields(variable.template or ""), *variable.requires]
+    return variable.inputs
 
 
 def _broadcast(table: Table, column: list[str | None], name: str, level: int) -> list[str | None]:

@@ -14,8 +14,10 @@ prefixed), typed literals as ``"21.2"^^<http://www.w3.org/2001/XMLSchema#double>
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
@@ -43,6 +45,7 @@ __all__ = [
     "Settings",
     "TermError",
     "UnitVocabulary",
+    "digest",
     "format_date",
     "format_datetime",
     "format_term",
@@ -130,6 +133,13 @@ def mint_iri(base: str, template: str, values: dict[str, str]) -> str:
         return quote(values[match.group(1)], safe="")
 
     return base + _FIELD.sub(fill, template)
+
+
+def digest(texts: Iterable[str | None]) -> str:
+    """The ``{digest}`` of an IRI template: a short hash of the texts of the values that tell a node
+    apart (absent values count as empty), stable across processes and platforms."""
+    joined = "\x1f".join("" if text is None else text for text in texts)
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 def template_regex(base: str, template: str) -> re.Pattern[str]:

@@ -86,11 +86,14 @@ class Variable:
     branches: tuple[Path | None, ...] = ()
     #: Variables that must be bound for this derived IRI to be minted (``requires = ["cost"]``).
     requires: tuple[str, ...] = ()
+    #: The variables whose values the template field ``{digest}`` stands for, hashed (a node that no
+    #: single field identifies, minted from everything that tells it apart: ``digest = ["a", "b"]``).
+    digest: tuple[str, ...] = ()
 
     @classmethod
     def from_declaration(cls, name: str, spec: Mapping[str, Any], prefixes: Mapping[str, str]) -> Variable:
         """Build a variable from its ``[variables.NAME]`` table; raises DescriptionError."""
-        known = {"from", "datatype", "iri", "unit", "vocabulary", "optional", "description", "requires"}
+        known = {"from", "datatype", "iri", "unit", "vocabulary", "optional", "description", "requires", "digest"}
         unknown = set(spec) - known
         if unknown:
             raise DescriptionError(f"variable ?{name}: unknown keys {sorted(unknown)}")
@@ -109,12 +112,19 @@ class Variable:
         requires = (requires,) if isinstance(requires, str) else tuple(requires)
         if requires and (path is not None or kinds[0] != "iri"):
             raise DescriptionError(f"variable ?{name}: 'requires' is for IRIs minted from other variables")
+        digest = tuple(spec.get("digest", ()))
+        if digest and (path is not None or kinds[0] != "iri" or "{digest}" not in spec["iri"]):
+            raise DescriptionError(f"variable ?{name}: 'digest' is for IRIs minted from other variables, whose "
+                                   "template has a {digest} field")
+        if not digest and "{digest}" in str(spec.get("iri", "")):
+            raise DescriptionError(f"variable ?{name}: the template's {{digest}} needs 'digest = [...]'")
         optional = spec.get("optional", False)
         if not isinstance(optional, bool | str) or optional == "" or (
                 isinstance(optional, str) and not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", optional)):
             raise DescriptionError(f"variable ?{name}: optional is true or a part name such as \"readings\"")
         common = {"name": name, "path": path, "optional": optional,
-                  "description": spec.get("description", ""), "branches": branches, "requires": requires}
+                  "description": spec.get("description", ""), "branches": branches, "requires": requires,
+                  "digest": digest}
         kind = kinds[0]
         if kind != "iri" and path is None:
             raise DescriptionError(f"variable ?{name} of kind {kind} needs 'from'")
@@ -135,6 +145,19 @@ class Variable:
         if path is not None and template_fields(template) != [name]:
             raise DescriptionError(f"variable ?{name}: an IRI fed from JSON must use the template field {{{name}}}")
         return cls(kind=VariableKind.IRI, template=template, **common)
+
+    @property
+    def needs(self) -> list[str]:
+        """The variables a derived IRI cannot be minted without: its template's fields and what it
+        requires (a digest counts an absent value as empty: it needs none of its fields)."""
+        return [*(f for f in template_fields(self.template or "") if f != "digest"), *self.requires]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The variables a derived IRI is minted from (its template's fields and its digest's) or
+        requires; empty for a variable the JSON feeds."""
+        fields = [f for f in template_fields(self.template or "") if f != "digest"]
+        return [*fields, *(d for d in self.digest if d not in fields), *self.requires]
 
     @property
     def fed(self) -> bool:

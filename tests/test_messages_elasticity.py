@@ -499,19 +499,24 @@ def test_engine_alternatives_unite_rows_and_keep_sibling_arrays_apart() -> None:
     rows = Rows(_variables({
         "id": {"from": "$.id", "datatype": "xsd:string"},
         # the captures tell the alternatives apart (a row goes to the first alternative that can write it)
-        "k": {"from": ["$.a[*][~'a_{k:p|q}']@k", "$.b[*][~'b_{k:r|s}']@k"], "datatype": "xsd:string"},
-        "v": {"from": ["$.a[*][~'a_{k:p|q}']", "$.b[*][~'b_{k:r|s}']"], "datatype": "xsd:decimal"},
-        "h": {"from": ["$.a[*].h", "$.b[*].h"], "datatype": "xsd:integer"},
+        "k": {"from": ["$.a[*][~'a_{k:p|q}']@k", "$.b[*][~'b_{k:r|s}']@k"], "datatype": "xsd:string",
+              "optional": "entries"},
+        "v": {"from": ["$.a[*][~'a_{k:p|q}']", "$.b[*][~'b_{k:r|s}']"], "datatype": "xsd:decimal",
+              "optional": "entries"},
+        "h": {"from": ["$.a[*].h", "$.b[*].h"], "datatype": "xsd:integer", "optional": "entries"},
+        "holder": {"iri": "h/{id}"},
         "node": {"iri": "n/{id}/{k}/{h}"},
     }))
+    pattern = ("?holder <urn:test:id> ?id . ?node <urn:test:of> ?holder . ?node <urn:test:k> ?k . "
+               "?node <urn:test:v> ?v . ?node <urn:test:h> ?h .")
     data = {"id": "x", "a": [{"h": 1, "a_p": 1.0, "a_q": 2.0}], "b": [{"h": 1, "b_r": 3.0}, {"h": 2, "b_s": 4.0}]}
-    terms = rows_of(rows.variables, data)
+    terms = rows_of(rows.variables, data, pattern=pattern)
     assert len(terms) == 4
     assert rows.rebuild(list(reversed(terms)), DEFAULT_BASE, top_list=False) == data
-    empty = rows_of(rows.variables, {"id": "x", "a": [], "b": []})
+    empty = rows_of(rows.variables, {"id": "x", "a": [], "b": []}, pattern=pattern)
     assert len(empty) == 1
     assert rows.rebuild(empty, DEFAULT_BASE, top_list=False) == {"id": "x", "a": [], "b": []}
-    assert rows.optional() == set()
+    assert rows.optional() == {"k", "v", "h", "node"}
 
 
 def test_engine_alternatives_must_not_share_arrays_and_must_list_one_path_each() -> None:
@@ -530,8 +535,10 @@ def test_engine_requires_mints_an_iri_only_where_the_variable_is_bound() -> None
         "t": {"from": "$[*].t", "datatype": "xsd:string"},
         "c": {"from": "$[*].c", "datatype": "xsd:decimal", "optional": True},
         "m": {"iri": "m/{t}", "requires": ["c"]},
+        "n": {"iri": "n/{t}"},
     }))
-    terms = rows_of(rows.variables, [{"t": "1", "c": 2.0}, {"t": "2"}])
+    pattern = "?n <urn:test:t> ?t . ?m <urn:test:of> ?n . ?m <urn:test:c> ?c ."
+    terms = rows_of(rows.variables, [{"t": "1", "c": 2.0}, {"t": "2"}], pattern=pattern)
     assert [str(r["m"]) for r in terms] == [f"{DEFAULT_BASE}m/1", str(RDF.nil)]
     assert rows.optional() == {"c", "m"}
     with pytest.raises(DescriptionError, match="requires"):
