@@ -185,8 +185,135 @@ class Validator:
             names = ", ".join(sorted(curie(c) for c in classes))
             found.append(Violation("<graph>", f"the graph holds no {description.name}: no node of class {names}",
                                    "instance", "shape"))
-        else:
-            found.extend(_unrecognised(description, data))
+        return Report.of(description.name, found, input="rdf")
+
+    def _results(self, description: Description, triples: Triples) -> list[Result]:
+        results = self.engine.results(description, triples)
+        if results is None:
+            why = getattr(self.engine, "unsupported", {}).get(description.name, "the data holds values it cannot judge")
+            raise EngineDeclined(f"the {self.engine.name} engine cannot validate {description.name}: {why}; "
+                                 "use engine 'auto' or 'pyshacl'")
+        if self.extra_shapes is not None:
+            from dso_saref.validation.engines.pyshacl import PyShaclEngine
+
+            results = results + PyShaclEngine().validate(triples.graph(), self.extra_shapes)
+        return results
+
+
+def _user_shapes(shapes: Graph | str | Path) -> Graph:
+    """A user's shapes graph from a graph, a Turtle file or Turtle text; raises DsoSarefError."""
+    if isinstance(shapes, Graph):
+        return shapes
+    path = Path(shapes) if isinstance(shapes, Path) or "\n" not in shapes else None
+    try:
+        if path is not None and path.is_file():
+            return parse_rdf(path.read_bytes(), "turtle")
+        return parse_rdf(str(shapes), "turtle")
+    except RdfSyntaxError as exc:
+        raise DsoSarefError(f"the extra shapes are not valid Turtle: {exc}") from None
+
+
+def _model_violations(problems: Iterable[Problem], *, lenient: bool = False) -> Iterator[Violation]:
+    for problem in problems:
+        if lenient and problem.rule == "extra_forbidden":
+            yield Violation(problem.location, "unknown key, dropped (lenient mode)", problem.rule, "model", "warning")
+            continue
+        layer = "input" if problem.rule in ("json", "encoding", "duplicate", "depth", "size", "text") else "model"
+        yield Violation(problem.location, problem.message, problem.rule, layer)
+
+
+def _pattern_classes(description: Description) -> set[URIRef]:
+    return {o for _, p, o in description.pattern.triples if p == RDF.type and isinstance(o, URIRef)}
+
+
+def validate(self, name: str, data: Any, *, format: str | None = None,
+                 settings: Settings | None = None) -> Report:
+        """Validate a JSON payload, a JSON or RDF document, or an rdflib graph against message ``name``.
+
+        ``data``: an rdflib ``Graph``; ``str``/``bytes`` document text in ``format`` (``json`` by
+        default, or ``turtle``, ``nt``, ``json-ld``); or a JSON value (dict, list, ...). Bad input
+        never raises: it is reported. Raises UnknownMessageError for an unknown ``name``,
+        DescriptionError when the message's shape is broken, ValueError for an unknown format,
+        :class:`EngineDeclined` when the engine named cannot validate it.
+        """
+        description = self.catalog[name]
+        settings = settings or Settings()
+        if isinstance(data, Graph):
+            return self._rdf(description, Triples.of_graph(data))
+        if isinstance(data, str | bytes | bytearray):
+            fmt = format or "json"
+            if fmt in RDF_FORMATS:
+                try:
+                    triples = Triples.of_document(data, fmt)
+                except RdfSyntaxError as exc:
+                    return Report.of(description.name, [Violation("<document>", str(exc), "syntax", "input")],
+                                     input="rdf")
+                return self._rdf(description, triples)
+            if fmt != "json":
+                raise ValueError(f"format must be json or one of {', '.join(RDF_FORMATS)}, not {fmt!r}")
+            limits = Limits(duplicate_keys="refuse" if settings.strict else "last")
+            try:
+                document = read_document(data, limits=limits)
+            except DocumentError as exc:
+                return Report.of(description.name, [Violation(p.location, p.message, p.rule, "input")
+                                                     for p in exc.problems])
+            warnings = [Violation(p.location, p.message, p.rule, "input", "warning") for p in document.warnings]
+            return self._json(description, document.value, settings, warnings)
+        if format not in (None, "json"):
+            raise ValueError(f"format {format!r} needs document text (str or bytes)")
+        return self._json(description, data, settings, [])
+
+    def check(self, name: str, triples: Triples, locator: Locator | None = None) -> list[Violation]:
+        """The shape layer alone on ``triples``, located with ``locator`` when given (else
+        ``<focus> path``); raises :class:`EngineDeclined`."""
+        description = self.catalog[name]
+        locate = locator.locate if locator is not None else None
+        return [violation(result, locate) for result in self._results(description, triples)]
+
+    # -- layers ------------------------------------------------------------------------------------
+
+    def _json(self, description: Description, payload: Any, settings: Settings,
+              found: list[Violation]) -> Report:
+        model = None
+        strict = Settings(base=settings.base, timezone=settings.timezone, strict=True)
+        try:
+            model = description.parse(payload, strict)
+        except PayloadError as exc:
+            unknown = [p for p in exc.problems if p.rule == "extra_forbidden"]
+            if settings.strict or len(unknown) < len(exc.problems):
+                found.extend(_model_violations(exc.problems, lenient=not settings.strict))
+            else:
+                found.extend(_model_violations(unknown, lenient=True))
+                try:
+                    model = description.parse(payload, settings)
+                except PayloadError as again:
+                    found.extend(_model_violations(again.problems, lenient=True))
+        if model is None:
+            return Report.of(description.name, found)
+        try:
+            table = description.table_of(model, settings)
+        except PayloadError as exc:
+            found.extend(Violation(p.location, p.message, p.rule, "model") for p in exc.problems)
+            return Report.of(description.name, found)
+        results = self._results(description, Triples.of_table(table))
+        if results:
+            nodes = {nt_term(term) for r in results for term in (r.focus, r.value)
+                     if isinstance(term, URIRef | Literal)}
+            locator = Locator(description.pattern, description.rows, table.located_rows(nodes))
+            found.extend(violation(result, locator.locate) for result in results)
+        return Report.of(description.name, found, table=table)
+
+    def _rdf(self, description: Description, triples: Triples) -> Report:
+        try:
+            found = [violation(result) for result in self._results(description, triples)]
+            data = triples.data()
+        except RdfSyntaxError as exc:
+            return Report.of(description.name, [Violation("<document>", str(exc), "syntax", "input")], input="rdf")
+        classes = _pattern_classes(description)
+        if not any(data.typed(nt_term(c)) for c in classes):
+            names = ", ".join(sorted(curie(c) for c in classes))
+            found.append(Violation("<graph>", f"the graph holds no {description.name}: no node of class {names}",
+                                   "instance", "shape"))
         return Report.of(description.name, found, input="rdf")
 
     def _results(self, description: Description, triples: Triples) -> list[Result]:

@@ -1,0 +1,445 @@
+"""The SHACL shapes of the catalog, generated from its graph patterns, in SHACL Core.
+
+Every class a message's pattern gives a node (``?x a C``) gets one node shape, targeted with
+``sh:targetClass`` (so that any standard SHACL engine runs it, and every node of the class is
+checked), saying what every message that types a node ``C`` says of it (docs/modelling.md, rule 2):
+
+- each predicate the pattern's core gives the node: ``sh:minCount 1``; one value where the pattern has
+  one per node: ``sh:maxCount 1``;
+- the value's datatype (``sh:datatype``), class (``sh:class``), closed vocabulary (``sh:in``) or
+  constant (``sh:hasValue``); an identifier is not blank (``sh:pattern "\\S"``);
+- on a property's class, its measurements: their unit (``sh:in``) and the model's bound on their value
+  (non-negative quantities, counts), through the path ``(^saref:relatesToProperty saref:...)``.
+
+Two rules no node shape can say are SHACL-SPARQL constraints: a window's beginning before its end,
+and a measured property belongs to the measured thing. A message's shapes file holds the shapes of
+the classes its pattern types (they are the same in every file: a graph merged from many messages
+conforms to every shape). ``python -m dso_saref.shaping`` writes ``shapes/``; a test checks it is up
+to date, and :func:`disagreements` that no two messages describe one class differently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from rdflib import URIRef
+from rdflib.namespace import RDF, XSD
+
+from dso_saref.catalog import Catalog, Description
+from dso_saref.messages.common import FieldKind
+from dso_saref.parts import CORE
+from dso_saref.paths import Iterate
+from dso_saref.patterns import Var
+from dso_saref.terms import PREFIXES, SAREF, TIME, UNITS
+from dso_saref.validation.results import SHAPES
+from dso_saref.variables import Variable, VariableKind
+
+__all__ = ["CLASSES", "Facet", "disagreements", "generate", "main", "shape_text"]
+
+#: Where the class shapes live: ``<CLASSES + "saref-Measurement">``.
+CLASSES = SHAPES + "classes#"
+
+_NON_NEGATIVE = {"non-negative": 0, "count": 1}
+_IDENTIFIER = "identifier"
+
+
+@dataclass
+class Facet:
+    """What one message says of one predicate of a node of a class (or of the measurements of a
+    property of that class): required, one value per node, and what the value is."""
+
+    required: bool
+    single: bool
+    datatype: str | None = None
+    classes: frozenset[str] = frozenset()
+    values: frozenset[str] = frozenset()
+    constant: str | None = None
+    identifier: bool = False
+    minimum: int | None = None
+    messages: set[str] = field(default_factory=set)
+
+
+def _kind(description: Description, variable: Variable) -> FieldKind | None:
+    """The model's field kind behind a JSON-fed variable (``non-negative``, ``identifier``, ...)."""
+    if variable.path is None:
+        return None
+    node: Any = description.model
+    info = None
+    for step in variable.path.steps:
+        node = _unwrap(node)
+        if isinstance(step, Iterate):
+            if isinstance(node, type) and issubclass(node, BaseModel) and "root" in node.model_fields:
+                node = node.model_fields["root"].annotation
+            node = _item(node)
+            continue
+        if not (isinstance(node, type) and issubclass(node, BaseModel)):
+            return None
+        info = next((f for n, f in node.model_fields.items() if (f.alias or n) == step.name), None)
+        if info is None:
+            return None
+        node = info.annotation
+    if info is None:
+        return None
+    kinds = [m for m in [*info.metadata, *_metadata(info.annotation)] if isinstance(m, FieldKind)]
+    return kinds[0] if kinds else None
+
+
+def _unwrap(node: Any) -> Any:
+    while True:
+        origin = typing.get_origin(node)
+        if origin is typing.Annotated:
+            node = typing.get_args(node)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in typing.get_args(node) if a is not type(None)]
+            node = options[0] if options else node
+            if len(options) != 1:
+                return node
+        else:
+            return node
+
+
+def _item(node: Any) -> Any:
+    node = _unwrap(node)
+    if typing.get_origin(node) in (list, tuple):
+        return _unwrap(typing.get_args(node)[0])
+    return node
+
+
+def _metadata(annotation: Any) -> list[Any]:
+    found: list[Any] = []
+    while typing.get_origin(annotation) is typing.Annotated:
+        found += list(annotation.__metadata__)
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for option in typing.get_args(annotation):
+            found += _metadata(option)
+    return found
+
+
+# -- reading the patterns ---------------------------------------------------------------------------
+
+
+def _home(description: Description) -> dict[str, str]:
+    """The part each variable is bound in (its own part, else the core)."""
+    home = {}
+    for part in description.parts:
+        for name in part.own:
+            home[name] = part.name
+    return home
+
+
+def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Facet]]:
+    """``(class, path, facet)`` for what a message says of the nodes it types: each predicate, and
+    for each typed property, its measurements' unit and value (``path`` is a tuple of steps, an
+    inverse step written ``^iri``)."""
+    pattern, levels = description.pattern, description.rows.level
+    home = _home(description)
+    types_of: dict[str, list[str]] = {}
+    for s, p, o in pattern.triples:
+        if p == RDF.type and isinstance(s, Var) and isinstance(o, URIRef):
+            types_of.setdefault(s.name, []).append(str(o))
+    for s, p, o in pattern.triples:
+        if p == RDF.type or not isinstance(s, Var) or s.name not in types_of:
+            continue
+        facet = _facet(description, s.name, o, home, levels, types_of)
+        for cls in types_of[s.name]:
+            yield cls, (str(p),), facet
+    for m, p, prop in pattern.triples:
+        if p != SAREF.relatesToProperty or not isinstance(prop, Var) or prop.name not in types_of:
+            continue
+        for s, q, o in pattern.triples:
+            if s != m or q not in (SAREF.isMeasuredIn, SAREF.hasValue):
+                continue
+            facet = _facet(description, m.name, o, home, levels, types_of)
+            facet.required = facet.single = False  # counted on saref:Measurement's own shape
+            for cls in types_of[prop.name]:
+                yield cls, (f"^{SAREF.relatesToProperty}", str(q)), facet
+
+
+def _facet(description: Description, subject: str, obj: Any, home: Mapping[str, str], levels: Mapping[str, int],
+           types_of: Mapping[str, list[str]]) -> Facet:
+    here = home.get(subject, CORE)
+    if not isinstance(obj, Var):
+        return Facet(True, True, constant=str(obj), messages={description.name})
+    variable = description.variables[obj.name]
+    facet = Facet(home.get(obj.name, CORE) == here, levels.get(obj.name, 0) <= levels.get(subject, 0),
+                  messages={description.name})
+    if variable.kind == VariableKind.LITERAL:
+        facet.datatype = str(variable.datatype)
+        kind = _kind(description, variable)
+        if kind is not None:
+            facet.identifier = kind.kind == _IDENTIFIER
+            facet.minimum = _NON_NEGATIVE.get(kind.kind)
+    elif variable.kind == VariableKind.UNIT:
+        facet.values = frozenset(iri for _, iri in UNITS[variable.unit or ""].labels)
+    elif variable.kind == VariableKind.VOCABULARY:
+        facet.values = frozenset(variable.vocabulary.values())
+    else:
+        facet.classes = frozenset(types_of.get(obj.name, ()))
+    return facet
+
+
+def merged(catalog: Catalog) -> dict[str, dict[tuple[str, ...], Facet]]:
+    """Per class and path, what every message that types the class says (required only where all
+    do; one value only where all say one; the union of allowed values)."""
+    out: dict[str, dict[tuple[str, ...], Facet]] = {}
+    seen: dict[str, set[str]] = {}
+    for name in sorted(catalog):
+        description = catalog[name]
+        for cls, path, facet in facets(description):
+            seen.setdefault(cls, set()).add(name)
+            paths = out.setdefault(cls, {})
+            known = paths.get(path)
+            if known is None:
+                paths[path] = facet
+                continue
+            known.required = known.required and facet.required
+            known.single = known.single and facet.single
+            known.values |= facet.values
+            known.classes &= facet.classes  # sh:class only where every message types the value so
+            known.datatype = known.datatype if known.datatype == facet.datatype else None
+            known.identifier = known.identifier and facet.identifier
+            known.minimum = None if known.minimum is None or facet.minimum is None else min(known.minimum,
+                                                                                              facet.minimum)
+            if known.constant != facet.constant:
+                known.values |= {c for c in (known.constant, facet.constant) if c}
+                known.constant = None
+            known.messages |= facet.messages
+    for cls, paths in out.items():
+        for facet in paths.values():
+            if not facet.messages >= seen[cls]:
+                facet.required = False  # a message types the class but says nothing of this predicate
+    return out
+
+
+def disagreements(catalog: Catalog) -> list[str]:
+    """Where two messages describe one class differently (a predicate required in one, absent or
+    optional in another): docs/modelling.md, rule 2, asks them to say the same, or not to type it."""
+    found = []
+    per: dict[str, dict[str, set[tuple[str, ...]]]] = {}
+    for name in sorted(catalog):
+        for cls, path, facet in facets(catalog[name]):
+            if facet.required and not path[0].startswith("^"):
+                per.setdefault(cls, {}).setdefault(name, set()).add(path)
+    for cls, by_message in sorted(per.items()):
+        required = {frozenset(p) for p in by_message.values()}
+        if len(required) > 1:
+            shapes = "; ".join(f"{m}: {', '.join(sorted(_short(p[0]) for p in paths))}"
+                               for m, paths in sorted(by_message.items()))
+            found.append(f"{_short(cls)} is described differently: {shapes}")
+    return found
+
+
+# -- writing Turtle -------------------------------------------------------------------------------------
+
+_PREFIX_LINES = {**PREFIXES, "sh": "http://www.w3.org/ns/shacl#", "skos": "http://www.w3.org/2004/02/skos/core#"}
+
+
+def _short(iri: str) -> str:
+    for prefix, namespace in sorted(_PREFIX_LINES.items(), key=lambda kv: -len(kv[1])):
+        if iri.startswith(namespace) and re.fullmatch(r"[A-Za-z_][\w.-]*", iri[len(namespace):]) \
+                and not iri.endswith("."):
+            return f"{prefix}:{iri[len(namespace):]}"
+    return f"<{iri}>"
+
+
+def _local(iri: str) -> str:
+    return _short(iri).replace(":", "-").strip("<>").replace("/", "-")
+
+
+def _article(text: str) -> str:
+    word = text.split(":")[-1]
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _node_shape(cls: str, paths: Mapping[tuple[str, ...], Facet]) -> list[str]:
+    name = _local(cls)
+    short = _short(cls)
+    lines = [f"<{CLASSES}{name}> a sh:NodeShape ;",
+             f'    rdfs:label "{short}" ;',
+             f"    sh:targetClass {short} ;"]
+    props = sorted(paths.items(), key=lambda kv: (len(kv[0]), kv[0]))
+    lines.append("    sh:property " + " ,\n        ".join(f"<{CLASSES}{name}.{_path_name(p)}>" for p, _ in props)
+                 + " .")
+    lines.append("")
+    for path, facet in props:
+        lines += _property_shape(cls, path, facet)
+    return lines
+
+
+def _path_name(path: tuple[str, ...]) -> str:
+    return "-".join(("inverse-" + _local(step[1:])) if step.startswith("^") else _local(step) for step in path)
+
+
+def _path_text(path: tuple[str, ...]) -> str:
+    steps = [f"[ sh:inversePath {_short(s[1:])} ]" if s.startswith("^") else _short(s) for s in path]
+    return steps[0] if len(steps) == 1 else "( " + " ".join(steps) + " )"
+
+
+def _path_words(path: tuple[str, ...]) -> str:
+    return "/".join(("^" + _short(s[1:])) if s.startswith("^") else _short(s) for s in path)
+
+
+def _property_shape(cls: str, path: tuple[str, ...], facet: Facet) -> list[str]:
+    short = _short(cls)
+    measurement = path[0].startswith("^")
+    constraints: list[str] = []
+    what: list[str] = []
+    count = ""
+    if facet.required and facet.single:
+        constraints.append("sh:minCount 1 ; sh:maxCount 1")
+        count = "exactly one"
+    elif facet.required:
+        constraints.append("sh:minCount 1")
+        count = "at least one"
+    elif facet.single:
+        constraints.append("sh:maxCount 1")
+        count = "at most one"
+    if facet.datatype:
+        constraints.append(f"sh:datatype {_short(facet.datatype)}")
+        what.append({str(XSD.decimal): "a number (xsd:decimal)", str(XSD.integer): "a whole number (xsd:integer)",
+                     str(XSD.string): "a string", str(XSD.dateTime): "a timestamp (xsd:dateTime)",
+                     str(XSD.dateTimeStamp): "a timestamp with an offset (xsd:dateTimeStamp)",
+                     str(XSD.date): "a date (xsd:date)", str(XSD.boolean): "true or false (xsd:boolean)"}.get(
+                         facet.datatype, _short(facet.datatype)))
+    if facet.identifier:
+        constraints.append('sh:pattern "\\\\S"')
+        what.append("not blank")
+    if facet.minimum is not None:
+        constraints.append(f"sh:minInclusive {facet.minimum}")
+        what.append(f"{facet.minimum} or more")
+    if facet.constant:
+        constraints.append(f"sh:hasValue {_short(facet.constant)}")
+        what.append(_short(facet.constant))
+    elif facet.values:
+        constraints.append("sh:in ( " + " ".join(_short(v) for v in sorted(facet.values)) + " )")
+        what.append("one of " + ", ".join(_short(v) for v in sorted(facet.values)))
+    elif facet.classes:
+        for c in sorted(facet.classes):
+            constraints.append(f"sh:class {_short(c)}")
+        what.append(" and ".join(f"{_article(_short(c))} {_short(c)}" for c in sorted(facet.classes)))
+    if measurement:
+        message = f"the measurements of {_article(short)} {short} have as {_short(path[-1])}"
+    else:
+        message = f"{_article(short)} {short} has {count} {_path_words(path)}".replace("  ", " ")
+    if what:
+        message += ": " + ", ".join(what)
+    lines = [f"<{CLASSES}{_local(cls)}.{_path_name(path)}> a sh:PropertyShape ;",
+             f"    sh:path {_path_text(path)} ;"]
+    lines += [f"    {c} ;" for c in constraints]
+    lines.append(f'    sh:message "{message}" .')
+    lines.append("")
+    return lines
+
+
+_WINDOW = """<{classes}time-Interval.window> a sh:SPARQLConstraint ;
+    rdfs:label "a window begins before it ends" ;
+    sh:message "a time:Interval begins before it ends (time:hasBeginning before time:hasEnd)" ;
+    sh:prefixes <{classes}prefixes> ;
+    sh:select \"\"\"
+        SELECT $this ?value WHERE {{
+            $this time:hasBeginning/time:inXSDDateTimeStamp ?value ; time:hasEnd/time:inXSDDateTimeStamp ?end .
+            FILTER (?value >= ?end)
+        }}\"\"\" .
+"""
+
+_PROPERTY_OF_THING = """<{classes}saref-Measurement.property-of-thing> a sh:SPARQLConstraint ;
+    rdfs:label "the measured property belongs to the measured thing" ;
+    sh:message "the saref:relatesToProperty of a measurement is a saref:hasProperty of its saref:isMeasurementOf" ;
+    sh:prefixes <{classes}prefixes> ;
+    sh:select \"\"\"
+        SELECT $this ?value WHERE {{
+            $this saref:relatesToProperty ?value ; saref:isMeasurementOf ?thing .
+            FILTER NOT EXISTS {{ ?thing saref:hasProperty ?value }}
+        }}\"\"\" .
+"""
+
+
+def _rules(cls: str) -> tuple[str, str] | None:
+    """The SPARQL constraint of a class, if it has one (node shape property, constraint text)."""
+    if cls == str(TIME.Interval):
+        return "time-Interval.window", _WINDOW
+    if cls == str(SAREF.Measurement):
+        return "saref-Measurement.property-of-thing", _PROPERTY_OF_THING
+    return None
+
+
+def shape_text(description: Description, shapes: Mapping[str, Mapping[tuple[str, ...], Facet]]) -> str:
+    """The Turtle of one message's shapes file: the shapes of every class its pattern types."""
+    classes = sorted({str(o) for _, p, o in description.pattern.triples if p == RDF.type and isinstance(o, URIRef)})
+    used = {prefix for cls in classes for path, f in shapes.get(cls, {}).items()
+            for term in (cls, *(s.lstrip("^") for s in path), *(f.values or ()), *(f.classes or ()),
+                         f.constant or "", f.datatype or "")
+            for prefix, namespace in _PREFIX_LINES.items() if term.startswith(namespace)}
+    used |= {"sh", "rdf", "rdfs", "xsd", "saref", "time"}
+    out = [f"# SHACL shapes of {description.name} ({description.spec}), generated from graph_patterns/"
+           f"{description.name}.toml",
+           "# by `python -m dso_saref.shaping`: do not edit; docs/modelling.md says what they check and why.",
+           "# One node shape per class the message types, targeted by class (SHACL Core), the same in every",
+           "# message's file."]
+    out += [f"@prefix {p}: <{n}> ." for p, n in sorted(_PREFIX_LINES.items()) if p in used]
+    out.append("")
+    sparql = [_rules(cls) for cls in classes if _rules(cls) is not None]
+    if sparql:
+        out.append(f"<{CLASSES}prefixes> sh:declare")
+        declared = [f'    [ sh:prefix "{p}" ; sh:namespace "{n}"^^xsd:anyURI ]'
+                    for p, n in sorted(_PREFIX_LINES.items()) if p in ("saref", "time")]
+        out.append(" ,\n".join(declared) + " .")
+        out.append("")
+    for cls in classes:
+        paths = shapes.get(cls, {})
+        if not paths:
+            continue
+        lines = _node_shape(cls, paths)
+        rule = _rules(cls)
+        if rule is not None:
+            lines[3] = lines[3][:-2] + " ;"
+            lines.insert(4, f"    sh:sparql <{CLASSES}{rule[0]}> .")
+        out += lines
+    for rule in sparql:
+        out.append(rule[1].format(classes=CLASSES))  # type: ignore[index]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def generate(catalog: Catalog) -> dict[str, str]:
+    """Every message's shapes file, by message name."""
+    shapes = merged(catalog)
+    return {name: shape_text(catalog[name], shapes) for name in sorted(catalog)}
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """Write (or, with ``--check``, compare) ``shapes/NAME.ttl`` for every message; 1 when out of date."""
+    parser = argparse.ArgumentParser(prog="python -m dso_saref.shaping", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report out-of-date files instead of writing them")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    from dso_saref.catalog import DEFAULT
+    from dso_saref.resources import data_dir
+
+    folder = data_dir("shapes")
+    stale = []
+    for name, text in generate(DEFAULT).items():
+        path: Path = folder / f"{name}.ttl"
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(name)
+        if not args.check:
+            path.write_text(text, encoding="utf-8")
+    for problem in disagreements(DEFAULT):
+        print(f"warning: {problem}", file=sys.stderr)
+    if args.check and stale:
+        print(f"out of date: {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
