@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF, RDFS
+from rdflib.namespace import RDF
 
 from dso_saref.errors import DsoSarefError, PayloadError, Problem
 from dso_saref.graphs import RDF_FORMATS, RdfSyntaxError, parse_rdf
@@ -41,7 +41,7 @@ from dso_saref.table import nt_term
 from dso_saref.terms import Settings
 from dso_saref.validation import engines
 from dso_saref.validation.report import Locator, Report, Violation, curie
-from dso_saref.validation.results import SHAPES, VARIABLE, Result, shape_label, violation
+from dso_saref.validation.results import SHAPES, Result, violation
 from dso_saref.validation.triples import Triples
 
 if TYPE_CHECKING:
