@@ -147,11 +147,21 @@ def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Fac
     for s, p, o in pattern.triples:
         if p == RDF.type and isinstance(s, Var) and isinstance(o, URIRef):
             types_of.setdefault(s.name, []).append(str(o))
+    uses: dict[tuple[str, Any], list[Any]] = {}
     for s, p, o in pattern.triples:
-        if p == RDF.type or not isinstance(s, Var) or s.name not in types_of:
-            continue
-        facet = _facet(description, s.name, o, home, levels, types_of)
-        for cls in types_of[s.name]:
+        if p != RDF.type and isinstance(s, Var) and s.name in types_of:
+            uses.setdefault((s.name, p), []).append(o)
+    for (subject, p), objects in uses.items():
+        found = [_facet(description, subject, o, home, levels, types_of) for o in objects]
+        facet = found[0]
+        if len(found) > 1:  # several values of one predicate (a client's properties): what they share
+            facet.single = False
+            facet.required = any(f.required for f in found)
+            facet.classes = frozenset.intersection(*(f.classes for f in found))
+            facet.values = frozenset().union(*(f.values for f in found), {f.constant for f in found if f.constant})
+            facet.constant = None
+            facet.datatype = found[0].datatype if len({f.datatype for f in found}) == 1 else None
+        for cls in types_of[subject]:
             yield cls, (str(p),), facet
     for m, p, prop in pattern.triples:
         if p != SAREF.relatesToProperty or not isinstance(prop, Var) or prop.name not in types_of:
