@@ -49,6 +49,8 @@ __all__ = ["CLASSES", "Facet", "disagreements", "generate", "main", "shape_text"
 CLASSES = SHAPES + "classes#"
 
 _NON_NEGATIVE = {"non-negative": 0, "count": 1}
+#: What every saref:Measurement has, whatever it measures (SAREF 3.1.1's restrictions).
+_MEASUREMENT = (SAREF.hasValue, SAREF.isMeasuredIn, SAREF.relatesToProperty, SAREF.isMeasurementOf)
 _IDENTIFIER = "identifier"
 
 
@@ -147,6 +149,10 @@ def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Fac
     for s, p, o in pattern.triples:
         if p == RDF.type and isinstance(s, Var) and isinstance(o, URIRef):
             types_of.setdefault(s.name, []).append(str(o))
+    measured: dict[str, list[Any]] = {}
+    for s, p, o in pattern.triples:
+        if p == SAREF.relatesToProperty and isinstance(s, Var) and isinstance(o, Var):
+            measured.setdefault(s.name, []).append(o)
     uses: dict[tuple[str, Any], list[Any]] = {}
     for s, p, o in pattern.triples:
         if p != RDF.type and isinstance(s, Var) and s.name in types_of:
@@ -154,6 +160,11 @@ def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Fac
     for (subject, p), objects in uses.items():
         found = [_facet(description, subject, o, home, levels, types_of) for o in objects]
         facet = found[0]
+        if any(prop.name in types_of for prop in measured.get(subject, ())):  # a measurement: rule 4
+            if p == SAREF.hasValue:
+                facet.datatype, facet.minimum = None, None  # the value's kind is the property's (below)
+            elif p not in _MEASUREMENT:
+                facet.required = False  # required per kind of property (below)
         if len(found) > 1:  # several values of one predicate (a client's properties): what they share
             facet.single = False
             facet.required = any(f.required for f in found)
@@ -167,10 +178,16 @@ def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Fac
         if p != SAREF.relatesToProperty or not isinstance(prop, Var) or prop.name not in types_of:
             continue
         for s, q, o in pattern.triples:
-            if s != m or q not in (SAREF.isMeasuredIn, SAREF.hasValue):
+            if s != m or q in (RDF.type, SAREF.relatesToProperty, SAREF.isMeasurementOf):
                 continue
             facet = _facet(description, m.name, o, home, levels, types_of)
-            facet.required = facet.single = False  # counted on saref:Measurement's own shape
+            if q in _MEASUREMENT:
+                facet.required = False  # counted on saref:Measurement's own shape
+            elif facet.required:
+                facet = Facet(True, False, messages=facet.messages)  # every measurement of the kind has one
+            else:
+                continue
+            facet.single = False
             for cls in types_of[prop.name]:
                 yield cls, (f"^{SAREF.relatesToProperty}", str(q)), facet
 
@@ -266,9 +283,16 @@ def _local(iri: str) -> str:
     return _short(iri).replace(":", "-").strip("<>").replace("/", "-")
 
 
+#: Prefixes read letter by letter starting with a vowel sound ("an s4grid:Meter", "an xsd:string").
+_SPELLED_WITH_VOWEL = {"s4grid", "s4ener", "om", "xsd", "rdf", "rdfs", "sh"}
+
+
 def _article(text: str) -> str:
-    word = text.split(":")[-1]
-    return "an" if word[:1].lower() in "aeiou" else "a"
+    """The article of a term as read aloud: "a dso:GridZone", "an s4grid:Meter", "an hour"."""
+    prefix, colon, _ = text.partition(":")
+    if colon and not text.startswith("<"):
+        return "an" if prefix in _SPELLED_WITH_VOWEL else "a"
+    return "an" if text[:1].lower() in "aeiou" else "a"
 
 
 def _node_shape(cls: str, paths: Mapping[tuple[str, ...], Facet]) -> list[str]:
@@ -337,6 +361,17 @@ def _property_shape(cls: str, path: tuple[str, ...], facet: Facet) -> list[str]:
         for c in sorted(facet.classes):
             constraints.append(f"sh:class {_short(c)}")
         what.append(" and ".join(f"{_article(_short(c))} {_short(c)}" for c in sorted(facet.classes)))
+    if measurement and facet.required:  # every measurement of the kind has the predicate (a SPARQL rule)
+        step, predicate = path[0][1:], path[-1]
+        named = _short(predicate)
+        message = f"every measurement of {_article(short)} {short} has {_article(named)} {named}"
+        return [f"<{CLASSES}{_local(cls)}.{_path_name(path)}> a sh:PropertyShape ;",
+                f"    sh:path [ sh:inversePath {_short(step)} ] ;",
+                "    sh:sparql [ a sh:SPARQLConstraint ;",
+                f'        sh:message "{message}" ;',
+                f'        sh:select "SELECT $this ?value WHERE {{ ?value <{step}> $this . '
+                f'FILTER NOT EXISTS {{ ?value <{predicate}> ?any }} }}" ] ;',
+                f'    sh:message "{message}" .', ""]
     if measurement:
         message = f"the measurements of {_article(short)} {short} have as {_short(path[-1])}"
     else:

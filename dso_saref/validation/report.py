@@ -196,6 +196,28 @@ def element_path(name: str, rows: Rows, indices: Mapping[str, Any]) -> Path | No
 class _Index:
     nodes: dict[Node, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     triples: dict[tuple[Node, URIRef, Node], str] = field(default_factory=dict)
+    _steps: dict[tuple[Node, Any], list[Node]] | None = None
+
+    def step(self, node: Node, step: Any) -> list[Node]:
+        """The nodes one path step (a predicate or ``("inverse", predicate)``) leads to from ``node``."""
+        if self._steps is None:
+            self._steps = {}
+            for s, p, o in self.triples:
+                self._steps.setdefault((s, p), []).append(o)
+                self._steps.setdefault((o, ("inverse", p)), []).append(s)
+        return self._steps.get((node, step), [])
+
+    def along(self, focus: Node, steps: tuple[Any, ...], value: Node) -> str | None:
+        """The location of the last triple of a path from ``focus`` that ends in ``value``."""
+        nodes = [focus]
+        for step in steps[:-1]:
+            nodes = [n for node in nodes for n in self.step(node, step)]
+        last = steps[-1]
+        for node in nodes:
+            key = (value, last[1], node) if isinstance(last, tuple) else (node, last, value)
+            if key in self.triples:
+                return self.triples[key]
+        return None
 
 
 class Locator:
@@ -244,7 +266,8 @@ class Locator:
     def locate(self, focus: Node | None, path: Any, value: Node | None) -> str:
         """The JSON location of a violation.
 
-        In order: the JSON value that made the triple ``(focus, path, value)``; else the JSON key that
+        In order: the JSON value that made the triple ``(focus, path, value)`` (the last triple of a
+        sequence path); else the JSON key that
         the pattern feeds the path's end from, at the focus node's array indices (where a missing
         value must be added); else the value node's own location; else the focus node's; else ``$``.
         """
@@ -256,9 +279,10 @@ class Locator:
         if value is not None:
             if isinstance(path, URIRef) and (focus, path, value) in index.triples:
                 return index.triples[(focus, path, value)]
-            if isinstance(path, tuple) and path[0] == "inverse" and isinstance(path[1], URIRef) \
-                    and (value, path[1], focus) in index.triples:
-                return index.triples[(value, path[1], focus)]
+            if isinstance(path, tuple) and path[0] in ("inverse", "sequence"):
+                found = index.along(focus, path[1] if path[0] == "sequence" else (path,), value)
+                if found is not None:
+                    return found
         if focus in index.nodes:
             name, indices = index.nodes[focus]
             end = self._follow(name, path) if path is not None else None

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 from dso_saref.validation.engines.compiled.data import Data
 from dso_saref.validation.engines.compiled.plan import Plan, Unsupported, compile_shape
-from dso_saref.validation.engines.compiled.run import Finding, Uncertain, run, star_nodes
+from dso_saref.validation.engines.compiled.run import Finding, Uncertain, run
 from dso_saref.validation.results import Result
 
 if TYPE_CHECKING:
     from dso_saref.catalog import Description
     from dso_saref.validation.triples import Triples
 
-__all__ = ["CompiledEngine", "Data", "Plan", "Uncertain", "Unsupported", "plan_of", "star_nodes"]
+__all__ = ["CompiledEngine", "Data", "Plan", "Uncertain", "Unsupported", "plan_of"]
 
 
 def plan_of(description: Description) -> Plan | Unsupported:

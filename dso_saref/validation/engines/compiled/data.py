@@ -193,7 +193,7 @@ class Data:
     # -- indexes -----------------------------------------------------------------------------------
 
     def edges(self, path: tuple[str, ...]) -> Edges:
-        """The pairs linked by ``path`` (a predicate or a sequence of them)."""
+        """The pairs linked by ``path`` (a sequence of predicates, ``^<p>`` an inverse one)."""
         found = self._edges.get(path)
         if found is None:
             found = self._edges[path] = self._compute(path)
@@ -206,6 +206,8 @@ class Data:
                 ends = tail.function
                 return Edges(function={s: ends[m] for s, m in head.function.items() if m in ends})
             return Edges(pairs={(s, end) for s, middle in head for end in tail.values(middle)})
+        if path[0].startswith("^"):
+            return Edges(pairs={(o, s) for s, o in self.edges((path[0][1:],))})
         blocks = self.blocks.get(path[0], [])
         if len(blocks) == 1 and None not in blocks[0][0] and None not in blocks[0][1]:
             subjects, objects = blocks[0]
@@ -257,6 +259,8 @@ class Data:
 
     def object_kinds(self, path: tuple[str, ...]) -> set[str | None]:
         """What is known of the objects at the end of ``path`` (``None`` in the set: unknown)."""
+        if path[-1].startswith("^"):
+            return {None}  # the subjects of a predicate: IRIs or blank nodes, not told apart here
         return self.kinds.get(path[-1], {None})
 
     def literal(self, term: str) -> Any:

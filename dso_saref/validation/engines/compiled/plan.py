@@ -1,14 +1,14 @@
-"""A message's SHACL shape compiled once into a small plan of checks (what :mod:`.engine` runs).
+"""A message's SHACL shape compiled once into a small plan of checks (what :mod:`.run` runs).
 
-Only the SHACL the catalog's shapes use is compiled: targets (``sh:targetClass``, ``sh:targetNode``,
-``sh:targetSubjectsOf``, ``sh:targetObjectsOf`` and SPARQL targets whose query is a star of triple
-patterns around ``?this``), property shapes with a predicate or a sequence path, ``sh:minCount``,
-``sh:maxCount``, ``sh:datatype``, ``sh:class``, ``sh:in``, ``sh:hasValue``, ``sh:nodeKind``,
-``sh:pattern``, ``sh:minInclusive`` (and the other three bounds), ``sh:qualifiedValueShape`` with
-``sh:class`` and its counts, and SPARQL constraints whose query is a star around ``$this`` with
-``FILTER NOT EXISTS { one triple }`` or a comparison of two of its variables (the ``start < end``
-rule). Anything else raises :class:`Unsupported`, and the message is validated by pySHACL: a
-constraint is never skipped.
+Only the SHACL Core the catalog's shapes use is compiled: targets (``sh:targetClass``,
+``sh:targetNode``, ``sh:targetSubjectsOf``, ``sh:targetObjectsOf``), property shapes whose path is a
+predicate, an inverse predicate or a sequence of them, ``sh:minCount``, ``sh:maxCount``,
+``sh:datatype``, ``sh:class``, ``sh:in``, ``sh:hasValue``, ``sh:nodeKind``, ``sh:pattern``,
+``sh:minInclusive`` (and the other three bounds), ``sh:qualifiedValueShape`` with ``sh:class`` and
+its counts, and SPARQL constraints whose query is a star around ``$this`` with ``FILTER NOT EXISTS
+{ one triple }`` (its object may be a variable of its own) or a comparison of two of its variables
+(the ``start < end`` rule). Anything else raises :class:`Unsupported`, and the message is validated
+by pySHACL: a constraint is never skipped.
 
 Terms are N-Triples strings (``<iri>``, ``"lex"^^<datatype>``), the form the engine's data uses.
 """
@@ -66,7 +66,8 @@ class Star:
 @dataclass(frozen=True)
 class SparqlQuery:
     """A compiled SPARQL constraint: the star around ``$this``, ``value`` the variable reported, and
-    its filters: ``absent`` triples (``FILTER NOT EXISTS``), ``compare`` ``(left, op, right, cast)``."""
+    its filters: ``absent`` triples (``FILTER NOT EXISTS``; object ``*``: any object), ``compare``
+    ``(left, op, right, cast)``."""
 
     star: Star
     value: str
@@ -76,12 +77,10 @@ class SparqlQuery:
 
 @dataclass(frozen=True)
 class Target:
-    """``kind`` ``class`` / ``node`` / ``subjects`` / ``objects`` with an N-Triples ``term``, or
-    ``sparql`` with a :class:`Star`."""
+    """``kind`` ``class`` / ``node`` / ``subjects`` / ``objects`` with an N-Triples ``term``."""
 
     kind: str
-    term: str | None = None
-    star: Star | None = None
+    term: str
 
 
 @dataclass
@@ -171,16 +170,8 @@ class _Compiler:
         for kind, predicate in (("class", SH.targetClass), ("node", SH.targetNode),
                                 ("subjects", SH.targetSubjectsOf), ("objects", SH.targetObjectsOf)):
             found += [Target(kind, nt_term(self._term(o))) for o in graph.objects(shape, predicate)]
-        for target in graph.objects(shape, SH.target):
-            if (target, RDF.type, SH.SPARQLTarget) not in graph:
-                raise Unsupported(f"{shape}: target {target}")
-            for p in graph.predicates(target):
-                if p not in (RDF.type, SH.prefixes, SH.select):
-                    raise Unsupported(f"{shape}: SPARQL target with {p}")
-            query = _Query(str(graph.value(target, SH.select)), self._prefixes(target))
-            if query.selected != ["this"] or query.absent or query.compare:
-                raise Unsupported(f"{shape}: SPARQL target form")
-            found.append(Target("sparql", star=query.star("this")))
+        if (shape, SH.target, None) in graph:
+            raise Unsupported(f"{shape}: SHACL-AF targets")
         return found
 
     def property(self, shape: Any, labels: dict[str, str]) -> PropertyPlan:
@@ -277,10 +268,22 @@ class _Compiler:
         if isinstance(node, URIRef):
             return (nt_term(node),), node
         if node is not None and self.graph.value(node, RDF.first) is not None:
-            parts = list(Collection(self.graph, node))
-            if len(parts) > 1 and all(isinstance(p, URIRef) for p in parts):
-                return tuple(nt_term(p) for p in parts), ("sequence", tuple(parts))
+            parts = [self._step(p) for p in Collection(self.graph, node)]
+            if len(parts) > 1:
+                return tuple(step for step, _ in parts), ("sequence", tuple(report for _, report in parts))
+        if node is not None and self.graph.value(node, SH.inversePath) is not None:
+            step, report = self._step(node)
+            return (step,), report
         raise Unsupported(f"path {node}")
+
+    def _step(self, node: Any) -> tuple[str, Any]:
+        """One step of a path: a predicate, or ``[ sh:inversePath p ]`` (``^<p>``)."""
+        if isinstance(node, URIRef):
+            return nt_term(node), node
+        inverse = self.graph.value(node, SH.inversePath)
+        if isinstance(inverse, URIRef) and len(list(self.graph.predicate_objects(node))) == 1:
+            return "^" + nt_term(inverse), ("inverse", inverse)
+        raise Unsupported(f"path step {node}")
 
     def _qualified(self, node: Any) -> tuple[str, Any]:
         """``("class", C)`` for ``[ sh:class C ]``, ``("in", members)`` for ``[ sh:in (...) ]``."""
@@ -492,9 +495,16 @@ class _Query:
                 raise Unsupported("SPARQL triples that do not form a tree around ?this")
         if set(kinds) - known or set(self.allowed) - known:
             raise Unsupported("SPARQL variables not linked to ?this")
-        for s, _, o in self.absent:
-            if any(t.startswith("?") and t[1:] not in known for t in (s, o)):
-                raise Unsupported("FILTER NOT EXISTS on unknown variables")
+        absent = []
+        for s, p, o in self.absent:
+            if s.startswith("?") and s[1:] not in known:
+                raise Unsupported("FILTER NOT EXISTS on an unknown subject")
+            if o.startswith("?") and o[1:] not in known:
+                if any(o in (left, right) for left, _, right, _ in self.compare) or o[1:] in self.allowed:
+                    raise Unsupported("FILTER NOT EXISTS on a variable used elsewhere")
+                o = "*"  # a variable of its own: any object
+            absent.append((s, p, o))
+        self.absent = absent
         for left, _, right, _ in self.compare:
             if left not in known or right not in known:
                 raise Unsupported("FILTER comparison of unknown variables")

@@ -35,7 +35,7 @@ from dso_saref.validation.engines.compiled.plan import (
     Target,
 )
 
-__all__ = ["Finding", "Uncertain", "run", "star_nodes"]
+__all__ = ["Finding", "Uncertain", "run"]
 
 _STRING, _LANG_STRING, _LITERAL, _DATATYPE = XSD.string, RDF.langString, RDFS.Literal, RDFS.Datatype
 _STAMP = r'"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z"\^\^<'
@@ -93,15 +93,13 @@ def _targets(targets: list[Target], data: Data) -> set[str]:
     found: set[str] = set()
     for target in targets:
         if target.kind == "class":
-            found |= data.instances(target.term or "")
+            found |= data.instances(target.term)
         elif target.kind == "node":
-            found.add(target.term or "")
+            found.add(target.term)
         elif target.kind == "subjects":
-            found |= data.subjects((target.term or "",))
-        elif target.kind == "objects":
-            found |= data.objects((target.term or "",))
+            found |= data.subjects((target.term,))
         else:
-            found |= star_nodes(target.star, data)  # type: ignore[arg-type]
+            found |= data.objects((target.term,))
     return found
 
 
@@ -113,39 +111,6 @@ def _allowed(star: Star, var: str, data: Data) -> set[str] | frozenset[str] | No
     if not sets:
         return None
     return set.intersection(*(set(s) for s in sets)) if len(sets) > 1 else sets[0]
-
-
-def star_nodes(star: Star, data: Data) -> set[str]:
-    """The nodes a SPARQL target selects."""
-    found = _satisfying(star, "this", data)
-    if found is None:
-        raise Uncertain("a SPARQL target with no condition on ?this")
-    return set(found)
-
-
-def _satisfying(star: Star, var: str, data: Data) -> set[str] | frozenset[str] | None:
-    """The values of ``var`` for which the subtree below it has a solution (``None``: any value)."""
-    sets: list[set[str] | frozenset[str]] = []
-    own = _allowed(star, var, data)
-    if own is not None:
-        sets.append(own)
-    for parent, path, other, inverse in star.edges:
-        if parent != var:
-            continue
-        allowed = {other} if not other.startswith("?") else _satisfying(star, other[1:], data)
-        if not inverse:
-            if allowed is None or data.objects(path) <= allowed:
-                sets.append(set(data.subjects(path)))
-            else:
-                sets.append({s for s, o in data.edges(path) if o in allowed})
-        elif allowed is None or data.subjects(path) <= allowed:
-            sets.append(data.objects(path))
-        else:
-            sets.append({o for s, o in data.edges(path) if s in allowed})
-    if not sets:
-        return None
-    sets.sort(key=len)
-    return set(sets[0]).intersection(*sets[1:])
 
 
 def _node_constraint(shape: NodePlan, constraint: Constraint, focus: set[str], data: Data) -> Iterator[Finding]:
@@ -337,6 +302,10 @@ def _solutions(query: SparqlQuery, focus: set[str], data: Data) -> Iterable[tupl
     for s, p, o in query.absent:
         present = data.edges((p,))
         subjects = columns[s[1:]] if s.startswith("?") else [s] * len(columns["this"])
+        if o == "*":
+            having = present.subjects
+            keep = [i for i in keep if subjects[i] not in having]
+            continue
         objects = columns[o[1:]] if o.startswith("?") else [o] * len(columns["this"])
         if present.function is not None:
             get = present.function.get
@@ -356,8 +325,7 @@ def _star_rows(star: Star, focus: list[str], data: Data) -> Iterator[dict[str, s
     for node in focus:
         partial: list[dict[str, str]] = [{"this": node}]
         for _, path, other, inverse in star.edges:
-            edges = data.edges(path)
-            values = [s for s, o in edges if o == node] if inverse else edges.values(node)
+            values = data.edges((f"^{path[0]}",) if inverse else path).values(node)
             if other.startswith("?"):
                 partial = [{**row, other[1:]: v} for row in partial for v in values]
             elif other not in values:
