@@ -88,10 +88,16 @@ def test_bindings_from_another_party_with_xsd_string_are_accepted() -> None:
     assert dso_saref.from_bindings("hems-voltage-request", bindings) == {"Hems_ID": "ID1234"}
 
 
-def test_a_forged_iri_in_bindings_is_refused() -> None:
-    bindings = [{"hems": "<https://dso.example.org/id/hems/OTHER>", "hems_id": '"ID1234"'}]
-    with pytest.raises(dso_saref.PayloadError, match="minted"):
-        dso_saref.from_bindings("hems-voltage-request", bindings)
+def test_a_peer_s_iris_are_read_as_they_are_and_only_iris() -> None:
+    """A peer mints under its own base (issue 10, item 2): its bindings are read whatever its IRIs,
+    the message comes from the literals; a literal or a malformed IRI where a node belongs is refused."""
+    peer = [{"hems": "<https://peer.example.net/things/h-1>", "hems_id": '"ID1234"'}]
+    assert dso_saref.from_bindings("hems-voltage-request", peer) == dso_saref.from_bindings(
+        "hems-voltage-request", [{"hems": "<https://dso.example.org/id/hems/ID1234>", "hems_id": '"ID1234"'}])
+    for forged in ('"ID1234"', "<https://x.example/a> <https://x.example/b> <https://x.example/c>",
+                   "<https://x.example/a>.<https://x.example/b>"):
+        with pytest.raises(dso_saref.PayloadError, match="hems"):
+            dso_saref.from_bindings("hems-voltage-request", [{"hems": forged, "hems_id": '"ID1234"'}])
 
 
 def test_installed_wheel_works_from_any_directory(tmp_path: Path) -> None:
