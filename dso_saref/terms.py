@@ -187,6 +187,11 @@ def parse_datetime(value: str, tz: tzinfo | None = UTC) -> datetime:
         raise TermError(f"{value!r} is not an ISO 8601 timestamp nor of the form 2021/09/27 10:00") from exc
     if result.tzinfo is None and tz is not None:
         result = result.replace(tzinfo=tz)
+    if result.tzinfo is not None:
+        try:
+            result.astimezone(UTC)
+        except OverflowError:
+            raise TermError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
     return result
 
 
