@@ -19,7 +19,8 @@ loopback; every party holds an API key the DSO's operator issued.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dso_saref.app.counterparts import ServiceProviderRole
@@ -35,7 +36,7 @@ from dso_saref.rest.operations import PARTNER_OPERATIONS, ROLE_ACTS_AS
 from dso_saref.rest.server import RestServer
 from dso_saref.rest.transport import RestUnavailable
 
-__all__ = ["RestCarrier", "reference_provider"]
+__all__ = ["RestCarrier", "reference_provider", "serve_provider"]
 
 
 def _canonical(answer: Any) -> Any:
@@ -130,3 +131,20 @@ def _no_send(*args: Any, **kwargs: Any) -> Exchange:
 
 def _no_note(text: str) -> None:
     return None
+
+
+def serve_provider(name: str, address: str, token: str, stop: threading.Event, *,
+                   ready: Callable[[str], None] | None = None, seed_value: int = 7) -> None:
+    """Serve the reference service provider ``name``'s API (the endpoints the DSO calls) on ``address``
+    until ``stop`` is set; the DSO authenticates with ``token``. Raises ValueError for an unknown
+    provider, OSError when the address cannot be bound."""
+    provider = reference_provider(name, seed_value=seed_value)
+    role = next(p.role for p in PARTIES if p.name == name)
+    handlers = {k: h for k, h in provider.handlers().items()
+                if ROLE_ACTS_AS[role] in (DEFAULT[k].interaction.responders or ())}
+    app = create_partner_app(handlers, token=token, dso_knowledge_base=DSO_KB)
+    with RestServer(app, address) as server:
+        if ready is not None:
+            ready(f"serving {name}'s API (the endpoints the DSO calls) at {server.base_url}/v1 "
+                  f"(docs at {server.base_url}/docs)")
+        stop.wait()

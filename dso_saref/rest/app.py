@@ -47,7 +47,8 @@ from dso_saref.validation import Validator
 if TYPE_CHECKING:
     from dso_saref.backend import DsoBackend
 
-__all__ = ["RegistryJournal", "RestConfig", "StaticKey", "create_app", "create_partner_app"]
+__all__ = ["PARTNER_TITLE", "RegistryJournal", "RestConfig", "StaticKey", "api_document", "create_app",
+           "create_partner_app"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ which the DSO answers or receives. Send the API key the operator issued you as `
 Answers are JSON, or SAREF RDF with `Accept: text/turtle`, `application/n-triples` or `application/ld+json`;
 bodies may be JSON or RDF (`Content-Type`). Statuses: 200, 201 created, 202 pending, 400 invalid (with the
 validation report, each error at its JSON path), 401, 403 not yours, 404, 405, 406, 415, 500."""
+
+
+#: The title of a partner's API.
+PARTNER_TITLE = "dso-saref service provider (the endpoints the DSO calls)"
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,16 @@ class StaticKey:
         if not hmac.compare_digest(token.encode("utf-8", "replace"), self._token):
             raise Unauthenticated("unknown API key")
         return self._caller
+
+
+def api_document(api: str = "dso", *, title: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document of the DSO's API (``dso``) or of a partner's (``partner``), as served at
+    ``/openapi.json``; raises ValueError for another ``api``."""
+    if api not in ("dso", "partner"):
+        raise ValueError(f"api must be dso or partner, not {api!r}")
+    operations = DSO_OPERATIONS if api == "dso" else PARTNER_OPERATIONS
+    default = RestConfig().title if api == "dso" else PARTNER_TITLE
+    return openapi_document(operations, title=title or default, description=_DESCRIPTION)
 
 
 def _operation_of(operations: Sequence[Operation]) -> Callable[[str, str], str | None]:
@@ -176,7 +191,7 @@ def create_partner_app(handlers: Mapping[str, Handler], *, token: str, dso_knowl
                        clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> FastAPI:
     """A partner's REST API (the operations the DSO calls) over a counterpart's ``handlers``; the DSO
     (knowledge base ``dso_knowledge_base``, the requester the handlers see) authenticates with ``token``."""
-    config = config or RestConfig(title="dso-saref service provider (the endpoints the DSO calls)")
+    config = config or RestConfig(title=PARTNER_TITLE)
     dso = Caller(Party("DSO", "dso", None, dso_knowledge_base, clock()), "partner")
     journal = _LogJournal()
     operations = tuple(op for op in PARTNER_OPERATIONS if op.exchange in handlers)
