@@ -171,12 +171,12 @@ def _build(operations: Sequence[Operation], serving: Serving, *, config: RestCon
 
 def create_app(backend: DsoBackend, *, config: RestConfig | None = None, observers: Sequence[Observer] = (),
                handlers: Mapping[str, Handler] | None = None) -> FastAPI:
-    """The DSO's REST API over ``backend`` (see the module doc); ``handlers`` replaces the backend's
-    handlers and receivers (tests). ``app.state.backend`` and ``app.state.credentials`` are set."""
+    """The DSO's REST API over ``backend`` (see the module doc); ``handlers`` replace some of the
+    backend's handlers and receivers (tests). ``app.state.backend`` and ``app.state.credentials`` are set."""
     config = config or RestConfig()
     credentials = Credentials(backend.storage)
     journal = RegistryJournal(backend.registry, backend.now)
-    served = dict(handlers) if handlers is not None else {**backend.handlers(), **dso_receivers(backend)}
+    served = {**backend.handlers(), **dso_receivers(backend), **(handlers or {})}
     serving = Serving(served, journal=journal, clock=backend.now, keys=IdempotencyKeys(backend.storage),
                       settings=config.settings, validator=Validator(engine=config.engine), max_body=config.max_body)
     app = _build(DSO_OPERATIONS, serving, config=config, journal=journal, observers=observers,
