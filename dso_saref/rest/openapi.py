@@ -107,7 +107,10 @@ def _operation(op: Operation, catalog: Catalog, refs: dict[Any, dict[str, Any]],
         "parameters": [],
     }
     if lookup:
-        props = defs[answer_ref["$ref"].split("/")[-1]].get("properties", {})
+        definition = defs[answer_ref["$ref"].split("/")[-1]]
+        if "items" in definition:  # a list message (the topology): its entries' fields
+            definition = defs[definition["items"]["$ref"].split("/")[-1]]
+        props = definition.get("properties", {})
         for key in sorted(filter_keys(answer)):
             if key in props:
                 spec["parameters"].append({"name": key, "in": "query", "required": False,

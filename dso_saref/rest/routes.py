@@ -19,9 +19,9 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,7 +30,7 @@ from dso_saref.backend.credentials import Caller
 from dso_saref.backend.errors import NotFound, Refused, StateError
 from dso_saref.backend.idempotency import IdempotencyKeys
 from dso_saref.backend.registry import request_scope
-from dso_saref.carrier import answer_instances, bound_fields, compatible, filter_bindings, filter_keys
+from dso_saref.carrier import answer_instances, bound_fields, filter_bindings, filter_keys
 from dso_saref.catalog import DEFAULT, Catalog, Description
 from dso_saref.errors import PayloadError, Problem
 from dso_saref.exchange import ExchangeContext, Handler, Query
@@ -105,6 +105,7 @@ class Serving:
         self.catalog = catalog
         self.max_body = max_body
         self._arrays: dict[str, frozenset[str]] = {}
+        self._adapters: dict[tuple[str, str], TypeAdapter[Any]] = {}
 
     def endpoint(self, op: Operation) -> Callable[[Request], Any]:
         """The ASGI endpoint of ``op`` (read the request, serve it in a worker thread)."""
@@ -203,7 +204,7 @@ class Serving:
             answer = handler(message, context)
         items = answer_instances(answer, counterpart, lookup, self.settings)
         if lookup and bound:
-            items = self._narrow(items, counterpart, bound)
+            items = self._narrow(items, counterpart, message)
         single = not lookup or counterpart.top_list
         body, media = render(items, counterpart, fmt, self.settings, single=single)
         status = status_of(items[0]) if op.method == "POST" and single else 200
@@ -296,6 +297,7 @@ class Serving:
                 problems.append(Problem(f"$.{key}", "given more than once"))
             else:
                 fields[key] = _typed(text, var)
+                problems += self._field_problems(description, key, fields[key])
         if problems:
             raise _invalid(description.name, _report(description.name, problems))
         try:
@@ -303,18 +305,34 @@ class Serving:
         except PayloadError as exc:
             raise _invalid(description.name, _report(description.name, exc.problems)) from None
 
-    def _narrow(self, items: list[BaseModel], description: Description, bound: Mapping[str, str]) -> list[BaseModel]:
-        """The answers that agree with every field the asker gave (as the KE adapter filters rows)."""
+    def _field_problems(self, description: Description, key: str, value: Any) -> list[Problem]:
+        """What the answer model's type of field ``key`` finds wrong with ``value`` (an empty identifier,
+        a negative count, ...), so that a lookup never hands its server a filter the model refuses."""
+        adapter = self._adapters.get((description.name, key))
+        if adapter is None:
+            info = description.model.model_fields.get(key)
+            if info is None:
+                return []
+            adapter = self._adapters[(description.name, key)] = TypeAdapter(
+                Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation)
+        try:
+            adapter.validate_python(value, context={"settings": self.settings})
+        except ValidationError as exc:
+            return [Problem(f"$.{key}", error["msg"].removeprefix("Value error, "), error["type"])
+                    for error in exc.errors(include_url=False)]
+        return []
 
-        def agrees(item: BaseModel) -> bool:
-            rows = description.table_of(item, self.settings).bindings().get(description.name, [])
-            return any(compatible(row, bound, description) for row in rows)
+    def _narrow(self, items: list[BaseModel], description: Description, query: Query) -> list[BaseModel]:
+        """The answers whose fields equal every field the asker gave (canonical JSON values, as the KE
+        compares literals and vocabulary terms)."""
 
-        if description.top_list:
-            whole = items[0]
-            kept = [e for e in whole.root if agrees(description.model([e]))]  # type: ignore[attr-defined]
-            return [description.model(kept)]
-        return [item for item in items if agrees(item)]
+        def agrees(data: dict[str, Any]) -> bool:
+            return all(data.get(key) == value for key, value in query.fields.items())
+
+        if description.top_list:  # a list message (the topology): narrow its entries
+            entries = items[0].root  # type: ignore[attr-defined]
+            return [description.model([e for e in entries if agrees(description.model([e]).dump()[0])])]
+        return [item for item in items if agrees(item.dump())]  # type: ignore[attr-defined]
 
 
 def _typed(text: str, var: Any) -> Any:
