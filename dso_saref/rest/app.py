@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,7 +48,7 @@ from dso_saref.validation import Validator
 if TYPE_CHECKING:
     from dso_saref.backend import DsoBackend
 
-__all__ = ["PARTNER_TITLE", "RegistryJournal", "RestConfig", "StaticKey", "api_document", "create_app",
+__all__ = ["PARTNER_TITLE", "KeyCache", "RegistryJournal", "RestConfig", "StaticKey", "api_document", "create_app",
            "create_partner_app"]
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,43 @@ class RegistryJournal:
 class _LogJournal:
     def refused(self, *, request_id: str, actor: str, operation: str, reason: str) -> None:
         log.info("refused %s from %s (request %s): %s", operation, actor, request_id, reason)
+
+
+class KeyCache:
+    """Authenticates bearer tokens against :class:`Credentials`, remembering each success for ``ttl``
+    seconds (never past the key's expiry), so that most requests are authenticated without reading the
+    database; :meth:`cached` answers from memory only (the gate calls it on the event loop). A revoked
+    key is refused at most ``ttl`` seconds after its revocation (at once after :meth:`forget`)."""
+
+    def __init__(self, credentials: Credentials, clock: Callable[[], datetime], *, ttl: float = 1.0) -> None:
+        self._credentials = credentials
+        self._clock = clock
+        self._ttl = ttl
+        self._known: dict[str, tuple[float, Caller]] = {}
+
+    def cached(self, token: str | None) -> Caller | None:
+        """The caller of a token authenticated less than ``ttl`` seconds ago, or ``None``."""
+        found = self._known.get(token or "")
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def __call__(self, token: str | None) -> Caller:
+        now = self._clock()
+        caller = self._credentials.authenticate(token, now=now)
+        expires = next((k.expires_at for k in self._credentials.keys(caller.party.name) if k.id == caller.key_id), None)
+        ttl = self._ttl if expires is None else min(self._ttl, (expires - now).total_seconds())
+        if len(self._known) > 10_000:
+            self._known.clear()
+        self._known[token or ""] = (time.monotonic() + ttl, caller)
+        return caller
+
+    def forget(self, key_ids: set[str] | None = None) -> None:
+        """Forget the cached keys ``key_ids`` (all when ``None``)."""
+        if key_ids is None:
+            self._known.clear()
+        else:
+            self._known = {t: v for t, v in self._known.items() if v[1].key_id not in key_ids}
 
 
 class StaticKey:
@@ -179,10 +217,11 @@ def create_app(backend: DsoBackend, *, config: RestConfig | None = None, observe
     served = {**backend.handlers(), **dso_receivers(backend), **(handlers or {})}
     serving = Serving(served, journal=journal, clock=backend.now, keys=IdempotencyKeys(backend.storage),
                       settings=config.settings, validator=Validator(engine=config.engine), max_body=config.max_body)
-    app = _build(DSO_OPERATIONS, serving, config=config, journal=journal, observers=observers,
-                 authenticate=lambda token: credentials.authenticate(token, now=backend.now()))
+    keys = KeyCache(credentials, backend.now)
+    app = _build(DSO_OPERATIONS, serving, config=config, journal=journal, observers=observers, authenticate=keys)
     app.state.backend = backend
     app.state.credentials = credentials
+    app.state.keys = keys
     return app
 
 

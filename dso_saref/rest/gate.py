@@ -12,7 +12,8 @@ metrics::
 
 ``authenticate(token)`` returns the :class:`~dso_saref.backend.credentials.Caller` or raises
 :class:`~dso_saref.backend.credentials.Unauthenticated`; it runs in a worker thread (it may read the
-database). ``journal.refused(...)`` writes a refusal to the registry of operations.
+database), unless its ``cached(token)`` (when it has one) knows the caller already. ``journal.refused``
+writes a refusal to the registry of operations.
 """
 
 from __future__ import annotations
@@ -124,8 +125,10 @@ class Gate:
 
         try:
             if not is_public(scope["path"], self._public):
+                cached = getattr(self._authenticate, "cached", None)
+                caller = cached(bearer_token(scope.get("headers", ()))) if cached is not None else None
                 try:
-                    state["caller"] = await to_thread.run_sync(self._check, scope, request_id)
+                    state["caller"] = caller or await to_thread.run_sync(self._check, scope, request_id)
                 except RestError as error:
                     state["refusal"] = error.detail
                     await problem_response(error, request_id)(scope, receive, send_with_id)

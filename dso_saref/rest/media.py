@@ -11,9 +11,8 @@ those types (read back to the message through its graph pattern)::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -103,9 +102,11 @@ def render(items: Sequence[BaseModel], description: Description, fmt: str, setti
            single: bool) -> tuple[bytes, str]:
     """The body and media type of an answer: ``items`` (one message, or a lookup's instances when not
     ``single``) as canonical JSON, or as the SAREF RDF of their binding tables in ``fmt``."""
-    if fmt == "json":
-        value: Any = items[0].dump() if single else [item.dump() for item in items]  # type: ignore[attr-defined]
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), JSON
+    if fmt == "json":  # pydantic writes the JSON (keys as on the wire, absent optionals left out)
+        if single:
+            return items[0].model_dump_json(by_alias=True, exclude_none=True).encode("utf-8"), JSON
+        parts = [item.model_dump_json(by_alias=True, exclude_none=True) for item in items]
+        return ("[" + ",".join(parts) + "]").encode("utf-8"), JSON
     tables = [description.table_of(item, settings) for item in items]
     if fmt == "nt":
         return "".join(t.ntriples() for t in tables).encode("utf-8"), media_type(fmt)

@@ -19,11 +19,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from dso_saref.backend.credentials import Caller
@@ -41,6 +41,7 @@ from dso_saref.rest.operations import ROLE_ACTS_AS, Operation
 from dso_saref.rest.problems import RestError, problem_response
 from dso_saref.terms import Settings
 from dso_saref.validation import Report, Validator, Violation
+from dso_saref.validation.triples import Triples
 
 __all__ = ["MAX_BODY", "Inputs", "Serving", "status_of"]
 
@@ -125,6 +126,9 @@ class Serving:
                                 body, request.headers.get("content-type"), request.headers.get("idempotency-key"))
             except NotAcceptable as exc:
                 return self._refuse(op, caller, request_id, RestError(406, str(exc)), state)
+            except ClientDisconnect:  # the client went away before sending its whole body: nobody to answer
+                state["refusal"] = "the client disconnected"
+                return Response(status_code=400)
             except RestError as error:
                 return self._refuse(op, caller, request_id, error, state)
             return await run_in_threadpool(self.serve, op, caller, inputs, fmt, request_id, state)
@@ -217,38 +221,47 @@ class Serving:
             raise RestError(403, f"service_provider {named} is not the caller ({caller.party.provider_id})")
 
     def _message(self, op: Operation, description: Description, inputs: Inputs) -> BaseModel:
+        """The request's typed message. A GET's fields are read by the message's model (the catalog); a
+        body, JSON or RDF, is validated by the model and the message's shape. 400 with the report of
+        :func:`dso_saref.validate` (each error at its JSON path) when it is not the message."""
         if op.method == "GET":
-            payload: Any = self._fields(op, description, inputs)
-            report = self.validator.validate(description.name, payload, settings=self.settings)
-        else:
-            if inputs.query:
-                raise RestError(400, f"{op.method} {op.path} takes no query parameters", report=_report(
-                    description.name, [Problem(f"?{k}", "not a parameter of this operation") for k, _ in inputs.query]))
-            fmt = body_format(inputs.content_type)
-            if fmt is None:
-                raise RestError(415, f"a body of {inputs.content_type or 'no declared type'} is not read here: send "
-                                "application/json, text/turtle, application/n-triples or application/ld+json (UTF-8)")
-            if fmt == "json":
-                payload = inputs.body
-                report = self.validator.validate(description.name, inputs.body, format="json", settings=self.settings)
-            else:
-                try:
-                    graph = parse_rdf(inputs.body, fmt)
-                except RdfSyntaxError as exc:
-                    raise _invalid(description.name, Report.of(description.name, [Violation(
-                        "<document>", str(exc), "syntax", "input")], input="rdf").to_dict()) from None
-                report = self.validator.validate(description.name, graph, settings=self.settings)
-                if report.conforms:
-                    try:
-                        payload = description.from_term_rows(description.graph_rows(graph), self.settings)
-                    except PayloadError as exc:
-                        raise _invalid(description.name, _report(description.name, exc.problems)) from None
+            return self._parse(description, self._fields(op, description, inputs))
+        if inputs.query:
+            raise RestError(400, f"{op.method} {op.path} takes no query parameters", report=_report(
+                description.name, [Problem(f"?{k}", "not a parameter of this operation") for k, _ in inputs.query]))
+        fmt = body_format(inputs.content_type)
+        if fmt is None:
+            raise RestError(415, f"a body of {inputs.content_type or 'no declared type'} is not read here: send "
+                            "application/json, text/turtle, application/n-triples or application/ld+json (UTF-8)")
+        if fmt == "json":
+            message = self._parse(description, inputs.body)
+            table = description.table_of(message, self.settings)
+            if self.validator.check(description.name, Triples.of_table(table)):  # the shape: where, from the report
+                raise _invalid(description.name, self.validator.validate(
+                    description.name, inputs.body, format="json", settings=self.settings).to_dict())
+            return message
+        try:
+            graph = parse_rdf(inputs.body, fmt)
+        except RdfSyntaxError as exc:
+            raise _invalid(description.name, Report.of(description.name, [Violation(
+                "<document>", str(exc), "syntax", "input")], input="rdf").to_dict()) from None
+        report = self.validator.validate(description.name, graph, settings=self.settings)
         if not report.conforms:
             raise _invalid(description.name, report.to_dict())
         try:
-            return description.parse(payload, self.settings)
+            payload = description.from_term_rows(description.graph_rows(graph), self.settings)
         except PayloadError as exc:
             raise _invalid(description.name, _report(description.name, exc.problems)) from None
+        return self._parse(description, payload)
+
+    def _parse(self, description: Description, payload: Any) -> BaseModel:
+        """The model's reading of ``payload``; 400 with :func:`dso_saref.validate`'s report otherwise."""
+        try:
+            return description.parse(payload, self.settings)
+        except PayloadError:
+            report = self.validator.validate(description.name, payload, format="json" if isinstance(
+                payload, bytes) else None, settings=self.settings)
+            raise _invalid(description.name, report.to_dict()) from None
 
     def _fields(self, op: Operation, description: Description, inputs: Inputs) -> dict[str, Any]:
         """The JSON payload of a GET: path parameters, query parameters (a list field may repeat, no
@@ -310,7 +323,10 @@ class Serving:
         a negative count, ...), so that a lookup never hands its server a filter the model refuses."""
         adapter = self._adapters.get((description.name, key))
         if adapter is None:
-            info = description.model.model_fields.get(key)
+            model = description.model
+            if description.top_list:  # a list message (the topology): its entries' model
+                model = get_args(model.model_fields["root"].annotation)[0]
+            info = model.model_fields.get(key)
             if info is None:
                 return []
             adapter = self._adapters[(description.name, key)] = TypeAdapter(

@@ -39,3 +39,11 @@ def test_client_readings_only_under_a_live_consent(api: Api) -> None:
     api.backend.revoke_consent(consent.id)
     assert api.call("GET", "/v1/data-layer/lv-client-readings?id=LV0001", key="SP001").status == 403
     assert api.call("GET", "/v1/data-layer/lv-client-readings", key="SP001").json() == []
+
+
+def test_empty_or_bad_filters_are_refused_with_their_path(api: Api) -> None:
+    for target in ("/v1/data-layer/topology?client_id=", "/v1/data-layer/topology?voltage_level=HV",
+                   "/v1/data-layer/lv-client-readings?timestamp=yesterday"):
+        reply = api.call("GET", target, key="SP001")
+        assert reply.status == 400, target
+        assert reply.json()["report"]["errors"][0]["location"].startswith("$.")
