@@ -105,21 +105,32 @@ def _log_to_stderr() -> Iterator[None]:
 
 
 @click.command("serve")
-@click.option("--ke-url", default=DEFAULT_KE_URL, show_default=True, help="KE REST base URL.")
-@click.option("--role", type=click.Choice(["dso"]), default="dso", show_default=True,
-              help="The party to play: the reference DSO.")
-@click.option("--db", required=True,
-              help="The DSO database: a sqlite file (created if absent), :memory:, or postgresql://USER@HOST/DB.")
+@click.option("--ke-url", default=None,
+              help=f"KE REST base URL [default: {DEFAULT_KE_URL}, unless --rest alone is given].")
+@click.option("--role", type=click.Choice(["dso", "service-provider"]), default="dso", show_default=True,
+              help="The party to play: the reference DSO, or the reference service provider's REST API (--rest).")
+@click.option("--db", default=None,
+              help="The DSO database: a sqlite file (created if absent), :memory:, or postgresql://USER@HOST/DB "
+                   "(required for the DSO).")
+@click.option("--rest", "rest", default=None, metavar="HOST:PORT",
+              help="Serve the REST API here too (e.g. 127.0.0.1:8080; loopback unless you say otherwise).")
+@click.option("--provider", default="SP001", show_default=True, type=click.Choice(["SP001", "SP002", "DSP001"]),
+              help="With --role service-provider: which reference provider of the demo's seed.")
+@click.option("--partner-key-env", default="DSO_SAREF_PARTNER_KEY", show_default=True, metavar="VARIABLE",
+              help="With --role service-provider: the environment variable holding the key the DSO must send "
+                   "(unset: a key is made and printed once).")
 @click.option("--kb-id", default=DEFAULT_DSO_KB, show_default=True, callback=_kb_id, help="Knowledge base id.")
 @click.option("--seed", "load_seed", is_flag=True, help="Load the reproducible seed data (safe to repeat).")
 @click.option("--seed-value", default=7, show_default=True, type=int, help="Random seed of the seed data.")
 @click.option("--attempts", default=8, show_default=True, type=click.IntRange(min=1),
               help="Registration attempts while the KE is unreachable (backing off up to 30 s).")
-def serve(ke_url: str, role: str, db: str, kb_id: str, load_seed: bool, seed_value: int, attempts: int) -> None:
-    """Serve the reference DSO on a Knowledge Engine until SIGINT or SIGTERM.
+def serve(ke_url: str | None, role: str, db: str | None, rest: str | None, provider: str, partner_key_env: str,
+          kb_id: str, load_seed: bool, seed_value: int, attempts: int) -> None:
+    """Serve the reference DSO on a Knowledge Engine and/or its REST API until SIGINT or SIGTERM.
 
     Every exchange is logged on standard error; on stopping, the knowledge base is unregistered and
-    the database closed. Exit 1 when the KE cannot be reached or ends the session.
+    the database closed. Exit 1 when the KE cannot be reached or ends the session. With ``--role
+    service-provider --rest HOST:PORT``, serve a reference service provider's REST API instead.
     """
     from dso_saref.app.serve import ServeConfig
     from dso_saref.app.serve import serve as serve_dso
@@ -130,12 +141,20 @@ def serve(ke_url: str, role: str, db: str, kb_id: str, load_seed: bool, seed_val
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id, seed=load_seed, seed_value=seed_value, attempts=attempts)
+    if role == "service-provider":
+        _serve_provider(provider, rest, partner_key_env, seed_value, stop, request_stop)
+        return
+    if db is None:
+        raise click.UsageError("--db is required to serve the DSO")
+    if ke_url is None and rest is None:
+        ke_url = DEFAULT_KE_URL
+    config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id, seed=load_seed, seed_value=seed_value, attempts=attempts,
+                         rest=rest)
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with _log_to_stderr():
             outcome = serve_dso(config, stop, ready=click.echo)
-    except BackendError as exc:
+    except (BackendError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         for sig, handler in previous.items():
@@ -143,6 +162,31 @@ def serve(ke_url: str, role: str, db: str, kb_id: str, load_seed: bool, seed_val
     if outcome.error:
         raise click.ClickException(outcome.error)
     click.echo(f"stopped after {outcome.exchanges} exchanges")
+
+
+def _serve_provider(provider: str, rest: str | None, key_env: str, seed_value: int, stop: threading.Event,
+                    request_stop: Any) -> None:
+    import os
+    import secrets
+
+    from dso_saref.app.rest_demo import serve_provider
+
+    if rest is None:
+        raise click.UsageError("--role service-provider serves a REST API: give --rest HOST:PORT")
+    token = os.environ.get(key_env)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        click.echo(f"the DSO calls with: Authorization: Bearer {token}  (set {key_env} to choose it)")
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with _log_to_stderr():
+            serve_provider(provider, rest, token, stop, ready=click.echo, seed_value=seed_value)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo("stopped")
 
 
 # -- demo -----------------------------------------------------------------------------------------------
@@ -154,11 +198,14 @@ def serve(ke_url: str, role: str, db: str, kb_id: str, load_seed: bool, seed_val
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="Keep the DSO database in this new file (default: in memory).")
 @click.option("--quiet", is_flag=True, help="Print the table of results only.")
-def demo(seed: int, http: bool, db: str | None, quiet: bool) -> None:
-    """Run every use case of D4.2 section 2.1 end to end on a Knowledge Engine emulator.
+@click.option("--channel", type=click.Choice(["ke", "rest"]), default="ke", show_default=True,
+              help="Carry the exchanges through the Knowledge Engine emulator or the REST APIs (loopback).")
+def demo(seed: int, http: bool, db: str | None, quiet: bool, channel: str) -> None:
+    """Run every use case of D4.2 section 2.1 end to end on a Knowledge Engine emulator (or over REST).
 
     The DSO, two service providers, a data service provider and a third party each speak through their
-    own adapter and knowledge base. Exit 0 only when all seven use cases pass.
+    own adapter and knowledge base (or, over REST, their API keys and APIs). Exit 0 only when all seven
+    use cases pass.
     """
     from dso_saref.app.demo import DemoConfig, result_table, run_demo
     from dso_saref.backend import BackendError
@@ -167,9 +214,9 @@ def demo(seed: int, http: bool, db: str | None, quiet: bool) -> None:
     if db is not None and Path(db).exists():
         raise click.UsageError(f"{db} exists: the demo writes a new database")
     try:
-        results = run_demo(DemoConfig(seed=seed, http=http, db=db or ":memory:"),
+        results = run_demo(DemoConfig(seed=seed, http=http, db=db or ":memory:", channel=channel),
                            echo=(lambda _line: None) if quiet else click.echo)
-    except (BackendError, KnowledgeEngineError) as exc:
+    except (BackendError, KnowledgeEngineError, OSError) as exc:
         raise click.ClickException(f"the demo could not run: {exc}") from exc
     click.echo("\n" + result_table(results))
     if not all(r.passed for r in results):
