@@ -24,7 +24,7 @@ from typing import Any
 from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
 from dso_saref.ke.adapter import Adapter, Backoff
-from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
+from dso_saref.ke.client import Credentials, KnowledgeEngineClient, Timeouts
 from dso_saref.ke.errors import KnowledgeEngineError
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "serve"]
@@ -39,7 +39,8 @@ DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
 class ServeConfig:
     """What to serve: the KE REST base ``ke_url``, the database ``db`` (a path or ``:memory:``), the
     knowledge base id, whether to load the seed data (with ``seed_value``), registration ``attempts``
-    while the KE is unreachable, and how long to wait for the poll thread at shutdown (seconds)."""
+    while the KE is unreachable, how long to wait for the poll thread at shutdown (seconds), and the
+    ``credentials`` a reverse proxy in front of the KE asks for."""
 
     ke_url: str = DEFAULT_KE_URL
     db: str = ":memory:"
@@ -48,6 +49,7 @@ class ServeConfig:
     seed_value: int = 7
     attempts: int = 8
     shutdown_timeout: float = 10.0
+    credentials: Credentials | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ def serve(config: ServeConfig, stop: threading.Event, *,
     if not config.kb_id.startswith(("http://", "https://")):
         raise ValueError(f"the knowledge base id must be an http(s) IRI, got {config.kb_id!r}")
     storage = Storage(config.db)
-    client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0))
+    client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0),
+                                   credentials=config.credentials)
     try:
         backend = DsoBackend(storage)
         if config.seed:

@@ -10,15 +10,21 @@ only module of the library that imports ``requests``::
                              prefixes={"saref": "https://saref.etsi.org/core/"}, name="measurements")
         result = ke.ask("https://example.org/kb/dso", ki)
 
-Pass ``transport=`` to talk through the InterConnect generic adapter or to an in-process emulator.
+Pass ``transport=`` to talk through the InterConnect generic adapter or to an in-process emulator,
+and ``credentials=`` for a KE behind a reverse proxy that asks for them (extra headers, a bearer token or
+basic auth; sent on every HTTP request, never logged nor shown in ``repr`` or errors)::
+
+    KnowledgeEngineClient("https://ke.example.org/rest", credentials=Credentials(token="..."))
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,7 +50,7 @@ from dso_saref.ke.results import (
 )
 from dso_saref.ke.transport import KERequest, KEResponse, Transport
 
-__all__ = ["HTTPTransport", "KnowledgeEngineClient", "Timeouts"]
+__all__ = ["Credentials", "HTTPTransport", "KnowledgeEngineClient", "Timeouts"]
 
 _JSON = "application/json; charset=UTF-8"
 _TEXT = "text/plain; charset=UTF-8"
@@ -68,11 +74,71 @@ class Timeouts:
                 raise ValueError(f"Timeouts.{name} must be a positive number of seconds, got {value!r}")
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Headers the client sets itself; credentials may not replace them.
+_OWN_HEADERS = {"accept", "content-type", "content-length", "host", "knowledge-base-id", "knowledge-interaction-id"}
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """What a reverse proxy in front of a Knowledge Engine asks for: extra ``headers`` (an API key,
+    say), a bearer ``token``, or basic auth (``username`` and ``password``); at most one way to set
+    ``Authorization``. Shown masked (``repr``, ``str``), so that logging one reveals nothing.
+    Raises ValueError for a header that cannot be sent (a bad name, a line break in a value)."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in self.headers.items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"ke_headers: {name!r} is not an HTTP header name")
+            if name.lower() in _OWN_HEADERS:
+                raise ValueError(f"ke_headers: {name} is set by the client itself")
+            if not isinstance(value, str) or any(c in value for c in "\r\n\0"):
+                raise ValueError(f"ke_headers: the value of {name} must be one line of text")
+        authorization = any(name.lower() == "authorization" for name in self.headers)
+        ways = [authorization, self.token is not None, self.username is not None or self.password is not None]
+        if sum(ways) > 1:
+            raise ValueError("give one of a bearer token, basic auth (username and password) or an "
+                             "Authorization header, not several")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("basic auth needs both a username and a password")
+        for name, value in (("token", self.token), ("username", self.username), ("password", self.password)):
+            if value is not None and (not isinstance(value, str) or not value or any(c in value for c in "\r\n\0")):
+                raise ValueError(f"the KE {name} must be one line of text")
+        if self.username is not None and ":" in self.username:
+            raise ValueError("a basic-auth username cannot hold ':'")
+
+    def http_headers(self) -> dict[str, str]:
+        """The headers to send on every request."""
+        out = dict(self.headers)
+        if self.token is not None:
+            out["Authorization"] = f"Bearer {self.token}"
+        elif self.username is not None and self.password is not None:
+            pair = f"{self.username}:{self.password}".encode()
+            out["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        return out
+
+    def __repr__(self) -> str:
+        shown = [f"headers={sorted(self.headers)}"] if self.headers else []
+        if self.token is not None:
+            shown.append("token=***")
+        if self.username is not None:
+            shown.append("username=***, password=***")
+        return f"Credentials({', '.join(shown)})"
+
+    __str__ = __repr__
+
+
 class HTTPTransport(Transport):
     """The KE REST API over HTTP with ``requests``: one session per thread, JSON bodies in UTF-8.
 
     ``base_url`` is the REST base (``http://localhost:8280/rest``, or the generic adapter's
-    ``http://localhost:9090``); ``session_factory`` makes each thread's session (tests add hooks).
+    ``http://localhost:9090``); ``credentials`` are sent on every request; ``session_factory`` makes
+    each thread's session (tests add hooks).
     """
 
     def __init__(
@@ -81,11 +147,13 @@ class HTTPTransport(Transport):
         *,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        credentials: Credentials | None = None,
         session_factory: Callable[[], requests.Session] = requests.Session,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
+        self._credentials = credentials.http_headers() if credentials is not None else {}
         self._connect = connect_timeout
         self._read = read_timeout
         self._factory = session_factory
@@ -108,7 +176,7 @@ class HTTPTransport(Transport):
     def handle(self, request: KERequest) -> KEResponse:
         """Send ``request`` and return the reply; connection failures and timeouts raise
         :class:`~dso_saref.ke.errors.KnowledgeEngineUnavailable` / ``KnowledgeEngineTimeout``."""
-        headers = {"Accept": "application/json", **request.headers}
+        headers = {**self._credentials, "Accept": "application/json", **request.headers}
         data: bytes | None = None
         if request.json is not None:
             data = json.dumps(request.json, ensure_ascii=False).encode("utf-8")
@@ -153,7 +221,7 @@ class KnowledgeEngineClient:
     Give ``base_url`` (an ``HTTPTransport`` is made for it) or a ready ``transport``.
     ``reasoner_level`` (1-5, default 1, the closest to exact pattern matching) is sent when a
     knowledge base is registered; ``None`` leaves it to the KE's configuration. Communicative acts
-    are only sent when given.
+    are only sent when given. ``credentials`` go with ``base_url`` (a ready transport carries its own).
     """
 
     def __init__(
@@ -163,15 +231,19 @@ class KnowledgeEngineClient:
         transport: Transport | None = None,
         timeout: Timeouts | None = None,
         reasoner_level: int | None = 1,
+        credentials: Credentials | None = None,
     ) -> None:
         if (base_url is None) == (transport is None):
             raise ValueError("give exactly one of base_url and transport")
+        if credentials is not None and transport is not None:
+            raise ValueError("credentials go with base_url; a ready transport carries its own")
         if reasoner_level is not None and (isinstance(reasoner_level, bool) or reasoner_level not in range(1, 6)):
             raise ValueError(f"reasoner_level must be 1 to 5 or None, got {reasoner_level!r}")
         self.timeouts = timeout or Timeouts()
         self.reasoner_level = reasoner_level
         self.transport = transport or HTTPTransport(
-            str(base_url), connect_timeout=self.timeouts.connect, read_timeout=self.timeouts.read
+            str(base_url), connect_timeout=self.timeouts.connect, read_timeout=self.timeouts.read,
+            credentials=credentials,
         )
 
     def close(self) -> None:
