@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from dso_saref.cli.config import configured
+
 __all__ = ["ingest"]
 
 
@@ -20,10 +22,11 @@ def ingest() -> None:
 
 @ingest.command("metering")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db", required=True, help="The DSO database: a sqlite file or postgresql://USER@HOST/DB.")
 @click.option("--format", "format_", type=click.Choice(["json", "csv"]), default=None,
               help="Force the format (default: from the file name).")
-def ingest_metering_command(files: tuple[Path, ...], db: str, format_: str | None) -> None:
+@configured("db", "log_level", "log_file", required=("db",))
+def ingest_metering_command(files: tuple[Path, ...], format_: str | None, db: str, log_level: str,
+                            log_file: str | None) -> None:
     """Bulk-load metering readings (metering-data JSON, or CSV with id,time,measurement[,unit]);
     running a file again inserts nothing twice. Exit 1 on bad input (each problem on its own line)."""
     from dso_saref.backend import Storage, StorageError

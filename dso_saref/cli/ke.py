@@ -155,7 +155,10 @@ def send(name: str, source: str, ke_url: str, max_size: int, role: str, kb_id: s
     except KnowledgeEngineError as exc:
         raise click.ClickException(f"{ke_url}: {exc}") from exc
     finally:
-        adapter.close()
+        try:
+            adapter.close()
+        except KnowledgeEngineError as exc:  # the lease ends the knowledge base anyway
+            click.echo(f"warning: could not unregister the sender's knowledge base: {exc}", err=True)
     click.echo(json.dumps({"answers": exchange.answers, "failed": exchange.failed}, indent=2, ensure_ascii=False))
     if exchange.failed and not exchange.answers:
         raise click.ClickException("; ".join(f"{kb}: {why}" for kb, why in exchange.failed.items()))
