@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ def ingest_metering_command(files: tuple[Path, ...], format_: str | None, db: st
     before = {f: sum(sizes[g] for g in files[:i]) for i, f in enumerate(files)}
     try:
         with Storage(db) as storage, click.progressbar(length=sum(sizes.values()), label="ingesting",
-                                                       file=click.get_text_stream("stderr")) as bar:
+                                                       file=sys.stderr) as bar:
             def progress(p: Any) -> None:
                 bar.update(before[p.path] + p.bytes_read - bar.pos)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +55,7 @@ def progress(label: str, *, shown: bool = True) -> Iterator[Callable[[float], No
     if not shown:
         yield lambda _done: None
         return
-    with click.progressbar(length=1000, label=label, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=1000, label=label, file=sys.stderr) as bar:
         yield lambda done: bar.update(int(done * 1000) - bar.pos)
 
 
@@ -262,7 +263,7 @@ def validate_command(name: str, sources: tuple[str, ...], fmt: str, input_format
         reports.append(("<stdin>" if file == "-" else file, report))
 
     if len(files) >= PROGRESS_FROM:
-        with click.progressbar(files, label=f"validating {item.name}", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(files, label=f"validating {item.name}", file=sys.stderr) as bar:
             for file in bar:
                 check(file)
     else:
