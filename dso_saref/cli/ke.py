@@ -138,6 +138,7 @@ def send(name: str, source: str, ke_url: str, max_size: int, role: str, kb_id: s
     Exit 1 on a bad payload, when the exchange failed or nobody answered; 2 on usage errors (unknown
     NAME, a ROLE that does not start NAME's exchange).
     """
+    from dso_saref.catalog import POST_REACT
     from dso_saref.ke.adapter import Adapter, Backoff
     from dso_saref.ke.errors import KnowledgeEngineError
 
@@ -145,8 +146,14 @@ def send(name: str, source: str, ke_url: str, max_size: int, role: str, kb_id: s
     payload = read_payload(source, max_size=max_size)
     adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role) + "/send",
                       backoff=Backoff(attempts=3))
+    spec = adapter.specs.get(item.name)
+    if spec is None or not spec.initiates or spec.part is not None:  # before the KE is contacted
+        adapter.client.close()
+        raise click.UsageError(f"role {role!r} does not start the exchange {item.name!r}")
     try:
         with payload_errors(source):
+            if item.interaction is not None and item.interaction.type == POST_REACT:
+                item.table(payload, adapter.settings)  # a bad payload is refused before the KE is contacted
             adapter.register()
             try:
                 exchange = adapter.send(item.name, payload)
