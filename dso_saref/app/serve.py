@@ -116,7 +116,7 @@ def serve(config: ServeConfig, stop: threading.Event, *,
     try:
         backend = DsoBackend(storage)
         if config.seed:
-            summary = seed_world(backend, seed_value=config.seed_value)
+            summary = seed_world(backend, seed_value=config.seed_value, open_needs=True)
             log.info("seed %d loaded: %d end users, %d HEMS, readings of %s", config.seed_value,
                      len(summary.end_users), len(summary.hems), summary.day)
         counter = [0]
