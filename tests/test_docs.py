@@ -118,8 +118,10 @@ def workspace(tmp_path: Path) -> dict[str, str]:
         (tmp_path / name).symlink_to(ROOT / name)
     bin_dir = tmp_path / ".bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
-    (bin_dir / "python3").symlink_to(sys.executable)
+    for name in ("python", "python3"):  # a wrapper, not a link: a virtual environment knows itself by its path
+        wrapper = bin_dir / name
+        wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n', encoding="utf-8")
+        wrapper.chmod(0o755)
     path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     return {**os.environ, "PATH": path, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
 
@@ -180,3 +182,59 @@ def test_block_runs_as_written(block: Block, tmp_path: Path) -> None:
     finally:
         stop_servers(tmp_path)
     assert run.returncode == 0, f"{block.id} failed ({run.returncode}):\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+
+
+# -- the published wire contract and the packaging files (item 12) ----------------------------------------
+
+MESSAGES = ROOT / "docs" / "messages.md"
+GENERATED = re.compile(r"(<!-- generated: begin[^\n]*-->\n)(.*?)(<!-- generated: end -->)", re.DOTALL)
+
+
+def generated_messages() -> str:
+    from dso_saref.cli.messages import markdown_catalog
+
+    return markdown_catalog()
+
+
+def test_docs_messages_is_the_catalog_as_generated() -> None:
+    match = GENERATED.search(MESSAGES.read_text(encoding="utf-8"))
+    assert match is not None, "docs/messages.md lost its generated-section markers"
+    assert match.group(2) == generated_messages(), (
+        "docs/messages.md is out of date with the catalog: run python -m tests.test_docs --write-messages")
+
+
+def test_the_readme_and_the_package_doc_point_to_the_published_contract() -> None:
+    import dso_saref
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/messages.md" in readme and "(`MESSAGES.md`)" not in readme
+    assert "docs/messages.md" in (dso_saref.__doc__ or "")
+
+
+def test_licence_changelog_and_typing_marker_ship() -> None:
+    import tomllib
+
+    import dso_saref
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["license"] == {"text": "Apache-2.0"}
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "END OF TERMS AND CONDITIONS" in licence
+    assert (ROOT / "dso_saref" / "py.typed").exists()
+    assert "py.typed" in project["tool"]["setuptools"]["package-data"]["dso_saref"]
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## {dso_saref.__version__}" in changelog and project["project"]["version"] == dso_saref.__version__
+    assert project["project"]["urls"]
+
+
+def write_messages() -> None:
+    """Rewrite docs/messages.md's generated part from the catalog."""
+    text = MESSAGES.read_text(encoding="utf-8")
+    MESSAGES.write_text(GENERATED.sub(lambda m: m.group(1) + generated_messages() + m.group(3), text), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write-messages"]:
+        raise SystemExit("usage: python -m tests.test_docs --write-messages")
+    write_messages()

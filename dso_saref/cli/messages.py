@@ -69,10 +69,47 @@ def _message_json(item: dso_saref.Description) -> dict[str, Any]:
             "interaction": interaction, "answers": sorted(item.answers)}
 
 
+def _exchange(item: dso_saref.Description) -> str:
+    if item.interaction is not None:
+        kind = "ASK/ANSWER" if item.interaction.type == dso_saref.ASK_ANSWER else "POST/REACT"
+        return (f"{kind}, answered with `{item.interaction.counterpart}`; started by "
+                f"{', '.join(item.interaction.initiators)}, served by {', '.join(item.interaction.responders)}")
+    if item.answers:
+        return "the answer to " + ", ".join(f"`{name}`" for name in sorted(item.answers))
+    return "-"
+
+
+def markdown_catalog() -> str:
+    """The wire contract of every message as markdown (docs/messages.md's generated part): a table of
+    names, directions, spec sections and Knowledge Engine exchanges, then each message's description
+    and shipped example."""
+    items = dso_saref.messages()
+    lines = ["| name | direction | spec | Knowledge Engine |", "|---|---|---|---|"]
+    for item in items:
+        interaction = item.interaction
+        exchange = (f"{'ASK' if interaction.type == dso_saref.ASK_ANSWER else 'POST'} -> `{interaction.counterpart}`"
+                    if interaction is not None else "answer" if item.answers else "-")
+        lines.append(f"| [`{item.name}`](#{item.name}) | {item.direction} | {item.spec} | {exchange} |")
+    for item in items:
+        example = item.example()
+        text = json.dumps(example, ensure_ascii=False)
+        if len(text) > 110:
+            text = json.dumps(example, ensure_ascii=False, indent=2)
+        lines += ["", f"### {item.name}", "", item.description, "",
+                  f"Direction: {item.direction}. Specification: {item.spec}. Knowledge Engine: {_exchange(item)}.",
+                  f"Files: `graph_patterns/{item.name}.toml`, `shapes/{item.name}.ttl`, `examples/{item.name}.json`"
+                  f" (`dso-saref schema {item.name}` prints its JSON Schema).", "", "```json", text, "```"]
+    return "\n".join(lines) + "\n"
+
+
 @click.command("messages")
-@click.option("--format", "fmt", type=_OUTPUT, default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: the wire contract as docs/messages.md shows it.")
 def messages_command(fmt: str) -> None:
     """List every message type: name, Knowledge Engine interaction, description."""
+    if fmt == "markdown":
+        click.echo(markdown_catalog(), nl=False)
+        return
     if fmt == "json":
         click.echo(json.dumps([_message_json(item) for item in dso_saref.messages()], indent=2, ensure_ascii=False))
         return
