@@ -130,9 +130,10 @@ EXIT_CODES = [
     (("ke", "send", "hems-voltage-request", "-", "--role", "third-party", "--ke-url", "http://127.0.0.1:{closed}"), 2),
     (("ke", "send", "flexibility-offers", "-", "--role", "service-provider", "--ke-url", "http://127.0.0.1:{closed}"),
      1),
-    (("ke", "register", "--role", "dso", "--ke-url", "http://127.0.0.1:{closed}/rest"), 1),  # unreachable
-    (("ke", "send", "flexibility-needs-request", EXAMPLES / "flexibility-needs-request.json", "--role",
-      "service-provider", "--ke-url", "http://127.0.0.1:{closed}/rest"), 1),
+    pytest.param(("ke", "register", "--role", "dso", "--ke-url", "http://127.0.0.1:{closed}/rest"), 1,
+                 marks=pytest.mark.slow),  # unreachable: three attempts, backing off
+    pytest.param(("ke", "send", "flexibility-needs-request", EXAMPLES / "flexibility-needs-request.json", "--role",
+                  "service-provider", "--ke-url", "http://127.0.0.1:{closed}/rest"), 1, marks=pytest.mark.slow),
     (("ke", "emulate", "--port", "70000"), 2),
     (("serve", "--db", ":memory:", "--ke-url", "http://127.0.0.1:{closed}/rest", "--attempts", "1"), 1),
     (("serve",), 2),  # no database
@@ -149,7 +150,12 @@ EXIT_CODES = [
 ]
 
 
-@pytest.mark.parametrize(("args", "code"), EXIT_CODES, ids=[" ".join(map(str, a))[:60] for a, _ in EXIT_CODES])
+def _exit_code_id(case: object) -> str:
+    args = case.values[0] if hasattr(case, "values") else case[0]  # type: ignore[index, attr-defined]
+    return " ".join(map(str, args))[:60]
+
+
+@pytest.mark.parametrize(("args", "code"), EXIT_CODES, ids=[_exit_code_id(case) for case in EXIT_CODES])
 def test_exit_codes_are_what_the_readme_says(args: tuple[object, ...], code: int, db: str) -> None:
     port = closed_port()
     argv = [str(a).format(closed=port, db=db) for a in args]

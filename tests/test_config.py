@@ -305,6 +305,7 @@ def test_ke_send_uses_the_configured_url_and_credentials_and_never_shows_them(
         assert secret not in sent.output + refused.output + registered.output + caplog.text
 
 
+@pytest.mark.slow
 def test_serve_logs_to_its_log_file_at_its_level_results_to_stdout_and_never_a_secret(
         proxy: _ProxyServer, tmp_path: Path) -> None:
     log = tmp_path / "serve.log"

@@ -228,6 +228,17 @@ def test_licence_changelog_and_typing_marker_ship() -> None:
     assert project["project"]["urls"]
 
 
+def test_the_slow_list_names_tests_that_exist() -> None:
+    import ast
+
+    from tests.conftest import SLOW_TESTS
+
+    for name in SLOW_TESTS:
+        path, function = name.split("::")
+        tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+        assert function in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}, name
+
+
 def write_messages() -> None:
     """Rewrite docs/messages.md's generated part from the catalog."""
     text = MESSAGES.read_text(encoding="utf-8")

@@ -18,6 +18,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import click
@@ -52,11 +53,12 @@ def _load(path: str | None, flags: dict[str, Any]) -> Config:
         raise click.UsageError(f"configuration: {exc}") from None
 
 
-def configured(*keys: str, required: tuple[str, ...] = ()) -> Callable[[F], F]:
+def configured(*keys: str, required: tuple[str, ...] = (), log_default: str | None = None) -> Callable[[F], F]:
     """Add ``--config FILE`` and a flag per configuration key of ``keys`` to a command; the command's
     parameters of the same names receive the effective values. A key of ``required`` that no flag,
     variable or file sets is a usage error. With ``log_level`` among the keys, the command runs with
-    the ``dso_saref`` loggers writing to standard error (or ``log_file``)."""
+    the ``dso_saref`` loggers writing to standard error (or ``log_file``), at ``log_default`` when
+    nothing configures the level (the demo: WARNING, its narration is the output)."""
     unknown = sorted(set(keys) - set(_KEYS))
     if unknown:
         raise ValueError(f"not configuration keys: {unknown}")
@@ -65,6 +67,8 @@ def configured(*keys: str, required: tuple[str, ...] = ()) -> Callable[[F], F]:
         @functools.wraps(command)
         def run(*args: Any, config_file: str | None, **kwargs: Any) -> Any:
             config = _load(config_file, {k: kwargs[k] for k in keys})
+            if log_default is not None and config.source("log_level") == "default":
+                config = replace(config, log_level=log_default)
             click.get_current_context().meta[_META] = config
             for name in required:
                 if getattr(config, name) is None:
@@ -80,6 +84,8 @@ def configured(*keys: str, required: tuple[str, ...] = ()) -> Callable[[F], F]:
         for name in reversed(keys):
             key = _KEYS[name]
             shown = key.default if key.default not in (None, {}) else "none"
+            if name == "log_level" and log_default is not None:
+                shown = log_default
             run = click.option(key.flag, name, default=None, metavar=_metavar(name),
                                help=f"{key.help} [default: {shown}; env {key.env}]")(run)
         run = click.option("--config", "config_file", default=None, metavar="FILE",

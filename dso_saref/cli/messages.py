@@ -189,13 +189,11 @@ def unsaref_command(name: str, source: str, fmt: str, base: str, timezone: str, 
             graph = parse_rdf(read_input(source, max_size), fmt)
         except RdfSyntaxError as exc:
             raise BadInput(f"{where}: {exc}") from exc
+        if not item.graph_rows(graph):  # the pattern matches nothing, whatever the IRIs' base
+            raise BadInput(f"{where}: the graph holds no {item.name}: nothing in it matches the message's "
+                           f"pattern ({len(graph)} triples read; 'dso-saref messages' lists the messages)")
         with payload_errors(source):
-            rows = item.graph_rows(graph)
-            if not rows:
-                raise BadInput(f"{where}: the graph holds no {item.name}: nothing in it matches the message's "
-                               f"pattern ({len(graph)} triples read; 'dso-saref messages' lists the messages, "
-                               f"and a graph minted under another base needs --base)")
-            result = item.from_term_rows(rows, settings)
+            result = dso_saref.unsaref(item.name, graph, settings=settings)
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 

@@ -137,7 +137,7 @@ def serve(ke_url: str, role: str, db: str, kb_id: str | None, load_seed: bool, s
 @click.option("--quiet", is_flag=True, help="Print the table of results only.")
 @click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True,
               help="json: the results as one JSON document (the narration goes to standard error).")
-@configured("log_level", "log_file")
+@configured("log_level", "log_file", log_default="WARNING")
 def demo(seed: int, http: bool, db: str | None, quiet: bool, fmt: str, log_level: str, log_file: str | None) -> None:
     """Run every use case of D4.2 section 2.1 end to end on a Knowledge Engine emulator.
 
