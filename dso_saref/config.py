@@ -38,7 +38,7 @@ from dso_saref.payloads import Limits
 from dso_saref.terms import DEFAULT_BASE, Settings, SettingsError, time_zone
 
 if TYPE_CHECKING:
-    from dso_saref.ke.client import Credentials
+    from dso_saref.ke.credentials import Credentials
 
 __all__ = ["CONFIG_ENV", "DEFAULT_KE_URL", "KEYS", "LOG_LEVELS", "Config", "ConfigError", "Key", "default_path",
            "load_config", "parse_size"]
@@ -220,7 +220,7 @@ class Config:
         configured); raises :class:`ConfigError` for credentials that cannot go together."""
         if self.ke_token is None and self.ke_username is None and self.ke_password is None and not self.ke_headers:
             return None
-        from dso_saref.ke.client import Credentials
+        from dso_saref.ke.credentials import Credentials
 
         try:
             return Credentials(headers=dict(self.ke_headers), token=self.ke_token, username=self.ke_username,

@@ -27,7 +27,7 @@ from dso_saref.cli import main
 from dso_saref.config import DEFAULT_KE_URL, KEYS, Config, ConfigError, load_config
 from dso_saref.ke import EmulatorServer, KnowledgeEngineClient
 from dso_saref.ke.adapter import Adapter
-from dso_saref.ke.client import Credentials
+from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
 from dso_saref.terms import Settings, SettingsError
 from tests.conftest import ROOT

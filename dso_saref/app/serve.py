@@ -24,7 +24,8 @@ from typing import Any
 from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
 from dso_saref.ke.adapter import Adapter, Backoff
-from dso_saref.ke.client import Credentials, KnowledgeEngineClient, Timeouts
+from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
+from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "serve"]
