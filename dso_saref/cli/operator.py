@@ -150,6 +150,7 @@ def demo(seed: int, http: bool, db: str | None, quiet: bool, fmt: str, log_level
 
     if db is not None and Path(db).exists():
         raise click.UsageError(f"{db} exists: the demo writes a new database")
+
     def narrate(line: str) -> None:
         click.echo(line, err=fmt == "json")
 
