@@ -228,7 +228,7 @@ def test_validate_turtle_prints_the_standard_shacl_report() -> None:
         assert graph.value(node, SH.resultSeverity) == SH.Violation
         assert graph.value(node, SH.focusNode) is not None and graph.value(node, SH.resultMessage) is not None
         assert str(graph.value(node, SH.sourceConstraintComponent)).startswith(str(SH))
-        assert str(graph.value(node, SH.sourceShape)).startswith("https://w3id.org/dso-saref/shapes/hems-voltage#")
+        assert str(graph.value(node, SH.sourceShape)).startswith("https://w3id.org/dso-saref/shapes/classes#")
     ok = CliRunner().invoke(main, ["validate", "hems-voltage", EXAMPLE, "--format", "turtle"])
     assert ok.exit_code == 0 and (None, SH.conforms, Literal(True)) in Graph().parse(data=ok.stdout, format="turtle")
 
