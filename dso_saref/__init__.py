@@ -143,10 +143,24 @@ def serialize(name: str, payload: Any, format: str = "nt", *, settings: Settings
     return catalog[name].table(payload, settings).serialize(format)
 
 
-def unsaref(name: str, graph: Graph, *, settings: Settings | None = None) -> Any:
-    """The canonical JSON payload that a SAREF graph holds for the message; raises PayloadError."""
+def unsaref(name: str, graph: Graph | str | bytes, *, format: str = "turtle", settings: Settings | None = None) -> Any:
+    """The canonical JSON payload that a SAREF graph holds for the message, read by the message's
+    pattern whatever base its IRIs were minted under: an rdflib graph, or RDF text in ``format``
+    (``turtle``, which reads N-Triples too, ``nt``, ``json-ld``). Raises PayloadError (rule
+    ``absent`` when nothing in the graph matches the message's pattern), RdfSyntaxError for text that
+    does not parse."""
+    from rdflib import Graph
+
     description = catalog[name]
-    return description.from_term_rows(description.graph_rows(graph), settings)
+    if not isinstance(graph, Graph):
+        from dso_saref.graphs import parse_rdf
+
+        graph = parse_rdf(graph, format)
+    rows = description.graph_rows(graph)
+    if not rows:
+        raise PayloadError(name, [Problem("<graph>", f"the graph holds no {name}: nothing in its {len(graph)} "
+                                                    "triples matches the message's pattern", "absent")])
+    return description.from_term_rows(rows, settings)
 
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers

@@ -25,8 +25,10 @@ large document's elements need not all be in memory at once (the CLI processes m
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,19 +40,69 @@ __all__ = ["Document", "DocumentError", "Element", "Limits", "iter_array", "load
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on a payload document: its ``size`` in bytes (``None``: unbounded) and what to do with a
-    key written twice in one object, ``duplicate_keys``: ``"refuse"`` (default) or ``"last"`` (keep the
-    last value, with a warning: lenient mode). Lengths of strings and arrays are bounded by the
-    message models (:class:`~dso_saref.terms.Settings`), where the JSON path is known."""
+    """Bounds on a payload: the document's ``size`` in bytes, the length of any ``string`` (in
+    characters) and of any array (``items``), each ``None`` for unbounded; and what to do with a key
+    written twice in one object, ``duplicate_keys``: ``"refuse"`` (default) or ``"last"`` (keep the
+    last value, with a warning: lenient mode). The defaults take a zone-day of metering and far more,
+    and refuse a 50 MB identifier. Configured through :class:`~dso_saref.terms.Settings` (``limits=``)."""
 
     size: int | None = 256 * 1024 * 1024
+    string: int | None = 65_536
+    items: int | None = 10_000_000
     duplicate_keys: str = "refuse"
 
     def __post_init__(self) -> None:
         if self.duplicate_keys not in ("refuse", "last"):
             raise ValueError("duplicate_keys must be 'refuse' or 'last'")
-        if self.size is not None and self.size < 1:
-            raise ValueError("the size limit must be at least 1 byte")
+        for name in ("size", "string", "items"):
+            bound = getattr(self, name)
+            if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
+                raise ValueError(f"the {name} limit must be a whole number of at least 1, or None")
+
+    def check(self, value: Any, path: str = "$") -> list[Problem]:
+        """The strings and arrays of a JSON value (found at ``path``) longer than the limits, at their
+        JSON paths (the first 20)."""
+        string, items = self.string, self.items
+        if string is None and items is None:
+            return []
+        string = string if string is not None else sys.maxsize
+        items = items if items is not None else sys.maxsize
+        stack = [value]
+        while stack:  # a first pass without paths: most payloads are within the limits
+            node = stack.pop()
+            kind = node.__class__
+            if kind is dict:
+                stack.extend(node.values())
+                if any(len(k) > string for k in node):
+                    break
+            elif kind is list:
+                if len(node) > items:
+                    break
+                stack.extend(node)
+            elif kind is str and len(node) > string:
+                break
+        else:
+            return []
+        return list(itertools.islice(self._located(value, path), 20))
+
+    def _located(self, value: Any, path: str) -> Iterator[Problem]:
+        string = self.string if self.string is not None else sys.maxsize
+        items = self.items if self.items is not None else sys.maxsize
+        stack = [(value, path)]
+        while stack:
+            node, where = stack.pop()
+            if isinstance(node, dict):
+                for key, item in node.items():
+                    step = _member_path(where, str(key))
+                    if isinstance(key, str) and len(key) > string:
+                        yield Problem(step, f"a key of {len(key)} characters: the limit is {string}", "string_length")
+                    stack.append((item, step))
+            elif isinstance(node, list):
+                if len(node) > items:
+                    yield Problem(where, f"an array of {len(node)} items: the limit is {items}", "array_length")
+                stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
+            elif isinstance(node, str) and len(node) > string:
+                yield Problem(where, f"a string of {len(node)} characters: the limit is {string}", "string_length")
 
 
 class DocumentError(DsoSarefError, ValueError):
@@ -118,6 +170,9 @@ def read_document(data: str | bytes | bytearray, *, limits: Limits | None = None
         problems = list(_surrogates(value, "$"))
         if problems:
             raise DocumentError(problems[:20], source)
+    problems = limits.check(value)
+    if problems:
+        raise DocumentError(problems, source)
     return Document(value, tuple(warnings))
 
 
@@ -155,6 +210,9 @@ def iter_array(data: str | bytes | bytearray, *, limits: Limits | None = None,
             problems = list(_surrogates(value, where))
             if problems:
                 raise DocumentError(problems[:20], source)
+        problems = limits.check(value, where)
+        if problems:
+            raise DocumentError(problems, source)
         yield Element(index, value, end, len(text), tuple(warnings))
         pos = _WHITESPACE.match(text, end).end()  # type: ignore[union-attr]
         if text[pos:pos + 1] == "]":

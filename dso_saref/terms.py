@@ -29,6 +29,7 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, XSD, Namespace
 
 from dso_saref.errors import DescriptionError
+from dso_saref.payloads import Limits
 
 __all__ = [
     "DEFAULT_BASE",
@@ -112,7 +113,8 @@ class SettingsError(TermError):
 @dataclass(frozen=True)
 class Settings:
     """How payloads map to RDF: where IRIs are minted, the time zone of offset-less timestamps,
-    and whether unknown JSON keys are refused (strict, the default).
+    whether unknown JSON keys are refused (strict, the default), and the :class:`Limits` on a
+    payload's size, strings and arrays.
 
     ``timezone`` is a ``tzinfo`` or an IANA name (``"Europe/Lisbon"``, ``"UTC"``), read when the
     settings are made; a bad base or an unknown zone raises :class:`SettingsError` at once::
@@ -128,6 +130,7 @@ class Settings:
     base: str = DEFAULT_BASE
     timezone: tzinfo = field(default=UTC)
     strict: bool = True
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, str) or not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+[/#]", self.base):
@@ -136,13 +139,16 @@ class Settings:
             object.__setattr__(self, "timezone", time_zone(self.timezone))
         if not isinstance(self.strict, bool):
             raise SettingsError("strict", f"strict must be true or false, got {self.strict!r}")
+        if not isinstance(self.limits, Limits):
+            raise SettingsError("limits", f"limits must be a dso_saref.payloads.Limits, got {self.limits!r}")
 
     @classmethod
-    def of(cls, *, base: str = DEFAULT_BASE, timezone: str | tzinfo = "UTC", strict: bool = True) -> Settings:
+    def of(cls, *, base: str = DEFAULT_BASE, timezone: str | tzinfo = "UTC", strict: bool = True,
+           limits: Limits | None = None) -> Settings:
         """Settings from names, as a configuration file or command line gives them
         (``Settings.of(base="https://dso.example.org/id/", timezone="Europe/Lisbon")``); raises
         :class:`SettingsError` naming the bad setting."""
-        return cls(base=base, timezone=time_zone(timezone), strict=strict)
+        return cls(base=base, timezone=time_zone(timezone), strict=strict, limits=limits or Limits())
 
 
 def time_zone(name: str | tzinfo) -> tzinfo:

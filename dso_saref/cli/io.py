@@ -39,10 +39,11 @@ def settings_options(command: Any) -> Any:
     return configured("base", "timezone", "max_size")(command)
 
 
-def make_settings(base: str, timezone: str, lenient: bool) -> Settings:
-    """The :class:`Settings` of the common options; a bad base or time zone is a usage error."""
+def make_settings(base: str, timezone: str, lenient: bool, max_size: int | None = None) -> Settings:
+    """The :class:`Settings` of the common options (``--max-size`` the limit on a document's size);
+    a bad base or time zone is a usage error."""
     try:
-        return Settings.of(base=base, timezone=timezone, strict=not lenient)
+        return Settings.of(base=base, timezone=timezone, strict=not lenient, limits=limits(lenient, max_size))
     except SettingsError as exc:
         raise click.BadParameter(str(exc), param_hint=f"--{exc.field}") from exc
 
