@@ -60,49 +60,47 @@ class Limits:
                 raise ValueError(f"the {name} limit must be a whole number of at least 1, or None")
 
     def check(self, value: Any, path: str = "$") -> list[Problem]:
-        """The strings and arrays of a JSON value (found at ``path``) longer than the limits, at their
-        JSON paths (the first 20)."""
-        string, items = self.string, self.items
-        if string is None and items is None:
+        """The arrays of a JSON value (found at ``path``) longer than the ``items`` limit, at their JSON
+        paths (the first 20). Strings are measured by the message models, which know which are free
+        text (:func:`string_length`)."""
+        if self.items is None:
             return []
-        string = string if string is not None else sys.maxsize
-        items = items if items is not None else sys.maxsize
+        items = self.items
         stack = [value]
-        while stack:  # a first pass without paths: most payloads are within the limits
-            node = stack.pop()
-            kind = node.__class__
-            if kind is dict:
-                stack.extend(node.values())
-                if any(len(k) > string for k in node):
-                    break
-            elif kind is list:
+        pop, push = stack.pop, stack.append
+        while stack:  # containers only, and no paths: most payloads are within the limits
+            node = pop()
+            if node.__class__ is dict:
+                for item in node.values():
+                    if item.__class__ is dict or item.__class__ is list:
+                        push(item)
+            else:
                 if len(node) > items:
                     break
-                stack.extend(node)
-            elif kind is str and len(node) > string:
-                break
+                for item in node:
+                    if item.__class__ is dict or item.__class__ is list:
+                        push(item)
         else:
             return []
-        return list(itertools.islice(self._located(value, path), 20))
+        return list(itertools.islice(self._long_arrays(value, path), 20))
 
-    def _located(self, value: Any, path: str) -> Iterator[Problem]:
-        string = self.string if self.string is not None else sys.maxsize
-        items = self.items if self.items is not None else sys.maxsize
+    def _long_arrays(self, value: Any, path: str) -> Iterator[Problem]:
+        items = self.items or sys.maxsize
         stack = [(value, path)]
         while stack:
             node, where = stack.pop()
             if isinstance(node, dict):
-                for key, item in node.items():
-                    step = _member_path(where, str(key))
-                    if isinstance(key, str) and len(key) > string:
-                        yield Problem(step, f"a key of {len(key)} characters: the limit is {string}", "string_length")
-                    stack.append((item, step))
+                stack.extend((item, _member_path(where, str(key))) for key, item in node.items())
             elif isinstance(node, list):
                 if len(node) > items:
                     yield Problem(where, f"an array of {len(node)} items: the limit is {items}", "array_length")
                 stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
-            elif isinstance(node, str) and len(node) > string:
-                yield Problem(where, f"a string of {len(node)} characters: the limit is {string}", "string_length")
+
+    def string_length(self, text: str) -> None:
+        """Raise ValueError when ``text`` is longer than the ``string`` limit."""
+        if self.string is not None and len(text) > self.string:
+            raise ValueError(f"a string of {len(text)} characters: the limit is {self.string}")
+
 
 
 class DocumentError(DsoSarefError, ValueError):
