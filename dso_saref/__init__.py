@@ -146,9 +146,10 @@ def serialize(name: str, payload: Any, format: str = "nt", *, settings: Settings
 def unsaref(name: str, graph: Graph | str | bytes, *, format: str = "turtle", settings: Settings | None = None) -> Any:
     """The canonical JSON payload that a SAREF graph holds for the message, read by the message's
     pattern whatever base its IRIs were minted under: an rdflib graph, or RDF text in ``format``
-    (``turtle``, which reads N-Triples too, ``nt``, ``json-ld``). Raises PayloadError (rule
-    ``absent`` when nothing in the graph matches the message's pattern), RdfSyntaxError for text that
-    does not parse."""
+    (``turtle``, which reads N-Triples too, ``nt``, ``json-ld``). A message whose empty form is valid
+    (an empty list of readings) reads as that from a graph that holds none of its items. Raises
+    PayloadError (rule ``absent`` when nothing in the graph matches the message's pattern and the
+    message cannot be empty), RdfSyntaxError for text that does not parse."""
     from rdflib import Graph
 
     description = catalog[name]
@@ -157,9 +158,13 @@ def unsaref(name: str, graph: Graph | str | bytes, *, format: str = "turtle", se
 
         graph = parse_rdf(graph, format)
     rows = description.graph_rows(graph)
-    if not rows:
-        raise PayloadError(name, [Problem("<graph>", f"the graph holds no {name}: nothing in its {len(graph)} "
-                                                    "triples matches the message's pattern", "absent")])
+    if not rows:  # a message with nothing to say (an empty list) is an empty graph; others are absent
+        try:
+            return description.from_term_rows(rows, settings)
+        except PayloadError:
+            raise PayloadError(name, [Problem("<graph>", f"the graph holds no {name}: nothing in its "
+                                                        f"{len(graph)} triples matches the message's pattern",
+                                              "absent")]) from None
     return description.from_term_rows(rows, settings)
 
 

@@ -118,7 +118,7 @@ EXIT_CODES = [
     (("saref", "hems-voltage", EXAMPLE), 0),
     (("saref", "hems-voltage", "/nonexistent.json"), 2),
     (("saref", "hems-voltage", "-", "--base", "urn:x:"), 2),
-    (("unsaref", "hems-voltage", "-"), 1),  # empty input: no hems-voltage in it
+    (("unsaref", "hems-voltage-request", "-"), 1),  # empty input: no hems-voltage-request in it
     (("validate", "hems-voltage", EXAMPLE), 0),
     (("validate", "hems-voltage", "/nonexistent/*.json"), 2),
     (("validate", "hems-voltage", EXAMPLE, "--shapes", "/nonexistent.ttl"), 2),
@@ -197,14 +197,17 @@ def test_schema_rejects_what_the_model_rejects_for_types_and_keys() -> None:
 
 
 def test_unsaref_reads_turtle_and_n_triples_and_says_when_the_message_is_absent() -> None:
+    """A list message reads as empty from a graph without its items; an object message is absent."""
     for fmt in ("turtle", "nt"):
         code, text = run("saref", "hems-voltage", EXAMPLE, "--format", fmt)
         code, back = run("unsaref", "hems-voltage", "-", "--format", fmt, stdin=text)
         assert code == 0 and json.loads(back)["Voltage_Monitoring"][0]["Hems_ID"] == "ID1234"
     code, other = run("saref", "hems-voltage-request", "-", stdin='{"Hems_ID": "ID1"}')
-    result = CliRunner().invoke(main, ["unsaref", "metering-data", "-"], input=other)
+    result = CliRunner().invoke(main, ["unsaref", "metering-request", "-"], input=other)
     assert result.exit_code == 1 and result.stdout == ""
-    assert "the graph holds no metering-data" in result.stderr
+    assert "the graph holds no metering-request" in result.stderr
+    result = CliRunner().invoke(main, ["unsaref", "metering-data", "-"], input=other)
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
 
 
 def test_validate_turtle_prints_the_standard_shacl_report() -> None:
