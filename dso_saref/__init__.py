@@ -62,6 +62,7 @@ __all__ = [
     "canonical",
     "catalog",
     "from_bindings",
+    "json_schema",
     "messages",
     "saref",
     "serialize",
@@ -93,6 +94,17 @@ def __getattr__(name: str) -> Any:
 def messages() -> list[Description]:
     """Every message description of the catalog, by name."""
     return [catalog[name] for name in sorted(catalog)]
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of message ``name``'s payload, from its pydantic model (keys as
+    on the wire, the schema of what is accepted): for checking a payload before sending it. Rules
+    across fields and the SHACL shape are not in it (:func:`validate` checks them); raises
+    UnknownMessageError."""
+    description = catalog[name]
+    schema = description.model.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": description.name,
+            "description": description.description}
 
 
 def canonical(name: str, payload: Any, *, settings: Settings | None = None) -> Any:

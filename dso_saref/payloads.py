@@ -18,18 +18,22 @@ must be fixed::
 - documents larger than ``Limits.size`` bytes, nesting deeper than the JSON parser goes;
 - lone surrogates (``"\\ud800"``), integers of more digits than Python converts, NaN and infinities
   written as bare words.
+
+:func:`iter_array` reads a top-level array one element at a time with the same checks, so that a
+large document's elements need not all be in memory at once (the CLI processes metering files so).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from dso_saref.errors import DsoSarefError, Problem
 
-__all__ = ["Document", "DocumentError", "Limits", "load_json", "read_document"]
+__all__ = ["Document", "DocumentError", "Element", "Limits", "iter_array", "load_json", "read_document"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,21 @@ class Document:
     warnings: tuple[Problem, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Element:
+    """One element of a top-level array read by :func:`iter_array`: its ``index``, JSON ``value``,
+    where it ends in the document (``end``, in characters, of ``length``) and the ``warnings`` that
+    lenient reading produced for it."""
+
+    index: int
+    value: Any
+    end: int
+    length: int
+    warnings: tuple[Problem, ...] = field(default=())
+
+
 _BOM = "\ufeff"
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
 
@@ -103,6 +121,60 @@ def read_document(data: str | bytes | bytearray, *, limits: Limits | None = None
     return Document(value, tuple(warnings))
 
 
+def iter_array(data: str | bytes | bytearray, *, limits: Limits | None = None,
+               source: str | None = None) -> Iterator[Element]:
+    """The elements of a document that is a JSON array, one at a time, read with the checks of
+    :func:`read_document` (problems located at ``$[index]...``); raises :class:`DocumentError` when
+    the document is not an array or at the first element that is not valid JSON. Only the
+    document's text and the current element are held."""
+    limits = limits or Limits()
+    text = _decode(data, limits, source)
+    del data
+    surrogates = bool(_ESCAPED_SURROGATE.search(text) or (not text.isascii() and _SURROGATE.search(text)))
+    strict = json.JSONDecoder(object_pairs_hook=_strict_object, parse_constant=_no_constant)
+    pos = _WHITESPACE.match(text, 1 if text.startswith(_BOM) else 0).end()  # type: ignore[union-attr]
+    if text[pos:pos + 1] != "[":
+        raise _syntax("Expecting '['", text, pos, source)
+    pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+    index = 0
+    while text[pos:pos + 1] != "]" or index:  # "[]" is empty; "[1, ]" reads a missing value
+        warnings: list[Problem] = []
+        where = f"$[{index}]"
+        try:
+            value, end = strict.raw_decode(text, pos)
+        except _Duplicate:
+            value, end = json.JSONDecoder(object_pairs_hook=_Pairs, parse_constant=_no_constant).raw_decode(text, pos)
+            value = _kept(value, where, limits, warnings, source)
+        except json.JSONDecodeError as exc:
+            raise _syntax(exc.msg, text, exc.pos, source) from None
+        except RecursionError:
+            raise DocumentError([Problem(where, "nested too deeply to be a payload", "depth")], source) from None
+        except ValueError as exc:
+            raise DocumentError([Problem(where, f"not a JSON payload: {exc}", "json")], source) from None
+        if surrogates:
+            problems = list(_surrogates(value, where))
+            if problems:
+                raise DocumentError(problems[:20], source)
+        yield Element(index, value, end, len(text), tuple(warnings))
+        pos = _WHITESPACE.match(text, end).end()  # type: ignore[union-attr]
+        if text[pos:pos + 1] == "]":
+            break
+        if text[pos:pos + 1] != ",":
+            raise _syntax("Expecting ',' delimiter", text, pos, source)
+        pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        index += 1
+    pos = _WHITESPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+    if pos != len(text):
+        raise _syntax("Extra data", text, pos, source)
+
+
+def _syntax(message: str, text: str, pos: int, source: str | None) -> DocumentError:
+    """The error of ``json.loads`` for the same text: line and column of ``pos``."""
+    exc = json.JSONDecodeError(message, text, pos)
+    return DocumentError([Problem("$", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                                  "json")], source)
+
+
 def load_json(data: str | bytes | bytearray, *, limits: Limits | None = None, source: str | None = None) -> Any:
     """The JSON value of a document (see :func:`read_document`); raises :class:`DocumentError`."""
     return read_document(data, limits=limits, source=source).value
@@ -136,9 +208,15 @@ def _no_constant(name: str) -> Any:
 
 def _reread(text: str, limits: Limits, warnings: list[Problem], source: str | None) -> Any:
     """Read again keeping every pair, to name each duplicated key by its JSON path."""
-    value = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_no_constant)
+    return _kept(json.loads(text, object_pairs_hook=_Pairs, parse_constant=_no_constant), "$", limits, warnings,
+                 source)
+
+
+def _kept(value: Any, path: str, limits: Limits, warnings: list[Problem], source: str | None) -> Any:
+    """A value read with every pair kept: refused, or the last of each duplicated key kept with a
+    warning (``Limits.duplicate_keys``)."""
     problems: list[Problem] = []
-    out = _resolve(value, "$", problems)
+    out = _resolve(value, path, problems)
     if limits.duplicate_keys == "refuse":
         raise DocumentError(problems[:20], source)
     warnings.extend(Problem(p.location, "the key appears twice in one object: the last value is kept", "duplicate")

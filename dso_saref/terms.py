@@ -14,6 +14,7 @@ prefixed), typed literals as ``"21.2"^^<http://www.w3.org/2001/XMLSchema#double>
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import re
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, XSD, Namespace
@@ -43,6 +45,7 @@ __all__ = [
     "UNITS",
     "XSD",
     "Settings",
+    "SettingsError",
     "TermError",
     "UnitVocabulary",
     "digest",
@@ -56,6 +59,7 @@ __all__ = [
     "parse_term",
     "template_fields",
     "template_regex",
+    "time_zone",
     "to_python",
     "unescape_literal",
 ]
@@ -97,18 +101,66 @@ class TermError(ValueError):
     """A value that cannot be written as, or read from, the RDF term it should be."""
 
 
+class SettingsError(TermError):
+    """Settings that cannot be made: ``field`` names the setting (``base``, ``timezone``, ``strict``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Settings:
     """How payloads map to RDF: where IRIs are minted, the time zone of offset-less timestamps,
-    and whether unknown JSON keys are refused (strict, the default)."""
+    and whether unknown JSON keys are refused (strict, the default).
+
+    ``timezone`` is a ``tzinfo`` or an IANA name (``"Europe/Lisbon"``, ``"UTC"``), read when the
+    settings are made; a bad base or an unknown zone raises :class:`SettingsError` at once::
+
+        >>> Settings(timezone="Europe/Lisbon").timezone
+        zoneinfo.ZoneInfo(key='Europe/Lisbon')
+        >>> Settings(timezone="Europe/Lisbonn")
+        Traceback (most recent call last):
+        ...
+        dso_saref.terms.SettingsError: unknown time zone 'Europe/Lisbonn' (did you mean Europe/Lisbon?)
+    """
 
     base: str = DEFAULT_BASE
     timezone: tzinfo = field(default=UTC)
     strict: bool = True
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+[/#]", self.base):
-            raise TermError(f"base {self.base!r} must be an http(s) IRI ending with '/' or '#'")
+        if not isinstance(self.base, str) or not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+[/#]", self.base):
+            raise SettingsError("base", f"base {self.base!r} must be an http(s) IRI ending with '/' or '#'")
+        if not isinstance(self.timezone, tzinfo):
+            object.__setattr__(self, "timezone", time_zone(self.timezone))
+        if not isinstance(self.strict, bool):
+            raise SettingsError("strict", f"strict must be true or false, got {self.strict!r}")
+
+    @classmethod
+    def of(cls, *, base: str = DEFAULT_BASE, timezone: str | tzinfo = "UTC", strict: bool = True) -> Settings:
+        """Settings from names, as a configuration file or command line gives them
+        (``Settings.of(base="https://dso.example.org/id/", timezone="Europe/Lisbon")``); raises
+        :class:`SettingsError` naming the bad setting."""
+        return cls(base=base, timezone=time_zone(timezone), strict=strict)
+
+
+def time_zone(name: str | tzinfo) -> tzinfo:
+    """The time zone of an IANA name (``"Europe/Lisbon"``; ``"UTC"`` and ``"Z"`` are UTC), or the
+    ``tzinfo`` given; raises :class:`SettingsError` for an unknown name, with close names."""
+    if isinstance(name, tzinfo):
+        return name
+    if not isinstance(name, str):
+        raise SettingsError("timezone", f"a time zone is an IANA name such as 'Europe/Lisbon', got {name!r}")
+    if name.strip().upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    close = difflib.get_close_matches(name, sorted(available_timezones()), n=1, cutoff=0.75)
+    hint = f" (did you mean {', '.join(close)}?)" if close else " (use an IANA name such as Europe/Lisbon)"
+    raise SettingsError("timezone", f"unknown time zone {name!r}{hint}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +241,11 @@ def parse_datetime(value: str, tz: tzinfo | None = UTC) -> datetime:
         raise TermError(f"{value!r} is not an ISO 8601 timestamp nor of the form 2021/09/27 10:00") from exc
     if result.tzinfo is None and tz is not None:
         result = result.replace(tzinfo=tz)
+    if result.tzinfo is not None:
+        try:
+            result.astimezone(UTC)
+        except OverflowError:
+            raise TermError(f"{value!r} is outside the years 1 to 9999 in UTC") from None
     return result
 
 

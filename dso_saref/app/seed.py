@@ -175,10 +175,12 @@ def example_needs(summary: SeedSummary) -> list[FlexibilityNeed]:
     ]
 
 
-def seed_world(backend: DsoBackend, *, seed_value: int = 7) -> SeedSummary:
+def seed_world(backend: DsoBackend, *, seed_value: int = 7, open_needs: bool = False) -> SeedSummary:
     """The reproducible seed (:func:`seed`), the data service provider DSP001 and a
     history: the needs of the seed's day (``H1``, ``H2``), published and cleared, so that flexibility
-    historical data has something to show. Safe to run again on the same database."""
+    historical data has something to show. With ``open_needs`` (``serve --seed``), the same two needs
+    (``1``, ``2``) are also published and left open, for service providers to ask for and offer on.
+    Safe to run again on the same database."""
     summary = seed(backend, seed=seed_value)
     backend.parties.register_service_provider("DSP001", knowledge_base_id=DSP001, name="Data service provider")
     history = [n.model_copy(update={"request_id": f"H{n.request_id}"}) for n in example_needs(summary)]
@@ -187,4 +189,10 @@ def seed_world(backend: DsoBackend, *, seed_value: int = 7) -> SeedSummary:
     except NotFound:
         backend.market.publish_needs(history, now=summary.start - timedelta(days=1))
         backend.market.build_activation_plans([n.request_id for n in history], now=summary.start)
+    if open_needs:
+        needs = example_needs(summary)
+        try:
+            backend.market.need(needs[0].request_id)
+        except NotFound:
+            backend.market.publish_needs(needs, now=summary.start - timedelta(days=1))
     return summary
