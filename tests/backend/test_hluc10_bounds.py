@@ -14,8 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dso_saref.app.seed import SP001, SP002, example_needs
-from dso_saref.backend import BackendSettings, DsoBackend, Outcome, StateError, Storage
-from dso_saref.backend.settings import Bounds
+from dso_saref.backend import BackendSettings, Bounds, DsoBackend, Outcome, StateError, Storage
 from dso_saref.backend.storage import to_db_time
 from dso_saref.messages.flexibility import FlexibilityNeed
 from tests.backend.test_hluc10_flexibility import offer, post
