@@ -1,6 +1,7 @@
 """Reproducible demo data for the reference DSO: one primary substation, two secondary substations, a
 feeder of LV households (some with a HEMS, some with PV), one MV client, the grid topology, a day of
-15-minute readings of every client and substation, two service providers and the end users.
+15-minute readings of every client and substation, two service providers, a third party (all three with
+an agreement with the DSO) and the end users.
 
 Everything random comes from one ``random.Random(seed)``, so the same seed gives the same database::
 
@@ -86,6 +87,7 @@ def seed(backend: DsoBackend, *, seed: int = 7, day: date = date(2021, 9, 27)) -
     grid, parties = backend.grid, backend.parties
     parties.register_service_provider("SP001", knowledge_base_id=SP001, name="HEMS aggregator")
     parties.register_service_provider("SP002", knowledge_base_id=SP002, name="Flexibility provider")
+    parties.register_service_provider("TP001", knowledge_base_id=THIRD_PARTY, name="Third party")  # an agreement
     grid.add_primary_substation("PS01")
     grid.add_secondary_substation("SS01", postal_code="4405-123")
     grid.add_secondary_substation("SS02", postal_code="4200-013")
