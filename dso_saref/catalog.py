@@ -19,7 +19,7 @@ import importlib
 import json
 import threading
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,10 +35,11 @@ from dso_saref.parts import Part, split
 from dso_saref.paths import Key, RowError
 from dso_saref.patterns import Pattern, parse
 from dso_saref.payloads import DocumentError, load_json
+from dso_saref.profiles import DEFAULT_PROFILE, declarations, load_profiles, split_name, undeclared_iris
 from dso_saref.resources import data_dir
 from dso_saref.table import Table, TableBuilder
-from dso_saref.terms import NONE, PREFIXES, UNITS, Settings, TermError, format_term, parse_term
-from dso_saref.variables import Variable, VariableKind
+from dso_saref.terms import NONE, PREFIXES, Settings, TermError, format_term, parse_term
+from dso_saref.variables import Variable
 
 __all__ = ["ASK_ANSWER", "DEFAULT", "POST_REACT", "ROLES", "Catalog", "Description", "Interaction", "json_path"]
 
@@ -117,9 +118,17 @@ class Description:
     interaction: Interaction | None
     source: Path
     answers: list[str] = field(default_factory=list)
+    #: The pattern profile (``saref``: the default description; docs/interop.md) and the message's name.
+    profile: str = "saref"
+    message: str = ""
+    #: A user profile's shape file (``DIR/NAME@PROFILE.ttl``; generated from its pattern when absent).
+    shape_file: Path | None = None
     _declarations: Callable[[], set[str]] = field(default=set, repr=False, compare=False)
     _compiled: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.message = self.message or self.name
 
     @cached_property
     def rows(self) -> Rows:
@@ -150,7 +159,7 @@ class Description:
     @property
     def shape_path(self) -> Path:
         """Where the message's SHACL shape lives."""
-        return data_dir("shapes") / f"{self.name}.ttl"
+        return self.shape_file or data_dir("shapes") / f"{self.name}.ttl"
 
     @cached_property
     def shapes_graph(self) -> Graph:
@@ -173,7 +182,7 @@ class Description:
     @property
     def example_path(self) -> Path:
         """Where the message's example payload lives."""
-        return data_dir("examples") / f"{self.name}.json"
+        return data_dir("examples") / f"{self.message}.json"
 
     def example(self) -> Any:
         """The example payload of the message."""
@@ -344,7 +353,12 @@ def _load_shapes(description: Description, declared: set[str]) -> Graph:
     path = description.shape_path
     graph = Graph()
     try:
-        graph.parse(path, format="turtle")
+        if description.shape_file is not None and not path.is_file():  # a user profile without its own shape
+            from dso_saref.shaping import generated_shape
+
+            graph.parse(data=generated_shape(description), format="turtle")
+        else:
+            graph.parse(path, format="turtle")
     except FileNotFoundError as exc:
         raise DescriptionError(f"{description.name}: no shape file shapes/{path.name}") from exc
     except Exception as exc:  # rdflib's Turtle parser raises several exception types
@@ -380,10 +394,15 @@ def _strip_unknown(payload: Any, exc: ValidationError) -> Any:
 class Catalog(Mapping[str, Description]):
     """Every message description, loaded lazily once and cross-checked."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, patterns: Path | Sequence[Path] = ()) -> None:
+        """``root``: the folder of the default descriptions (``graph_patterns/``, whose ``profiles/``
+        holds the shipped profiles); ``patterns``: folders of a user's own profiles
+        (``NAME@PROFILE.toml``, docs/interop.md)."""
         self._root = root
+        self._patterns = (patterns,) if isinstance(patterns, Path | str) else tuple(patterns)
         self._lock = threading.Lock()
         self._descriptions: dict[str, Description] | None = None
+        self._profiles: dict[str, dict[str, Description]] = {}
         self._declared: set[str] | None = None
 
     # Mapping protocol -------------------------------------------------------------------------
@@ -391,9 +410,20 @@ class Catalog(Mapping[str, Description]):
     def __getitem__(self, name: str) -> Description:
         loaded = self._load()
         if name not in loaded:
-            close = difflib.get_close_matches(str(name), list(loaded), n=3, cutoff=0.5)
+            message, profile = split_name(str(name))
+            found = self._profiles.get(message, {}).get(profile)
+            if found is not None:
+                return found
+            known = list(loaded) + [p.name for by in self._profiles.values() for p in by.values()]
+            close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
             raise UnknownMessageError(str(name), close)
         return loaded[name]
+
+    def profiles(self, name: str) -> dict[str, Description]:
+        """Every pattern profile of message ``name`` by profile name, ``saref`` (the default
+        description) first; raises UnknownMessageError."""
+        default = self[split_name(name)[0]]
+        return {DEFAULT_PROFILE: default, **dict(sorted(self._profiles.get(default.name, {}).items()))}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._load())
@@ -407,11 +437,7 @@ class Catalog(Mapping[str, Description]):
     def declared_iris(self) -> set[str]:
         """Every IRI the project's ``ontologies/`` declares (own terms and the external terms it uses)."""
         if self._declared is None:
-            graph = Graph()
-            for path in sorted(data_dir("ontologies").glob("*.ttl")):
-                graph.parse(path, format="turtle")
-            self._declared = {str(s) for s in graph.subjects() if isinstance(s, URIRef)}
-            self._declared.discard(str(OWL.Ontology))
+            self._declared = declarations(sorted(data_dir("ontologies").glob("*.ttl")))
         return self._declared
 
     def _load(self) -> dict[str, Description]:
@@ -426,6 +452,10 @@ class Catalog(Mapping[str, Description]):
                     description._declarations = lambda: self.declared_iris
                     loaded[description.name] = description
                 _cross_check(loaded, self.declared_iris)
+                self._profiles = load_profiles(loaded, root / "profiles", self._patterns, self.declared_iris)
+                for by_profile in self._profiles.values():
+                    for description in by_profile.values():
+                        description._declarations = lambda: self.declared_iris
                 self._descriptions = loaded
         return self._descriptions
 
@@ -522,13 +552,7 @@ def _check_paths(description: Description) -> None:
 def _cross_check(loaded: dict[str, Description], declared: set[str]) -> None:
     for description in loaded.values():
         where = description.source.name
-        iris = set(description.pattern.iris())
-        for var in description.variables.values():
-            iris.update(var.vocabulary.values())
-            if var.kind == VariableKind.UNIT:
-                iris.update(iri for _, iri in UNITS[var.unit].labels)
-        iris.discard(str(RDF.type))
-        undeclared = sorted(i for i in iris if i not in declared)
+        undeclared = undeclared_iris(description, declared)
         if undeclared:
             raise DescriptionError(f"{where}: IRIs not declared in ontologies/: {', '.join(undeclared)}")
         interaction = description.interaction

@@ -67,7 +67,7 @@ class Part:
 def ki_name(key: str) -> str:
     """The Knowledge Engine interaction name of a part key (``metering-data--readings``): KI names
     allow letters, digits and ``-`` only."""
-    return key.replace(".", "--")
+    return key.replace("@", "--").replace(".", "--")
 
 
 def split(message: str, pattern: Pattern, variables: Mapping[str, Variable], levels: Mapping[str, int]) -> list[Part]:

@@ -151,7 +151,19 @@ class Pattern:
 
     def select_query(self) -> str:
         """A SPARQL SELECT DISTINCT of the pattern's variables matching its triples."""
-        body = "\n".join(" ".join(_write(t, {}) for t in triple) + " ." for triple in self.triples)
+        lines, filters = [], []
+        for triple in self.triples:
+            terms = []
+            for term in triple:
+                if isinstance(term, Literal) and term.datatype in (None, XSD.string) and not term.language:
+                    # a string constant matches with or without ^^xsd:string (RDF 1.1: the same literal)
+                    name, plain = f"?_literal{len(filters)}", format_term(Literal(str(term)))
+                    filters.append(f"FILTER (sameTerm({name}, {plain}) || sameTerm({name}, {plain}^^<{XSD.string}>))")
+                    terms.append(name)
+                else:
+                    terms.append(_write(term, {}))
+            lines.append(" ".join(terms) + " .")
+        body = "\n".join(lines + filters)
         names = " ".join(f"?{v}" for v in sorted(self.variables))
         return f"SELECT DISTINCT {names} WHERE {{\n{body}\n}}"
 

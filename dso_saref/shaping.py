@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
 from dso_saref.catalog import Catalog, Description
@@ -43,7 +43,7 @@ from dso_saref.terms import PREFIXES, SAREF, TIME, UNITS
 from dso_saref.validation.results import SHAPES
 from dso_saref.variables import Variable, VariableKind
 
-__all__ = ["CLASSES", "Facet", "disagreements", "generate", "main", "shape_text"]
+__all__ = ["CLASSES", "Facet", "disagreements", "generate", "generated_shape", "main", "shape_text", "worlds"]
 
 #: Where the class shapes live: ``<CLASSES + "saref-Measurement">``.
 CLASSES = SHAPES + "classes#"
@@ -211,6 +211,8 @@ def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Fac
 def _facet(description: Description, subject: str, obj: Any, home: Mapping[str, str], levels: Mapping[str, int],
            types_of: Mapping[str, list[str]]) -> Facet:
     here = home.get(subject, CORE)
+    if isinstance(obj, Literal):  # a literal constant (an OBIS code): its datatype
+        return Facet(True, True, datatype=str(obj.datatype or XSD.string), messages={description.name})
     if not isinstance(obj, Var):
         return Facet(True, True, constant=str(obj), messages={description.name})
     variable = description.variables[obj.name]
@@ -231,13 +233,32 @@ def _facet(description: Description, subject: str, obj: Any, home: Mapping[str, 
     return facet
 
 
-def merged(catalog: Catalog) -> dict[str, dict[tuple[str, ...], Facet]]:
+def _descriptions(source: Catalog | Iterable[Description]) -> list[Description]:
+    """The default descriptions of a catalog, by name, or the descriptions given."""
+    if isinstance(source, Catalog):
+        return [source[name] for name in sorted(source)]
+    return sorted(source, key=lambda d: d.name)
+
+
+def worlds(catalog: Catalog) -> dict[str, list[Description]]:
+    """The descriptions whose class shapes are merged, by profile: the default descriptions
+    (``saref``), and per pattern profile its descriptions (docs/interop.md): a graph merged from
+    messages of one profile conforms to every shape of that profile."""
+    out: dict[str, list[Description]] = {"saref": _descriptions(catalog)}
+    for name in sorted(catalog):
+        for profile, description in catalog.profiles(name).items():
+            if profile != "saref":
+                out.setdefault(profile, []).append(description)
+    return out
+
+
+def merged(catalog: Catalog | Iterable[Description]) -> dict[str, dict[tuple[str, ...], Facet]]:
     """Per class and path, what every message that types the class says (required only where all
     do; one value only where all say one; the union of allowed values)."""
     out: dict[str, dict[tuple[str, ...], Facet]] = {}
     seen: dict[str, set[str]] = {}
-    for name in sorted(catalog):
-        description = catalog[name]
+    for description in _descriptions(catalog):
+        name = description.name
         for cls, path, facet in facets(description):
             seen.setdefault(cls, set()).add(name)
             paths = out.setdefault(cls, {})
@@ -264,15 +285,15 @@ def merged(catalog: Catalog) -> dict[str, dict[tuple[str, ...], Facet]]:
     return out
 
 
-def disagreements(catalog: Catalog) -> list[str]:
+def disagreements(catalog: Catalog | Iterable[Description]) -> list[str]:
     """Where two messages describe one class differently (a predicate required in one, absent or
     optional in another): docs/modelling.md, rule 2, asks them to say the same, or not to type it."""
     found = []
     per: dict[str, dict[str, set[tuple[str, ...]]]] = {}
-    for name in sorted(catalog):
-        for cls, path, facet in facets(catalog[name]):
+    for description in _descriptions(catalog):
+        for cls, path, facet in facets(description):
             if facet.required and not path[0].startswith("^"):
-                per.setdefault(cls, {}).setdefault(name, set()).add(path)
+                per.setdefault(cls, {}).setdefault(description.name, set()).add(path)
     for cls, by_message in sorted(per.items()):
         required = {frozenset(p) for p in by_message.values()}
         if len(required) > 1:
@@ -284,7 +305,11 @@ def disagreements(catalog: Catalog) -> list[str]:
 
 # -- writing Turtle -------------------------------------------------------------------------------------
 
-_PREFIX_LINES = {**PREFIXES, "sh": "http://www.w3.org/ns/shacl#", "skos": "http://www.w3.org/2004/02/skos/core#"}
+_PREFIX_LINES = {**PREFIXES, "sh": "http://www.w3.org/ns/shacl#", "skos": "http://www.w3.org/2004/02/skos/core#",
+                 "schema": "http://schema.org/", **{f"ic-{module}": f"http://ontology.tno.nl/interconnect/{path}#"
+                                                   for module, path in (("data", "datapoint"), ("dev", "device"),
+                                                                        ("flex", "flexibility"), ("tplg", "topology"),
+                                                                        ("uom", "units"), ("user", "user"))}}
 
 
 def _short(iri: str) -> str:
@@ -449,8 +474,8 @@ def shape_text(description: Description, shapes: Mapping[str, Mapping[tuple[str,
                          f.constant or "", f.datatype or "")
             for prefix, namespace in _PREFIX_LINES.items() if term.startswith(namespace)}
     used |= {"sh", "rdf", "rdfs", "xsd", "saref", "time"}
-    out = [f"# SHACL shapes of {description.name} ({description.spec}), generated from graph_patterns/"
-           f"{description.name}.toml",
+    source = f"profiles/{description.source.name}" if description.profile != "saref" else f"{description.name}.toml"
+    out = [f"# SHACL shapes of {description.name} ({description.spec}), generated from graph_patterns/{source}",
            "# by `python -m dso_saref.shaping`: do not edit; docs/modelling.md says what they check and why.",
            "# One node shape per class the message types, targeted by class (SHACL Core), the same in every",
            "# message's file."]
@@ -479,9 +504,28 @@ def shape_text(description: Description, shapes: Mapping[str, Mapping[tuple[str,
 
 
 def generate(catalog: Catalog) -> dict[str, str]:
-    """Every message's shapes file, by message name."""
-    shapes = merged(catalog)
-    return {name: shape_text(catalog[name], shapes) for name in sorted(catalog)}
+    """Every message's shapes file, and every pattern profile's, by name (``NAME``, ``NAME@PROFILE``);
+    each profile's class shapes merged over its own profile's descriptions."""
+    out = {}
+    for world in worlds(catalog).values():
+        shapes = merged(world)
+        out.update({description.name: _text(description, shapes) for description in world})
+    return dict(sorted(out.items()))
+
+
+def generated_shape(description: Description) -> str:
+    """The shapes of a user's pattern profile that brings none (``DIR/NAME@PROFILE.ttl`` absent),
+    from its own pattern."""
+    return _text(description, merged([description]))
+
+
+def _text(description: Description, shapes: Mapping[str, Mapping[tuple[str, ...], Facet]]) -> str:
+    """A description's shapes file; a profile's class shapes are named in the profile's namespace
+    (``shapes/profiles/interconnect/classes#``): they differ from the default's of the same class."""
+    text = shape_text(description, shapes)
+    if description.profile == "saref":
+        return text
+    return text.replace(CLASSES, f"{SHAPES}profiles/{description.profile}/classes#")
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -501,8 +545,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         stale.append(name)
         if not args.check:
             path.write_text(text, encoding="utf-8")
-    for problem in disagreements(DEFAULT):
-        print(f"warning: {problem}", file=sys.stderr)
+    for profile, world in worlds(DEFAULT).items():
+        for problem in disagreements(world):
+            print(f"warning: {problem}" if profile == "saref" else f"warning: profile {profile}: {problem}",
+                  file=sys.stderr)
     if args.check and stale:
         print(f"out of date: {', '.join(stale)}", file=sys.stderr)
         return 1
