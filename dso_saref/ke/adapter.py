@@ -45,7 +45,7 @@ from dso_saref.ke.errors import (
     ServerError,
 )
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
-from dso_saref.ke.roles import REACT, KnowledgeInteractionSpec, interactions_for
+from dso_saref.ke.roles import REACT, KnowledgeInteractionSpec, interactions_for, ki_of, parts_owner
 from dso_saref.parts import ki_name
 from dso_saref.paths import Key
 from dso_saref.terms import Settings, TermError, format_term, parse_term
@@ -100,6 +100,7 @@ class Adapter:
         settings: Settings | None = None,
         backoff: Backoff | None = None,
         catalog: Catalog | None = None,
+        profiles: Sequence[str] = ("saref",),
     ) -> None:
         self.client = client
         self.role = role
@@ -109,10 +110,12 @@ class Adapter:
         self.kb_description = kb_description or f"dso-saref adapter playing the {role} role of the DSO interface"
         self.settings = settings or Settings()
         self.backoff = backoff or Backoff()
-        self.specs = {spec.name: spec for spec in interactions_for(role, self.catalog)}
+        self.profiles = tuple(profiles)
+        self.specs = {spec.name: spec for spec in interactions_for(role, self.catalog, self.profiles)}
         self.handlers = dict(handlers or {})
         self.assembly = Assembly()
-        missing = sorted(n for n in self.handlers if n not in self.specs or self.specs[n].initiates)
+        served = {self.catalog[s.exchange].message for s in self.specs.values() if not s.initiates and s.part is None}
+        missing = sorted(n for n in self.handlers if n not in served)
         if missing:
             raise ValueError(f"role {role!r} does not serve {missing}")
         self.ki_ids: dict[str, str] = {}
@@ -170,20 +173,23 @@ class Adapter:
     # -- the initiating side -----------------------------------------------------------------
 
     def send(self, name: str, payload: Any = None, *, recipients: Sequence[str] | None = None,
-             timeout: float | None = None) -> Exchange:
+             timeout: float | None = None, profile: str = "saref") -> Exchange:
         """Start exchange ``name`` (ASK or POST, as the catalog says) with ``payload``; returns every
         peer's answer as canonical JSON and who failed. For an ASK whose answer is the message
         itself (readings, topology), ``payload`` may be ``None`` (ask everything) or a dict of JSON
         fields that the asker binds (e.g. ``{"id": "LV0001"}``). ``timeout`` bounds the whole call
         (default: the client's ``Timeouts.exchange``). Raises PayloadError for a bad payload,
         ValueError when the role does not start ``name``, KnowledgeEngineError from the KE
-        (``KnowledgeEngineTimeout`` past ``timeout``)."""
-        spec = self.specs.get(name)
+        (``KnowledgeEngineTimeout`` past ``timeout``). ``profile``: the pattern profile the exchange
+        is sent in (one the adapter registered; docs/interop.md)."""
+        key = ki_of(name, profile)
+        spec = self.specs.get(key)
         if spec is None or not spec.initiates or spec.part is not None:
-            raise ValueError(f"role {self.role!r} does not start the exchange {name!r}")
-        exchange = self.catalog[name]
+            raise ValueError(f"role {self.role!r} does not start the exchange {name!r} in profile {profile!r}")
+        exchange = self.catalog[spec.exchange]
+        name = exchange.name
         counterpart = self._counterpart(exchange)
-        ki_id = self.ki_ids.get(name)
+        ki_id = self.ki_ids.get(key)
         if ki_id is None:
             raise ValueError("register() first")
         if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER:
@@ -336,11 +342,11 @@ class Adapter:
                 self.assembly.arrived(asker, spec.exchange, spec.part, incoming)
                 return []
             return self.assembly.part_rows(asker, message, spec.part, [r for r in incoming if r])
-        if spec.exchange not in self.handlers:
-            raise ValueError(f"no handler for {request.knowledge_interaction_id}")
         exchange = self.catalog[spec.exchange]
+        if exchange.message not in self.handlers:
+            raise ValueError(f"no handler for {request.knowledge_interaction_id}")
         counterpart = self._counterpart(exchange)
-        context = ExchangeContext(asker, datetime.now(UTC), exchange.name, "ke", request.handle_request_id)
+        context = ExchangeContext(asker, datetime.now(UTC), exchange.message, "ke", request.handle_request_id)
         lookup = exchange is counterpart
         asking = exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER
         if asking and lookup:
@@ -348,10 +354,10 @@ class Adapter:
         elif asking:
             message_in = ask_request(exchange, incoming, self.settings)
         else:
-            parts = self.assembly.take(asker, exchange.name)
+            parts = self.assembly.take(asker, parts_owner(exchange))
             message_in = exchange.message_of_rows(exchange.parse_bindings({exchange.name: incoming, **parts}),
                                                   self.settings)
-        answer = self.handlers[exchange.name](message_in, context)
+        answer = self.handlers[exchange.message](message_in, context)
         sets: dict[str, list[dict[str, str]]] = {}
         for item in _instances(answer, counterpart, lookup, self.settings):
             for key, rows in counterpart.table_of(item, self.settings).bindings().items():
