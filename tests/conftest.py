@@ -52,6 +52,8 @@ SLOW_TESTS = frozenset({
     "tests/storage/test_migration_race.py::test_two_processes_migrating_a_new_database_at_once_both_succeed",
     "tests/test_catalog.py::test_example_triples_parse_back_and_match_the_pattern",
     "tests/test_catalog.py::test_hypothesis_round_trip",
+    "tests/test_profiles.py::test_example_round_trips_and_conforms_in_the_profile",
+    "tests/test_profiles.py::test_hypothesis_round_trip_of_every_profile",
     "tests/test_engines.py::test_engine_and_pyshacl_agree_on_generated_payloads",
     "tests/test_engines.py::test_engine_and_pyshacl_agree_on_graph_mutations",
     "tests/test_engines.py::test_metering_is_validated_by_the_compiled_engine_as_json_text_and_as_n_triples",
