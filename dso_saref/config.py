@@ -116,6 +116,15 @@ def _path(value: Any) -> str:
     return str(Path(_text(value)).expanduser())
 
 
+def _profiles(value: Any) -> tuple[str, ...]:
+    names = [v.strip() for v in _text(value).split(",")] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        raise ValueError("must be profile names, comma-separated (saref,interconnect)")
+    if any(not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", n) for n in names):
+        raise ValueError(f"profile names are lower-case letters, digits and '-', got {value!r}")
+    return tuple(dict.fromkeys(names))
+
+
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
           "tib": 2**40}
@@ -181,6 +190,9 @@ KEYS: tuple[Key, ...] = (
     Key("ke_headers", "Extra HTTP headers sent to the Knowledge Engine (a table; JSON in the environment).",
         {}, _headers, secret=True),
     Key("kb_id", "Knowledge base id of serve and ke register (an http(s) IRI).", None, _http_iri),
+    Key("profile", "Pattern profiles the knowledge base of serve and ke register speaks, comma-separated "
+        "(saref,interconnect; docs/interop.md).", ("saref",), _profiles),
+    Key("patterns", "A folder of your own pattern profiles (NAME@PROFILE.toml, docs/interop.md).", None, _path),
     Key("db", "The DSO database: a sqlite file, :memory:, or postgresql://USER@HOST/DB.", None, _text),
     Key("base", "Base IRI under which identifiers are minted.", DEFAULT_BASE, _base),
     Key("timezone", "Time zone of timestamps written without an offset (an IANA name).", "UTC", _timezone),
@@ -202,6 +214,8 @@ class Config:
     ke_password: str | None = field(default=None, repr=False)
     ke_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     kb_id: str | None = None
+    profile: tuple[str, ...] = ("saref",)
+    patterns: str | None = None
     db: str | None = None
     base: str = DEFAULT_BASE
     timezone: str = "UTC"
@@ -241,6 +255,8 @@ class Config:
                 text = ", ".join(f"{name}: {_MASK}" for name in sorted(value)) or "-"
             elif value is None:
                 text = "-"
+            elif isinstance(value, tuple):
+                text = ",".join(value)
             elif key.secret:
                 text = _MASK
             else:

@@ -22,10 +22,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
+from dso_saref.catalog import Catalog
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 from dso_saref.ke.credentials import Credentials
@@ -45,7 +47,8 @@ class ServeConfig:
     ``:memory:``), the knowledge base id, whether to load the seed data (with ``seed_value``),
     registration ``attempts`` while the KE is unreachable, how long to wait for the poll thread at
     shutdown (seconds), the address of the REST API (``HOST:PORT``; ``None``: no REST API), and the
-    ``credentials`` a reverse proxy in front of the KE asks for."""
+    ``credentials`` a reverse proxy in front of the KE asks for; the pattern ``profiles`` the DSO
+    registers, and a folder of the user's own (``patterns``, docs/interop.md)."""
 
     ke_url: str | None = DEFAULT_KE_URL
     db: str = ":memory:"
@@ -56,6 +59,8 @@ class ServeConfig:
     shutdown_timeout: float = 10.0
     rest: str | None = None
     credentials: Credentials | None = None
+    profiles: tuple[str, ...] = ("saref",)
+    patterns: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,8 @@ def serve(config: ServeConfig, stop: threading.Event, *,
                                        credentials=config.credentials)
         adapter = Adapter(client, "dso", kb_id=config.kb_id, kb_name="dso-saref reference DSO",
                           handlers=logged_handlers(backend.handlers(), counter=counter),
-                          backoff=Backoff(attempts=config.attempts))
+                          backoff=Backoff(attempts=config.attempts), profiles=config.profiles,
+                          catalog=Catalog(patterns=Path(config.patterns)) if config.patterns else None)
         errors: list[str] = []
         registered = threading.Event()
 

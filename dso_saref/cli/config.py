@@ -84,6 +84,7 @@ def configured(*keys: str, required: tuple[str, ...] = (), log_default: str | No
         for name in reversed(keys):
             key = _KEYS[name]
             shown = key.default if key.default not in (None, {}) else "none"
+            shown = ",".join(shown) if isinstance(shown, tuple) else shown
             if name == "log_level" and log_default is not None:
                 shown = log_default
             run = click.option(key.flag, name, default=None, metavar=_metavar(name),
@@ -98,7 +99,8 @@ def configured(*keys: str, required: tuple[str, ...] = (), log_default: str | No
 
 def _metavar(name: str) -> str:
     return {"ke_url": "URL", "kb_id": "IRI", "db": "DATABASE", "base": "IRI", "timezone": "ZONE",
-            "max_size": "SIZE", "log_level": "LEVEL", "log_file": "FILE"}.get(name, "TEXT")
+            "max_size": "SIZE", "log_level": "LEVEL", "log_file": "FILE", "profile": "NAMES",
+            "patterns": "DIR"}.get(name, "TEXT")
 
 
 @contextmanager

@@ -11,6 +11,7 @@ or extra headers for a reverse proxy), which are never printed nor logged.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,6 +20,7 @@ from dso_saref.cli.config import configured, current_config
 from dso_saref.cli.io import description, payload_errors, read_payload
 
 if TYPE_CHECKING:  # the KE modules load when a command runs, keeping every other command quick to start
+    from dso_saref.catalog import Catalog
     from dso_saref.ke.client import KnowledgeEngineClient
 
 __all__ = ["emulate", "ke", "kis", "register", "send"]
@@ -95,11 +97,31 @@ def _default_kb_id(role: str) -> str:
 
 @ke.command("kis")
 @click.option("--role", type=_ROLE, required=True, help="The party whose interactions to print.")
-def kis(role: str) -> None:
+@configured("profile", "patterns")
+def kis(role: str, profile: tuple[str, ...], patterns: str | None) -> None:
     """Print the KI registration bodies of ROLE (generated from the catalog) without sending them."""
     from dso_saref.ke.roles import interactions_for
 
-    click.echo(json.dumps([spec.body() for spec in interactions_for(role)], indent=2, ensure_ascii=False))
+    try:
+        specs = interactions_for(role, _catalog(patterns), profile)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(json.dumps([spec.body() for spec in specs], indent=2, ensure_ascii=False))
+
+
+def _catalog(patterns: str | None) -> Catalog | None:
+    """The catalog with the user's pattern profiles in ``patterns`` (``None``: the package's)."""
+    from dso_saref.catalog import Catalog
+    from dso_saref.errors import DescriptionError
+
+    if patterns is None:
+        return None
+    catalog = Catalog(patterns=Path(patterns))
+    try:
+        len(catalog)
+    except DescriptionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return catalog
 
 
 def _client(ke_url: str) -> KnowledgeEngineClient:
@@ -111,13 +133,18 @@ def _client(ke_url: str) -> KnowledgeEngineClient:
 
 @ke.command("register")
 @click.option("--role", type=_ROLE, required=True)
-@configured("ke_url", "kb_id")
-def register(ke_url: str, role: str, kb_id: str | None) -> None:
-    """Register a knowledge base for ROLE and its KIs; print the KI ids (the KB stays registered)."""
+@configured("ke_url", "kb_id", "profile", "patterns")
+def register(ke_url: str, role: str, kb_id: str | None, profile: tuple[str, ...], patterns: str | None) -> None:
+    """Register a knowledge base for ROLE and its KIs in the profiles given; print the KI ids (the KB
+    stays registered)."""
     from dso_saref.ke.adapter import Adapter, Backoff
     from dso_saref.ke.errors import KnowledgeEngineError
 
-    adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role), backoff=Backoff(attempts=3))
+    try:
+        adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role), backoff=Backoff(attempts=3),
+                          catalog=_catalog(patterns), profiles=profile)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         for ki_id in adapter.register():
             click.echo(ki_id)
@@ -131,8 +158,11 @@ def register(ke_url: str, role: str, kb_id: str | None) -> None:
 @click.option("--role", type=_ROLE, required=True)
 @click.option("--kb-id", default=None, help="Knowledge base id of the sender (an http(s) IRI); default per role + "
                                             "'/send' (the configured kb_id is serve's and register's).")
-@configured("ke_url", "max_size")
-def send(name: str, source: str, ke_url: str, max_size: int, role: str, kb_id: str | None) -> None:
+@click.option("--profile", "in_profile", default="saref", show_default=True, metavar="PROFILE",
+              help="The pattern profile to send in (docs/interop.md).")
+@configured("ke_url", "max_size", "patterns")
+def send(name: str, source: str, ke_url: str, max_size: int, role: str, kb_id: str | None, in_profile: str,
+         patterns: str | None) -> None:
     """Send message NAME (FILE or -) through the KE as ROLE; print every answer as JSON.
 
     Exit 1 on a bad payload, when the exchange failed or nobody answered; 2 on usage errors (unknown
@@ -141,22 +171,26 @@ def send(name: str, source: str, ke_url: str, max_size: int, role: str, kb_id: s
     from dso_saref.catalog import POST_REACT
     from dso_saref.ke.adapter import Adapter, Backoff
     from dso_saref.ke.errors import KnowledgeEngineError
+    from dso_saref.ke.roles import ki_of
 
     item = description(name)
     payload = read_payload(source, max_size=max_size)
-    adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role) + "/send",
-                      backoff=Backoff(attempts=3))
-    spec = adapter.specs.get(item.name)
+    try:
+        adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role) + "/send",
+                          backoff=Backoff(attempts=3), catalog=_catalog(patterns), profiles=[in_profile])
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    spec = adapter.specs.get(ki_of(item.name, in_profile))
     if spec is None or not spec.initiates or spec.part is not None:  # before the KE is contacted
         adapter.client.close()
-        raise click.UsageError(f"role {role!r} does not start the exchange {item.name!r}")
+        raise click.UsageError(f"role {role!r} does not start the exchange {item.name!r} in profile {in_profile!r}")
     try:
         with payload_errors(source):
             if item.interaction is not None and item.interaction.type == POST_REACT:
                 item.table(payload, adapter.settings)  # a bad payload is refused before the KE is contacted
             adapter.register()
             try:
-                exchange = adapter.send(item.name, payload)
+                exchange = adapter.send(item.name, payload, profile=in_profile)
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from exc
     except KnowledgeEngineError as exc:

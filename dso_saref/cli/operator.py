@@ -100,9 +100,10 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--seed-value", default=7, show_default=True, type=int, help="Random seed of the seed data.")
 @click.option("--attempts", default=8, show_default=True, type=click.IntRange(min=1),
               help="Registration attempts while the KE is unreachable (backing off up to 30 s).")
-@configured("ke_url", "db", "kb_id", "log_level", "log_file")
+@configured("ke_url", "db", "kb_id", "profile", "patterns", "log_level", "log_file")
 def serve(role: str, rest: str | None, provider: str, partner_key_env: str, load_seed: bool, seed_value: int,
-          attempts: int, ke_url: str, db: str | None, kb_id: str | None, log_level: str, log_file: str | None) -> None:
+          attempts: int, ke_url: str, db: str | None, kb_id: str | None, profile: tuple[str, ...],
+          patterns: str | None, log_level: str, log_file: str | None) -> None:
     """Serve the reference DSO on a Knowledge Engine and/or its REST API until SIGINT or SIGTERM.
 
     Every exchange is logged (standard error, or --log-file); on stopping, the knowledge base is
@@ -130,7 +131,8 @@ def serve(role: str, rest: str | None, provider: str, partner_key_env: str, load
     if rest is not None and settings.source("ke_url") == "default":
         ke_url = None  # --rest alone: the REST API without a KE
     config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id or DEFAULT_DSO_KB, seed=load_seed, seed_value=seed_value,
-                         attempts=attempts, rest=rest, credentials=settings.credentials())
+                         attempts=attempts, rest=rest, credentials=settings.credentials(), profiles=profile,
+                         patterns=patterns)
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         outcome = serve_dso(config, stop, ready=click.echo)

@@ -353,3 +353,51 @@ def test_the_pilot_requests_metering_data_and_reads_the_readings_in_its_dialect(
     rows = rename(asked.binding_set, {v: k for k, v in reading_names.items()})
     got = dso_saref.from_bindings(data.name, {data.name: core, "metering-data@interconnect.readings": rows})
     assert got == dso_saref.canonical(data.name, data.example())
+
+
+# -- the command line ---------------------------------------------------------------------------------
+
+
+def test_ke_kis_lists_the_profiles_kis_named_for_the_ke(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from dso_saref.cli.ke import ke
+
+    monkeypatch.delenv("DSO_SAREF_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    runner = CliRunner()
+    result = runner.invoke(ke, ["kis", "--role", "dso", "--profile", "saref,interconnect"])
+    assert result.exit_code == 0, result.output
+    names = {body["knowledgeInteractionName"] for body in json.loads(result.output)}
+    assert {"lv-client-reading", "lv-client-reading--interconnect", "metering-request--interconnect"} <= names
+    assert not any("saref-core" in name or "@" in name for name in names)
+    refused = runner.invoke(ke, ["kis", "--role", "dso", "--profile", "saref,interconect"])
+    assert refused.exit_code == 2 and "unknown profile 'interconect'" in refused.output
+    (tmp_path / "config.toml").write_text('profile = ["saref-core"]\n', encoding="utf-8")
+    configured = runner.invoke(ke, ["kis", "--role", "dso", "--config", str(tmp_path / "config.toml")])
+    assert configured.exit_code == 0, configured.output
+    configured_names = {b["knowledgeInteractionName"] for b in json.loads(configured.output)}
+    assert "hems-voltage-request--saref-core" in configured_names
+
+
+def test_ke_kis_reads_a_users_profile_folder_and_names_a_broken_file(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from dso_saref.cli.ke import ke
+
+    monkeypatch.delenv("DSO_SAREF_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    source = Path(__file__).resolve().parents[2] / "graph_patterns" / "profiles" / "hems-voltage@interconnect.toml"
+    folder = tmp_path / "patterns"
+    folder.mkdir()
+    text = source.read_text(encoding="utf-8").replace('profile = "interconnect"', 'profile = "pilot"')
+    (folder / "hems-voltage@pilot.toml").write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(ke, ["kis", "--role", "dso", "--profile", "pilot", "--patterns", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert [b["knowledgeInteractionName"] for b in json.loads(result.output)] == ["hems-voltage-request--pilot"]
+    (folder / "hems-voltage@pilot.toml").write_text(text.replace("om:hasUnit", "om:hasUnits"), encoding="utf-8")
+    broken = runner.invoke(ke, ["kis", "--role", "dso", "--profile", "pilot", "--patterns", str(folder)])
+    assert broken.exit_code == 1
+    assert "hems-voltage@pilot.toml: pattern:" in broken.output and "hasUnits" in broken.output
