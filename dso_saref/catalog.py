@@ -352,13 +352,11 @@ _SHAPE_VOCABULARIES = (str(SH), str(RDF), str(RDFS), str(XSD), str(OWL), "https:
 def _load_shapes(description: Description, declared: set[str]) -> Graph:
     path = description.shape_path
     graph = Graph()
+    if description.shape_file is not None and not path.is_file():  # a user's profile, its shape not generated
+        raise DescriptionError(f"{path}: no shape file for {description.name}: run `python -m dso_saref.shaping "
+                               f"--patterns {path.parent}`")
     try:
-        if description.shape_file is not None and not path.is_file():  # a user profile without its own shape
-            from dso_saref.shaping import generated_shape
-
-            graph.parse(data=generated_shape(description), format="turtle")
-        else:
-            graph.parse(path, format="turtle")
+        graph.parse(path, format="turtle")
     except FileNotFoundError as exc:
         raise DescriptionError(f"{description.name}: no shape file shapes/{path.name}") from exc
     except Exception as exc:  # rdflib's Turtle parser raises several exception types

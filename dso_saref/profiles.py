@@ -197,7 +197,9 @@ def exchange_profile(exchange: Any, counterpart: Any) -> Any:
         pattern = Pattern(triples)
         changes = {"pattern": pattern, "pattern_text": pattern.to_text(exchange.prefixes),
                    "variables": {n: v for n, v in exchange.variables.items() if n in pattern.variables}}
-    description = replace(exchange, name=f"{exchange.name}{SEPARATOR}{counterpart.profile}",
+    name = f"{exchange.name}{SEPARATOR}{counterpart.profile}"
+    shape_file = counterpart.shape_file.with_name(f"{name}.ttl") if counterpart.shape_file else None
+    description = replace(exchange, name=name, shape_file=shape_file,
                           profile=counterpart.profile, message=exchange.name, answers=[],
                           interaction=replace(interaction, **{key: counterpart.name}), _compiled={},
                           _lock=threading.RLock(), **changes)
@@ -235,7 +237,7 @@ def load_profiles(defaults: Mapping[str, Any], shipped: Path, folders: Iterable[
     for folder in map(Path, folders):
         if not folder.is_dir():
             raise DescriptionError(f"{folder}: not a directory of profiles (NAME@PROFILE.toml files)")
-        own = declared | declarations(sorted(folder.glob("*.ttl")))
+        own = declared | declarations(sorted(p for p in folder.glob("*.ttl") if SEPARATOR not in p.name))  # not shapes
         sources += [(path, True, own) for path in sorted(folder.glob("*.toml"))]
     for path, user, known in sources:
         description = describe_profile(path, defaults, known, user=user)

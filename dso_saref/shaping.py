@@ -43,7 +43,7 @@ from dso_saref.terms import PREFIXES, SAREF, TIME, UNITS
 from dso_saref.validation.results import SHAPES
 from dso_saref.variables import Variable, VariableKind
 
-__all__ = ["CLASSES", "Facet", "disagreements", "generate", "generated_shape", "main", "shape_text", "worlds"]
+__all__ = ["CLASSES", "Facet", "disagreements", "generate", "main", "shape_text", "worlds"]
 
 #: Where the class shapes live: ``<CLASSES + "saref-Measurement">``.
 CLASSES = SHAPES + "classes#"
@@ -513,12 +513,6 @@ def generate(catalog: Catalog) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def generated_shape(description: Description) -> str:
-    """The shapes of a user's pattern profile that brings none (``DIR/NAME@PROFILE.ttl`` absent),
-    from its own pattern."""
-    return _text(description, merged([description]))
-
-
 def _text(description: Description, shapes: Mapping[str, Mapping[tuple[str, ...], Facet]]) -> str:
     """A description's shapes file; a profile's class shapes are named in the profile's namespace
     (``shapes/profiles/interconnect/classes#``): they differ from the default's of the same class."""
@@ -529,23 +523,27 @@ def _text(description: Description, shapes: Mapping[str, Mapping[tuple[str, ...]
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    """Write (or, with ``--check``, compare) ``shapes/NAME.ttl`` for every message; 1 when out of date."""
+    """Write (or, with ``--check``, compare) ``shapes/NAME.ttl`` for every message and profile, or with
+    ``--patterns DIR`` ``DIR/NAME@PROFILE.ttl`` for the user's profiles there; 1 when out of date."""
     parser = argparse.ArgumentParser(prog="python -m dso_saref.shaping", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report out-of-date files instead of writing them")
+    parser.add_argument("--patterns", metavar="DIR", help="a folder of your own pattern profiles (docs/interop.md)")
     args = parser.parse_args(list(argv) if argv is not None else None)
     from dso_saref.catalog import DEFAULT
-    from dso_saref.resources import data_dir
 
-    folder = data_dir("shapes")
+    catalog = DEFAULT if args.patterns is None else Catalog(patterns=Path(args.patterns))
     stale = []
-    for name, text in generate(DEFAULT).items():
-        path: Path = folder / f"{name}.ttl"
+    for name, text in generate(catalog).items():
+        description = catalog[name]
+        if (description.shape_file is None) == (args.patterns is not None):
+            continue  # the package's shapes, or the user's
+        path: Path = description.shape_path
         if path.is_file() and path.read_text(encoding="utf-8") == text:
             continue
         stale.append(name)
         if not args.check:
             path.write_text(text, encoding="utf-8")
-    for profile, world in worlds(DEFAULT).items():
+    for profile, world in worlds(catalog).items():
         for problem in disagreements(world):
             print(f"warning: {problem}" if profile == "saref" else f"warning: profile {profile}: {problem}",
                   file=sys.stderr)

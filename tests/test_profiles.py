@@ -167,10 +167,22 @@ def test_a_user_profile_folder_loads_round_trips_and_validates(tmp_path: Path) -
     example = description.example()
     table = description.table(example)
     assert description.from_term_rows(description.parse_bindings(table.bindings())) == description.canonical(example)
+    from dso_saref import shaping
     from dso_saref.validation import Validator
 
-    report = Validator(catalog=catalog, engine="pyshacl").validate("hems-voltage@pilot", example)
-    assert report.conforms, report.errors  # its shapes generated from its pattern (no .ttl beside it)
+    validator = Validator(catalog=catalog, engine="pyshacl")
+    with pytest.raises(DescriptionError, match=r"no shape file for hems-voltage@pilot: run `python -m "
+                                               r"dso_saref.shaping --patterns "):
+        validator.validate("hems-voltage@pilot", example)
+    assert shaping.main(["--patterns", str(tmp_path), "--check"]) == 1
+    assert shaping.main(["--patterns", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.ttl")) == ["hems-voltage-request@pilot.ttl",
+                                                               "hems-voltage@pilot.ttl"]
+    assert shaping.main(["--patterns", str(tmp_path), "--check"]) == 0
+    fresh = Catalog(patterns=tmp_path)
+    for engine in ("pyshacl", "compiled"):
+        report = Validator(catalog=fresh, engine=engine).validate("hems-voltage@pilot", example)
+        assert report.conforms, report.errors
     assert sorted(Catalog()) == sorted(catalog)
 
 
