@@ -21,8 +21,9 @@ OFFICIAL = [
     "dpv-2.3.ttl", "dpv-2.3-consent.ttl", "dpv-2.3-consent_status.ttl", "qudt-2.1-unit.ttl", "om-2.0.rdf",
     "schemaorg.ttl",
 ]
-#: Namespaces that are the RDF standard itself (no file of ../shared defines them).
-STANDARD = (str(RDF), str(RDFS), str(OWL), "http://www.w3.org/2001/XMLSchema#")
+#: Namespaces that are W3C standards themselves (no file of ../shared defines them): RDF, RDFS, OWL,
+#: XSD, and SKOS (skos:broader ties a property node to a SAREF4GRID quantity, docs/modelling.md rule 4).
+STANDARD = (str(RDF), str(RDFS), str(OWL), "http://www.w3.org/2001/XMLSchema#", str(SKOS))
 
 
 @pytest.fixture(scope="module")
