@@ -17,7 +17,7 @@ from typing import Any
 
 import owlrl
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph, Literal, URIRef
 from rdflib.collection import Collection
@@ -30,16 +30,7 @@ from dso_saref.terms import DSO, NONE, OM, QUDT_UNIT, S4GRID, SAREF
 from tests.conftest import ROOT
 from tests.payload_checks import locations, problems
 from tests.strategies import payload_strategy
-from tests.support.merges import (
-    inconsistencies,
-    individuals_used_as_classes,
-    naive_graph,
-    ontologies,
-    own_term_problems,
-    project_ontologies,
-    shape_problems,
-    shapes,
-)
+from tests.support.merges import CLOSURE, Merging, inconsistencies, naive_graph, own_term_problems, project_ontologies
 
 READINGS = ["lv-client-reading", "mv-client-reading", "secondary-substation-reading", "primary-substation-reading"]
 GRID_DATA = [*READINGS, "grid-topology"]
@@ -564,31 +555,21 @@ def _merged_family(extra: Graph) -> Graph:
 
 
 @pytest.fixture(scope="module")
-def official() -> Graph:
-    return ontologies()
+def merging() -> Merging:
+    return Merging.load()
 
 
-@pytest.fixture(scope="module")
-def all_shapes() -> Graph:
-    return shapes()
-
-
-@settings(max_examples=2, deadline=None, phases=[Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.function_scoped_fixture])
+@CLOSURE
 @given(data=st.data())
 def test_issue_10_merged_grid_graphs_conform_to_the_shapes_and_their_owl_rl_closure_is_consistent(
-        official: Graph, all_shapes: Graph, data: st.DataObject) -> None:
+        merging: Merging, data: st.DataObject) -> None:
     generated = Graph()
     for name in READINGS:
         for payload in data.draw(later_reading(name)):
             generated += naive_graph(name, payload)
     topology = distinct_kinds("grid-topology", data.draw(payload_strategy(dso_saref.catalog["grid-topology"].model)))
     generated += naive_graph("grid-topology", topology)
-    graph = _merged_family(generated)
-    assert shape_problems(graph, all_shapes) == []
-    assert individuals_used_as_classes(graph, official) == []
-    assert inconsistencies(graph, official) == []
+    assert merging.problems(_merged_family(generated)) == []
 
 
 def test_issue_10_7_a_reasoner_refuses_a_client_said_lv_and_mv_and_infers_each_level_from_the_topology() -> None:

@@ -16,11 +16,13 @@ with nothing left out.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import owlrl
 import pyshacl
+from hypothesis import HealthCheck, Phase, settings
 from owlrl.Namespaces import ERRNS
 from rdflib import Graph, Literal, URIRef
 from rdflib.collection import Collection
@@ -30,6 +32,12 @@ import dso_saref
 from dso_saref.patterns import Var
 from dso_saref.terms import DEFAULT_BASE, DSO, NONE, UNITS, parse_term
 from tests.conftest import ROOT, shared_path
+
+#: Hypothesis settings of a test that closes merged graphs: each example costs a closure (seconds), so
+#: two examples (the simplest, then a random one), no shrinking.
+CLOSURE = settings(max_examples=2, deadline=None, phases=[Phase.generate],
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                          HealthCheck.function_scoped_fixture])
 
 #: The official ontologies whose axioms the grid, elasticity and observability triples reach.
 CORE = ("saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl")
@@ -96,6 +104,24 @@ def project_ontologies() -> Graph:
     for path in sorted((ROOT / "ontologies").glob("*.ttl")):
         graph.parse(path, format="turtle")
     return graph
+
+
+@dataclass(frozen=True)
+class Merging:
+    """What a merged graph is checked against: every class shape and the official ontologies."""
+
+    shapes: Graph
+    ontologies: Graph
+
+    @classmethod
+    def load(cls) -> Merging:
+        """The shapes of ``shapes/`` and :func:`ontologies` (skips without ../shared)."""
+        return cls(shapes(), ontologies())
+
+    def problems(self, data: Graph) -> list[str]:
+        """Every shape violation, individual used as a class and inconsistency of ``data``."""
+        return [*shape_problems(data, self.shapes), *individuals_used_as_classes(data, self.ontologies),
+                *inconsistencies(data, self.ontologies)]
 
 
 def inconsistencies(data: Graph, ontology: Graph, base: str = DEFAULT_BASE) -> list[str]:
