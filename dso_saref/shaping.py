@@ -69,6 +69,12 @@ class Facet:
     minimum: int | None = None
     messages: set[str] = field(default_factory=set)
 
+    @property
+    def constrains(self) -> bool:
+        """Whether the facet says anything a shape can check."""
+        return bool(self.required or self.single or self.datatype or self.classes or self.values or self.constant
+                    or self.identifier or self.minimum is not None)
+
 
 def _kind(description: Description, variable: Variable) -> FieldKind | None:
     """The model's field kind behind a JSON-fed variable (``non-negative``, ``identifier``, ...)."""
@@ -139,6 +145,16 @@ def _home(description: Description) -> dict[str, str]:
     return home
 
 
+def _lineage(description: Description, part: str) -> set[str]:
+    """The part and the parts it hangs from: their variables are bound whenever the part's are."""
+    parents = {p.name: p.parent for p in description.parts}
+    found = {part}
+    while parents.get(part) is not None:
+        part = parents[part]  # type: ignore[assignment]
+        found.add(part)
+    return found
+
+
 def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Facet]]:
     """``(class, path, facet)`` for what a message says of the nodes it types: each predicate, and
     for each typed property, its measurements' unit and value (``path`` is a tuple of steps, an
@@ -198,8 +214,8 @@ def _facet(description: Description, subject: str, obj: Any, home: Mapping[str, 
     if not isinstance(obj, Var):
         return Facet(True, True, constant=str(obj), messages={description.name})
     variable = description.variables[obj.name]
-    facet = Facet(home.get(obj.name, CORE) == here, levels.get(obj.name, 0) <= levels.get(subject, 0),
-                  messages={description.name})
+    bound = home.get(obj.name, CORE) in _lineage(description, here)  # its part, or one the node's hangs from
+    facet = Facet(bound, levels.get(obj.name, 0) <= levels.get(subject, 0), messages={description.name})
     if variable.kind == VariableKind.LITERAL:
         facet.datatype = str(variable.datatype)
         kind = _kind(description, variable)
@@ -301,7 +317,7 @@ def _node_shape(cls: str, paths: Mapping[tuple[str, ...], Facet]) -> list[str]:
     lines = [f"<{CLASSES}{name}> a sh:NodeShape ;",
              f'    rdfs:label "{short}" ;',
              f"    sh:targetClass {short} ;"]
-    props = sorted(paths.items(), key=lambda kv: (len(kv[0]), kv[0]))
+    props = sorted(((p, f) for p, f in paths.items() if f.constrains), key=lambda kv: (len(kv[0]), kv[0]))
     lines.append("    sh:property " + " ,\n        ".join(f"<{CLASSES}{name}.{_path_name(p)}>" for p, _ in props)
                  + " .")
     lines.append("")
@@ -351,7 +367,10 @@ def _property_shape(cls: str, path: tuple[str, ...], facet: Facet) -> list[str]:
     if facet.minimum is not None:
         constraints.append(f"sh:minInclusive {facet.minimum}")
         what.append(f"{facet.minimum} or more")
-    if facet.constant:
+    if facet.constant and measurement:  # each measurement's, not one of them
+        constraints.append(f"sh:in ( {_short(facet.constant)} )")
+        what.append(_short(facet.constant))
+    elif facet.constant:
         constraints.append(f"sh:hasValue {_short(facet.constant)}")
         what.append(_short(facet.constant))
     elif facet.values:
@@ -386,15 +405,17 @@ def _property_shape(cls: str, path: tuple[str, ...], facet: Facet) -> list[str]:
     return lines
 
 
-_WINDOW = """<{classes}time-Interval.window> a sh:SPARQLConstraint ;
+_DATETIME = "<http://www.w3.org/2001/XMLSchema#dateTime>"
+
+_WINDOW = """<{{classes}}time-Interval.{name}> a sh:SPARQLConstraint ;
     rdfs:label "a window begins before it ends" ;
     sh:message "a time:Interval begins before it ends (time:hasBeginning before time:hasEnd)" ;
-    sh:prefixes <{classes}prefixes> ;
+    sh:prefixes <{{classes}}prefixes> ;
     sh:select \"\"\"
-        SELECT $this ?value WHERE {{
-            $this time:hasBeginning/time:inXSDDateTimeStamp ?value ; time:hasEnd/time:inXSDDateTimeStamp ?end .
-            FILTER (?value >= ?end)
-        }}\"\"\" .
+        SELECT $this ?value WHERE {{{{
+            $this time:hasBeginning/time:{position} ?value ; time:hasEnd/time:{position} ?end .
+            FILTER ({begin} >= {end})
+        }}}}\"\"\" .
 """
 
 _PROPERTY_OF_THING = """<{classes}saref-Measurement.property-of-thing> a sh:SPARQLConstraint ;
@@ -408,14 +429,16 @@ _PROPERTY_OF_THING = """<{classes}saref-Measurement.property-of-thing> a sh:SPAR
         }}\"\"\" .
 """
 
-
-def _rules(cls: str) -> tuple[str, str] | None:
-    """The SPARQL constraint of a class, if it has one (node shape property, constraint text)."""
-    if cls == str(TIME.Interval):
-        return "time-Interval.window", _WINDOW
-    if cls == str(SAREF.Measurement):
-        return "saref-Measurement.property-of-thing", _PROPERTY_OF_THING
-    return None
+#: The SPARQL constraints of a class (docs/modelling.md, rule 7): (name, Turtle with {classes}).
+_RULES = {
+    str(TIME.Interval): [
+        ("time-Interval.window", _WINDOW.format(name="window", position="inXSDDateTimeStamp",
+                                                begin=f"{_DATETIME}(str(?value))", end=f"{_DATETIME}(str(?end))")),
+        ("time-Interval.window-of-dates", _WINDOW.format(name="window-of-dates", position="inXSDDate",
+                                                         begin="?value", end="?end")),
+    ],
+    str(SAREF.Measurement): [("saref-Measurement.property-of-thing", _PROPERTY_OF_THING)],
+}
 
 
 def shape_text(description: Description, shapes: Mapping[str, Mapping[tuple[str, ...], Facet]]) -> str:
@@ -433,7 +456,7 @@ def shape_text(description: Description, shapes: Mapping[str, Mapping[tuple[str,
            "# message's file."]
     out += [f"@prefix {p}: <{n}> ." for p, n in sorted(_PREFIX_LINES.items()) if p in used]
     out.append("")
-    sparql = [_rules(cls) for cls in classes if _rules(cls) is not None]
+    sparql = [rule for cls in classes for rule in _RULES.get(cls, ())]
     if sparql:
         out.append(f"<{CLASSES}prefixes> sh:declare")
         declared = [f'    [ sh:prefix "{p}" ; sh:namespace "{n}"^^xsd:anyURI ]'
@@ -445,13 +468,13 @@ def shape_text(description: Description, shapes: Mapping[str, Mapping[tuple[str,
         if not paths:
             continue
         lines = _node_shape(cls, paths)
-        rule = _rules(cls)
-        if rule is not None:
+        rules = _RULES.get(cls, ())
+        if rules:
             lines[3] = lines[3][:-2] + " ;"
-            lines.insert(4, f"    sh:sparql <{CLASSES}{rule[0]}> .")
+            lines.insert(4, "    sh:sparql " + " , ".join(f"<{CLASSES}{name}>" for name, _ in rules) + " .")
         out += lines
-    for rule in sparql:
-        out.append(rule[1].format(classes=CLASSES))  # type: ignore[index]
+    for _, text in sparql:
+        out.append(text.format(classes=CLASSES))
     return "\n".join(out).rstrip() + "\n"
 
 

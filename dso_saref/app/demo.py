@@ -56,13 +56,16 @@ Echo = Callable[[str], None]
 @dataclass(frozen=True)
 class DemoConfig:
     """How the demo runs: the ``seed`` of its data, the emulator over loopback ``http`` or in process,
-    the emulator's long-poll and per-exchange timeouts (seconds), and the database (``:memory:``)."""
+    the emulator's long-poll and per-exchange timeouts (seconds), the database (``:memory:``), and the
+    ``channel`` the parties talk through: ``ke`` (the Knowledge Engine emulator) or ``rest`` (the DSO's
+    REST API and the service providers' on loopback, :mod:`dso_saref.app.rest_demo`)."""
 
     seed: int = 7
     http: bool = False
     handle_timeout: float = 1.0
     exchange_timeout: float = 10.0
     db: str = ":memory:"
+    channel: str = "ke"
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,16 @@ class Network:
         self.config = config
         self.echo = echo
         self.steps: list[Step] = []
+        if config.channel not in ("ke", "rest"):
+            raise ValueError(f"channel must be ke or rest, not {config.channel!r}")
         self.emulator = KnowledgeEngineEmulator(EmulatorConfig(handle_timeout=config.handle_timeout,
                                                                exchange_timeout=config.exchange_timeout))
         self.server = EmulatorServer(self.emulator, port=0).start() if config.http else None
+        self.rest = None
+        if config.channel == "rest":
+            from dso_saref.app.rest_demo import RestCarrier
+
+            self.rest = RestCarrier(backend, timeout=config.exchange_timeout)
         self.adapters: dict[str, Adapter] = {}
         self._names: dict[str, str] = {}
         self._stop = threading.Event()
@@ -147,7 +157,9 @@ class Network:
 
     @property
     def where(self) -> str:
-        """Where the KE is: its loopback URL or "in process"."""
+        """Where the KE is: its loopback URL or "in process" (with REST: where the DSO's API is)."""
+        if self.rest is not None:
+            return f"not used: REST, the DSO's API at {self.rest.where}"
         return self.server.base_url if self.server is not None else "in process"
 
     def client(self) -> KnowledgeEngineClient:
@@ -161,6 +173,10 @@ class Network:
     def _join(self, party: PartySpec, world: World) -> None:
         served = {spec.name for spec in interactions_for(party.role) if not spec.initiates}
         handlers = {name: h for name, h in world.handlers(party).items() if name in served}
+        if self.rest is not None:
+            self.rest.join(party, handlers)
+            self._names[party.kb_id] = party.name
+            return
         adapter = Adapter(self.client(), party.role, kb_id=party.kb_id, kb_name=f"{party.name} (dso-saref demo)",
                           handlers=handlers, backoff=Backoff(initial=0.05, cap=0.5, attempts=3))
         adapter.register()
@@ -175,6 +191,8 @@ class Network:
     def close(self) -> None:
         """Stop serving, unregister every knowledge base, stop the emulator."""
         self._stop.set()
+        if self.rest is not None:
+            self.rest.close()
         for adapter in self.adapters.values():
             adapter.close()
         for thread in self._threads:
@@ -196,7 +214,10 @@ class Network:
         that serves it); narrated and kept in :attr:`steps`."""
         payload = _json(message)
         triples = len(dso_saref.saref(name, payload))  # a bad payload raises, failing its use case
-        exchange = self.adapters[sender].send(name, payload, recipients=[to] if to else None)
+        if self.rest is not None:
+            exchange = self.rest.send(sender, name, payload, to)
+        else:
+            exchange = self.adapters[sender].send(name, payload, recipients=[to] if to else None)
         self.steps.append(Step(sender, name, payload, triples, exchange))
         target = self._names.get(to, to) if to else "all"
         self.echo(f"  {sender} -> {target}  {name}  ({triples} triples)")
@@ -240,7 +261,7 @@ def run_demo(config: DemoConfig | None = None, *, echo: Echo = print,
     config = config or DemoConfig()
     with Network.start(config, echo=echo) as network:
         echo(f"dso-saref demo: seed {config.seed}, Knowledge Engine emulator {network.where}, "
-             f"{len(network.adapters)} knowledge bases:")
+             f"{len(PARTIES)} parties:")
         for party in PARTIES:
             echo(f"  {party.name:7} {party.role:22} {party.kb_id}")
         if only:

@@ -10,6 +10,9 @@ unregisters the knowledge base and closes the database::
     outcome = serve(ServeConfig(ke_url="http://127.0.0.1:8280/rest", db="dso.sqlite", seed=True), stop)
 
 The adapter polls in a worker thread, so a signal is handled at once even while a long poll is open.
+With ``rest="127.0.0.1:8080"`` the DSO's REST API (:mod:`dso_saref.rest`) is served too, in the same
+process, over the same backend and database: what a party does over REST is visible over the KE and the
+other way round; with ``ke_url=None`` only the REST API is served.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
+from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "serve"]
@@ -37,17 +41,21 @@ DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """What to serve: the KE REST base ``ke_url``, the database ``db`` (a path or ``:memory:``), the
-    knowledge base id, whether to load the seed data (with ``seed_value``), registration ``attempts``
-    while the KE is unreachable, and how long to wait for the poll thread at shutdown (seconds)."""
+    """What to serve: the KE REST base ``ke_url`` (``None``: no KE), the database ``db`` (a path or
+    ``:memory:``), the knowledge base id, whether to load the seed data (with ``seed_value``),
+    registration ``attempts`` while the KE is unreachable, how long to wait for the poll thread at
+    shutdown (seconds), the address of the REST API (``HOST:PORT``; ``None``: no REST API), and the
+    ``credentials`` a reverse proxy in front of the KE asks for."""
 
-    ke_url: str = DEFAULT_KE_URL
+    ke_url: str | None = DEFAULT_KE_URL
     db: str = ":memory:"
     kb_id: str = DSO_KB
     seed: bool = False
     seed_value: int = 7
     attempts: int = 8
     shutdown_timeout: float = 10.0
+    rest: str | None = None
+    credentials: Credentials | None = None
 
 
 @dataclass(frozen=True)
@@ -109,14 +117,26 @@ def serve(config: ServeConfig, stop: threading.Event, *,
     if not config.kb_id.startswith(("http://", "https://")):
         raise ValueError(f"the knowledge base id must be an http(s) IRI, got {config.kb_id!r}")
     storage = Storage(config.db)
-    client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0))
+    client = None
+    rest = None
     try:
         backend = DsoBackend(storage)
         if config.seed:
-            summary = seed_world(backend, seed_value=config.seed_value)
+            summary = seed_world(backend, seed_value=config.seed_value, open_needs=True)
             log.info("seed %d loaded: %d end users, %d HEMS, readings of %s", config.seed_value,
                      len(summary.end_users), len(summary.hems), summary.day)
         counter = [0]
+        if config.rest is not None:
+            rest = serve_rest(backend, config.rest, counter)
+            line = f"serving the DSO's REST API at {rest.base_url}/v1 (docs at {rest.base_url}/docs)"
+            log.info("%s", line)
+            if ready is not None:
+                ready(line)
+        if config.ke_url is None:
+            stop.wait()
+            return ServeOutcome(stopped=True, exchanges=counter[0])
+        client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0),
+                                       credentials=config.credentials)
         adapter = Adapter(client, "dso", kb_id=config.kb_id, kb_name="dso-saref reference DSO",
                           handlers=logged_handlers(backend.handlers(), counter=counter),
                           backoff=Backoff(attempts=config.attempts))
@@ -152,5 +172,23 @@ def serve(config: ServeConfig, stop: threading.Event, *,
             log.info("unregistered %s after %d exchanges", config.kb_id, counter[0])
         return ServeOutcome(stopped=not errors, exchanges=counter[0], error=errors[0] if errors else None)
     finally:
-        client.close()
+        if rest is not None:
+            rest.close()
+        if client is not None:
+            client.close()
         storage.close()
+
+
+def serve_rest(backend: DsoBackend, address: str, counter: list[int]) -> Any:
+    """The DSO's REST API over ``backend`` served on ``address`` (a started
+    :class:`~dso_saref.rest.server.RestServer`), logging each request and counting it in ``counter[0]``."""
+    from dso_saref.rest.app import create_app
+    from dso_saref.rest.server import RestServer
+
+    def observe(record: Any) -> None:
+        counter[0] += 1
+        log.info("REST %s %s -> %d by %s (%.0f ms, request %s)%s", record.method, record.path, record.status,
+                 record.party or "anonymous", record.seconds * 1000, record.request_id,
+                 f": {record.refusal}" if record.refusal else "")
+
+    return RestServer(create_app(backend, observers=[observe]), address)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -31,6 +32,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from dso_saref.terms import (
     UNITS,
@@ -76,19 +78,42 @@ def settings_of(info: ValidationInfo | None) -> Settings:
     return Settings()
 
 
-def _identifier(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueError("an identifier must be a string or an integer")
-    text = str(value)
-    if not text.strip():
-        raise ValueError("an identifier must not be empty")
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no UTF-8, no database keeps them
+_LARGEST = 2**63  # integers and identifiers written as integers beyond this are refused
+
+
+def _sendable(text: str) -> str:
+    found = _UNSENDABLE.search(text)
+    if found is not None:
+        what = "a NUL character" if found.group() == "\x00" else f"a lone surrogate (U+{ord(found.group()):04X})"
+        raise ValueError(f"the text holds {what} at position {found.start()}: it cannot be sent")
     return text
 
 
-def _text(value: Any) -> str:
+def _within_limits(text: str, info: ValidationInfo) -> None:
+    try:
+        settings_of(info).limits.string_length(text)
+    except ValueError as exc:
+        raise PydanticCustomError("string_length", str(exc)) from None
+
+
+def _identifier(value: Any, info: ValidationInfo) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("an identifier must be a string or an integer")
+    if isinstance(value, int) and not -_LARGEST <= value < _LARGEST:
+        raise ValueError("an identifier written as an integer must be less than 2**63")
+    text = str(value)
+    _within_limits(text, info)
+    if not text.strip():
+        raise ValueError("an identifier must not be empty")
+    return _sendable(text)
+
+
+def _text(value: Any, info: ValidationInfo) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a string")
-    return value
+    _within_limits(value, info)
+    return _sendable(value)
 
 
 def _number(value: Any) -> float:
@@ -106,7 +131,10 @@ def _number(value: Any) -> float:
             raise ValueError(f"{value!r} is not a number") from None
     if not isinstance(value, int | float):
         raise ValueError("expected a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("the number is too large") from None
     if not math.isfinite(number):
         raise ValueError("NaN and infinities are not accepted")
     return number
@@ -126,6 +154,8 @@ def _integer(value: Any) -> int:
         value = int(value)
     if not isinstance(value, int):
         raise ValueError("expected an integer")
+    if not -_LARGEST <= value < _LARGEST:
+        raise ValueError("the integer must be less than 2**63 in magnitude")
     return value
 
 

@@ -279,8 +279,11 @@ class Locator:
         if value is not None:
             if isinstance(path, URIRef) and (focus, path, value) in index.triples:
                 return index.triples[(focus, path, value)]
-            if isinstance(path, tuple) and path[0] in ("inverse", "sequence"):
-                found = index.along(focus, path[1] if path[0] == "sequence" else (path,), value)
+            if isinstance(path, tuple) and path[0] == "inverse" and value in index.nodes:
+                other, other_indices = index.nodes[value]  # a node pointing at the focus: the problem is its own
+                return self.variable_location(other, other_indices)
+            if isinstance(path, tuple) and path[0] == "sequence":
+                found = index.along(focus, path[1], value)
                 if found is not None:
                     return found
         if focus in index.nodes:

@@ -17,7 +17,8 @@ The sqlite rendering of migrations 1 to 4 is exactly the text they shipped with.
 The data model is spec 4.2's (clients, substations, readings, topology) plus the tables of the running
 modules (consents and tokens, registry of operations, flexibility market, observability, incentives,
 elasticity), and since migration 5 the metering readings loaded in bulk (:mod:`dso_saref.backend.ingest`),
-the net active power of every client as one view, and the idempotency keys of retried requests.
+the net active power of every client as one view, and the idempotency keys of retried requests; since
+migration 6 the parties of the REST API with their hashed API keys, and the request id of each operation.
 """
 
 from __future__ import annotations
@@ -336,6 +337,29 @@ _VOLUME = (
         PARALLEL SAFE AS $$ SELECT floor(date_part('epoch', $1))::bigint $$"""),
 )
 
+_REST = (
+    # Issue 12: the parties the operator issues API keys to (a service or data service provider is one of the
+    # service providers; a third party or aggregator may name the knowledge base it also speaks from), their
+    # keys (only the SHA-256 of the secret is kept), and the request id that each operation was part of.
+    """CREATE TABLE api_parties (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('service-provider', 'data-service-provider', 'third-party', 'aggregator')),
+        provider_id TEXT REFERENCES service_providers(id),
+        knowledge_base_id TEXT,
+        created_at {time} NOT NULL,
+        CHECK ((role IN ('service-provider', 'data-service-provider')) = (provider_id IS NOT NULL)))""",
+    """CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        party TEXT NOT NULL REFERENCES api_parties(name),
+        digest TEXT NOT NULL,
+        created_at {time} NOT NULL,
+        expires_at {time},
+        revoked_at {time},
+        CHECK (expires_at IS NULL OR expires_at > created_at))""",
+    """CREATE INDEX api_keys_by_party ON api_keys (party)""",
+    """ALTER TABLE operations ADD COLUMN request_id TEXT""",
+)
+
 #: The schema, in order. Append a migration to change it; never edit one that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "data layer of spec 4.2: substations, zones, clients, topology, readings", _DATA_LAYER),
@@ -345,4 +369,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "observability and elasticity: HEMS, fault location, voltage, disaggregated data, runs",
               _OBSERVABILITY),
     Migration(5, "metering at volume: meter readings, net active power view, idempotency keys", _VOLUME),
+    Migration(6, "REST API: parties and their hashed API keys, request id of each operation", _REST),
 )

@@ -61,7 +61,7 @@ class PyShaclEngine:
         data = graph if rdfs else _PreparedQueries.view(graph, self._queries if queries is None else queries)
         _conforms, report, _text = pyshacl.validate(
             data, shacl_graph=shapes, ont_graph=ontology() if rdfs else None,
-            inference="rdfs" if rdfs else "none", advanced=True, inplace=own_graph or not rdfs,
+            inference="rdfs" if rdfs else "none", advanced=False, inplace=own_graph or not rdfs,
             allow_warnings=True, allow_infos=True)
         return read_results(report)
 

@@ -1,0 +1,267 @@
+"""Every triple true (issue 10): the modelling conventions of docs/modelling.md, checked over the
+whole catalog, and the proof that a graph merged from many valid messages stays valid.
+
+- one IRI template and one class per kind of thing, across the 33 messages (rule 2);
+- every message that types a class says the same required things of it (rule 2, ``disagreements``);
+- no binding set holds a placeholder, and each one, instantiated naively into its part's pattern as
+  a Knowledge Engine peer would, gives exactly triples of the message's graph (rule 1);
+- the published ontology: imports, version IRI, a label, a comment and an axiom on every own term,
+  closed enumerations whose members are all different (rule 6);
+- all examples and generated payloads of every message, merged into one graph, conform to every
+  shape, and their OWL-RL closure with the official ontologies (../shared/ontologies; skipped without
+  it) has no inconsistency, no owl:Nothing member and no owl:sameAs between two data nodes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from rdflib import BNode, Graph, Namespace, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
+
+import dso_saref
+from dso_saref.patterns import Var
+from dso_saref.resources import data_dir
+from dso_saref.shaping import disagreements
+from dso_saref.terms import DSO, NONE, Settings, parse_term
+from dso_saref.validation import Validator
+from tests.conftest import NAMES, ROOT
+from tests.strategies import payload_strategy
+
+OFFICIAL = ROOT.parent / "shared" / "ontologies"
+#: What the OWL-RL proof reads of the official files (the ontologies our terms build on).
+OFFICIAL_FILES = ["saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl",
+                  "dpv-2.3.ttl"]
+ERRORS = Namespace("http://www.daml.org/2002/03/agents/agent-ont#")  # where owlrl writes inconsistencies
+ENTITY = re.compile(r"^([a-z-]+)/\{\w+\}$")  # a thing named by one identifier: user/{end_user}
+
+
+def _typed(name: str) -> dict[str, frozenset[str]]:
+    """The classes the message's pattern gives each variable."""
+    types: dict[str, set[str]] = defaultdict(set)
+    for s, p, o in dso_saref.catalog[name].pattern.triples:
+        if p == RDF.type and isinstance(s, Var) and isinstance(o, URIRef):
+            types[s.name].add(str(o))
+    return {k: frozenset(v) for k, v in types.items()}
+
+
+# -- rule 2: one template, one class, one description per kind of thing ----------------------------------
+
+
+def test_one_iri_template_and_one_class_per_kind_of_thing() -> None:
+    classes_of: dict[str, set[frozenset[str]]] = defaultdict(set)
+    kinds_of: dict[str, set[str]] = defaultdict(set)
+    where: dict[str, set[str]] = defaultdict(set)
+    for name in NAMES:
+        variables = dso_saref.catalog[name].variables
+        for var, classes in _typed(name).items():
+            match = ENTITY.match(variables[var].template or "")
+            if match is None:
+                continue
+            classes_of[match[1]].add(classes)
+            where[match[1]].add(f"{name} ?{var}: {sorted(classes)}")
+            for cls in classes:
+                kinds_of[cls].add(match[1])
+    assert {k: sorted(where[k]) for k, v in classes_of.items() if len(v) > 1} == {}, "one class per kind"
+    assert {c: sorted(v) for c, v in kinds_of.items() if len(v) > 1} == {}, "one template per class"
+
+
+def test_every_message_that_types_a_class_says_the_same_of_it() -> None:
+    assert disagreements(dso_saref.catalog) == []
+
+
+# -- rule 1: binding sets a peer can read naively ----------------------------------------------------------
+
+
+def _naive(name: str, payload: Any) -> Graph:
+    """The triples a peer that knows nothing of dso-saref reads from the message's binding sets: each
+    part's pattern instantiated with each binding (every variable bound, nothing skipped)."""
+    description = dso_saref.catalog[name]
+    bindings = dso_saref.to_bindings(name, payload)
+    graph = Graph()
+    parts = {part.key: part for part in description.parts}
+    for key, rows in bindings.items():
+        pattern = parts[key].pattern
+        for row in rows:
+            terms = {var: parse_term(text) for var, text in row.items()}
+            assert NONE not in terms.values(), (name, key, row)
+            for triple in pattern.triples:
+                out = [terms[t.name] if isinstance(t, Var) else t for t in triple]
+                graph.add((out[0], out[1], out[2]))
+    return graph
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_binding_sets_instantiated_naively_are_the_message_s_triples(name: str) -> None:
+    payload = dso_saref.catalog[name].example()
+    naive = _naive(name, payload)
+    assert set(naive) == set(dso_saref.saref(name, payload))
+    assert not any(NONE in triple for triple in naive)
+
+
+# -- rule 6: the ontology we publish -------------------------------------------------------------------
+
+
+@cache
+def own_ontology() -> Graph:
+    graph = Graph()
+    for path in sorted(data_dir("ontologies").glob("dso-saref*.ttl")):
+        graph.parse(path, format="turtle")
+    return graph
+
+
+def _own_terms(graph: Graph) -> set[URIRef]:
+    return {s for s in graph.subjects() if isinstance(s, URIRef) and str(s).startswith(str(DSO))
+            and (s, RDF.type, None) in graph}
+
+
+def test_the_ontology_imports_what_it_builds_on_and_has_a_version() -> None:
+    graph = own_ontology()
+    (ontology,) = graph.subjects(RDF.type, OWL.Ontology)
+    assert graph.value(ontology, OWL.versionIRI) is not None
+    imports = {str(i) for i in graph.objects(ontology, OWL.imports)}
+    assert {"https://saref.etsi.org/core/v3.1.1/", "http://www.w3.org/2006/time#", "https://w3id.org/dpv"} <= imports
+
+
+def test_every_own_term_is_labelled_explained_and_tied_to_an_official_one() -> None:
+    graph = own_ontology()
+    terms = _own_terms(graph)
+    unlabelled = sorted(str(t) for t in terms if graph.value(t, RDFS.label) is None)
+    unexplained = sorted(str(t) for t in terms if graph.value(t, RDFS.comment) is None)
+    assert (unlabelled, unexplained) == ([], [])
+    axioms = (RDFS.subClassOf, RDFS.subPropertyOf, RDFS.domain, RDFS.range, OWL.equivalentClass,
+              OWL.inverseOf, RDF.type)
+
+    def anchors(term: URIRef) -> set[URIRef]:
+        found = set()
+        for p in axioms:
+            for o in graph.objects(term, p):
+                if isinstance(o, URIRef) and o not in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty,
+                                                       OWL.NamedIndividual, OWL.FunctionalProperty, RDFS.Class):
+                    found.add(o)
+                elif isinstance(o, BNode):  # a restriction or class expression: the terms it names
+                    found |= {x for x in graph.objects(o) if isinstance(x, URIRef) and x not in (
+                        OWL.Restriction, OWL.Class)}
+        return found
+
+    tied: set[URIRef] = set()
+    changed = True
+    while changed:  # tied: an anchor outside our namespace, or one of our terms already tied
+        changed = False
+        for term in terms - tied:
+            if any(not str(a).startswith(str(DSO)) or a in tied for a in anchors(term)):
+                tied.add(term)
+                changed = True
+    assert sorted(str(t) for t in terms - tied) == []
+    assert not list(graph.subjects(RDFS.subPropertyOf, RDFS.comment)), "no sub-property of rdfs:comment"
+    assert not list(graph.subject_objects(SKOS.related)), "skos:related is not an alignment"
+
+
+def test_closed_enumerations_declare_their_members_all_different() -> None:
+    graph = own_ontology()
+    different: list[set[Any]] = []
+    for node in graph.subjects(RDF.type, OWL.AllDifferent):
+        different.append(set(Collection(graph, graph.value(node, OWL.distinctMembers) or graph.value(
+            node, OWL.members))))
+    for cls, members in graph.subject_objects(OWL.oneOf):
+        items = set(Collection(graph, members))
+        assert len(items) < 2 or any(items <= group for group in different), f"{cls}: {sorted(items)}"
+
+
+# -- the proof: a merge of valid messages stays valid ------------------------------------------------
+
+
+@cache
+def official() -> Graph:
+    if not OFFICIAL.is_dir():
+        pytest.skip(f"{OFFICIAL} is absent (the official ontologies ship with the project's CI, not its clone)")
+    graph = Graph()
+    for name in OFFICIAL_FILES:
+        graph.parse(OFFICIAL / name)
+    return graph
+
+
+def _merged(payloads: dict[str, list[Any]]) -> Graph:
+    graph = Graph()
+    for name, items in payloads.items():
+        for payload in items:
+            graph += _naive(name, payload)
+    return graph
+
+
+def _inconsistencies(data: Graph) -> list[str]:
+    """What the OWL-RL closure of the data with the official and own ontologies finds wrong."""
+    import owlrl
+
+    graph = Graph()
+    graph += official()
+    graph += own_ontology()
+    graph += data
+    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics).expand(graph)
+    found = [str(graph.value(m, ERRORS.error)) for m in graph.subjects(RDF.type, ERRORS.ErrorMessage)]
+    found += [f"{s} is an owl:Nothing" for s in graph.subjects(RDF.type, OWL.Nothing)]
+    base = Settings().base
+    found += [f"{a} owl:sameAs {b}" for a, b in graph.subject_objects(OWL.sameAs)
+              if a != b and str(a).startswith(base) and str(b).startswith(base)]
+    return found
+
+
+def _conformance(graph: Graph) -> dict[str, list[str]]:
+    validator = Validator(engine="compiled")
+    out = {}
+    for name in NAMES:
+        report = validator.validate(name, graph)
+        if not report.conforms:
+            out[name] = [str(e) for e in report.errors][:5]
+    return out
+
+
+def test_all_examples_merged_conform_and_are_consistent() -> None:
+    merged = _merged({name: [dso_saref.catalog[name].example()] for name in NAMES})
+    assert _conformance(merged) == {}
+    assert _inconsistencies(merged) == []
+
+
+@cache
+def samples(name: str, count: int = 3) -> list[Any]:
+    """``count`` valid generated payloads of a message (seeded: the same on every run; small
+    alphabets, so payloads of one message often share identifiers and windows)."""
+    found: list[Any] = []
+
+    @settings(max_examples=count, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(payload_strategy(dso_saref.catalog[name].model))
+    def collect(payload: Any) -> None:
+        found.append(payload)
+
+    collect()
+    return found
+
+
+def test_generated_payloads_merged_with_the_examples_conform_and_are_consistent() -> None:
+    """Generated payloads of every message with every example, in one graph: the shapes hold and
+    OWL-RL finds nothing wrong (every pair of them is in the merge)."""
+    merged = _merged({name: [dso_saref.catalog[name].example(), *samples(name)] for name in NAMES})
+    assert _conformance(merged) == {}
+    assert _inconsistencies(merged) == []
+
+
+def test_the_proof_can_fail() -> None:
+    """A graph that says one grid client is both low and medium voltage is caught."""
+    graph = Graph()
+    client = URIRef(Settings().base + "client/X")
+    graph.add((client, RDF.type, DSO.LowVoltageClient))
+    graph.add((client, RDF.type, DSO.MediumVoltageClient))
+    assert _inconsistencies(graph)
+
+
+def test_examples_folder_is_the_catalog_s() -> None:
+    assert sorted(p.stem for p in Path(data_dir("examples")).glob("*.json")) == sorted(NAMES)
+    assert all(isinstance(dso_saref.catalog[name].example(), dict | list) for name in NAMES)
