@@ -295,8 +295,6 @@ def test_spec_3_2_3_3_hostile_user_ids_make_no_extra_triples_and_valid_rdf(user:
         round_trips(name, payload)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 12 is not in dso_saref.terms.mint_iri yet: quote() leaves '.' "
-                   "unencoded, so a userID '..' mints user/.. (docs/modelling.md rule 3 says it is encoded)")
 @pytest.mark.parametrize("user", [".", ".."])
 def test_issue_10_12_dot_user_ids_mint_no_dot_segment(user: str) -> None:
     # RFC 3986 remove_dot_segments would turn user/../consumption into consumption: another node

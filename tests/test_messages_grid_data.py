@@ -434,8 +434,6 @@ def test_spec_4_2_hostile_identifiers_make_no_extra_triples_and_valid_rdf(name: 
     assert dso_saref.from_bindings(name, bindings) == dso_saref.canonical(name, payload)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 12 is not in dso_saref.terms.mint_iri yet: quote() leaves '.' "
-                   "unencoded, so an identifier '..' mints client/.. (docs/modelling.md rule 3 says it is encoded)")
 @pytest.mark.parametrize("name", GRID_DATA)
 @pytest.mark.parametrize("dots", [".", ".."])
 def test_issue_10_12_dot_identifiers_mint_no_dot_segment(name: str, dots: str) -> None:
