@@ -204,7 +204,12 @@ def _facet(description: Description, subject: str, obj: Any, home: Mapping[str, 
     if not isinstance(obj, Var):
         return Facet(True, True, constant=str(obj), messages={description.name})
     variable = description.variables[obj.name]
-    facet = Facet(home.get(obj.name, CORE) == here, levels.get(obj.name, 0) <= levels.get(subject, 0),
+    parents = {part.name: part.parent for part in description.parts}
+    bound = {here}  # the subject's part and the parts it hangs from: bound whenever the subject is
+    while parents.get(here) is not None:
+        here = parents[here]
+        bound.add(here)
+    facet = Facet(home.get(obj.name, CORE) in bound, levels.get(obj.name, 0) <= levels.get(subject, 0),
                   messages={description.name})
     if variable.kind == VariableKind.LITERAL:
         facet.datatype = str(variable.datatype)
