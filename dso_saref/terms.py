@@ -137,8 +137,10 @@ def mint_iri(base: str, template: str, values: dict[str, str]) -> str:
 
 def digest(texts: Iterable[str | None]) -> str:
     """The ``{digest}`` of an IRI template: a short hash of the texts of the values that tell a node
-    apart (absent values count as empty), stable across processes and platforms."""
-    joined = "\x1f".join("" if text is None else text for text in texts)
+    apart, stable across processes and platforms. An absent value and an empty text hash differently
+    (a message without a reason is not one with an empty reason); the texts are percent-encoded, so
+    neither the separator nor the absence mark can occur in them."""
+    joined = "\x1f".join("\x00" if text is None else text for text in texts)
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
