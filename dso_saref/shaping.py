@@ -152,6 +152,16 @@ def _home(description: Description) -> dict[str, str]:
     return home
 
 
+def _lineage(description: Description, part: str) -> set[str]:
+    """The part and the parts it hangs from: their variables are bound whenever the part's are."""
+    parents = {p.name: p.parent for p in description.parts}
+    found = {part}
+    while parents.get(part) is not None:
+        part = parents[part]  # type: ignore[assignment]
+        found.add(part)
+    return found
+
+
 def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Facet]]:
     """``(class, path, facet)`` for what a message says of the nodes it types: each predicate, and
     for each typed property, its measurements' unit and value (``path`` is a tuple of steps, an
@@ -211,13 +221,8 @@ def _facet(description: Description, subject: str, obj: Any, home: Mapping[str, 
     if not isinstance(obj, Var):
         return Facet(True, True, constant=str(obj), messages={description.name})
     variable = description.variables[obj.name]
-    parents = {part.name: part.parent for part in description.parts}
-    bound = {here}  # the subject's part and the parts it hangs from: bound whenever the subject is
-    while parents.get(here) is not None:
-        here = parents[here]
-        bound.add(here)
-    facet = Facet(home.get(obj.name, CORE) in bound, levels.get(obj.name, 0) <= levels.get(subject, 0),
-                  messages={description.name})
+    bound = home.get(obj.name, CORE) in _lineage(description, here)  # its part, or one the node's hangs from
+    facet = Facet(bound, levels.get(obj.name, 0) <= levels.get(subject, 0), messages={description.name})
     if variable.kind == VariableKind.LITERAL:
         facet.datatype = str(variable.datatype)
         kind = _kind(description, variable)
