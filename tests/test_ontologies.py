@@ -21,8 +21,8 @@ OFFICIAL = [
     "dpv-2.3.ttl", "dpv-2.3-consent.ttl", "dpv-2.3-consent_status.ttl", "qudt-2.1-unit.ttl", "om-2.0.rdf",
     "schemaorg.ttl",
 ]
-#: Namespaces of the W3C standards themselves (no file of ../shared defines them); SKOS for the S4GRID
-#: idiom of a property node narrower (skos:broader) than one of S4GRID's quantities.
+#: Namespaces that are W3C standards themselves (no file of ../shared defines them); SKOS for
+#: skos:broader, SAREF4GRID's idiom for a property narrower than one of its quantities.
 STANDARD = (str(RDF), str(RDFS), str(OWL), "http://www.w3.org/2001/XMLSchema#", str(SKOS))
 
 
