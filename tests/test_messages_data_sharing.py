@@ -484,7 +484,9 @@ def test_spec_3_2_1_1_1_3_empty_data_and_needs_without_meters() -> None:
 
 _DIRECTIONS = st.sampled_from(["Up", "Down"])
 _POWER = st.sampled_from([("Active", "kW"), ("Active", "MW"), ("Reactive", "kVAr"), ("Reactive", "MVAr")])
-_METER = st.text(min_size=1, max_size=6).filter(lambda s: s.strip() != "")
+#: Identifiers: any text but NUL and lone surrogates (which no identifier may hold: they cannot be sent).
+_METER = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=6).filter(
+    lambda s: s.strip() != "")
 
 
 @st.composite
