@@ -15,7 +15,6 @@ import re
 from datetime import timedelta, timezone
 from typing import Any
 
-import owlrl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,7 +29,15 @@ from dso_saref.terms import DSO, NONE, OM, QUDT_UNIT, S4GRID, SAREF
 from tests.conftest import ROOT
 from tests.payload_checks import locations, problems
 from tests.strategies import payload_strategy
-from tests.support.merges import CLOSURE, Merging, inconsistencies, naive_graph, own_term_problems, project_ontologies
+from tests.support.merges import (
+    CLOSURE,
+    Merging,
+    closure,
+    inconsistencies,
+    naive_graph,
+    own_term_problems,
+    project_ontologies,
+)
 
 READINGS = ["lv-client-reading", "mv-client-reading", "secondary-substation-reading", "primary-substation-reading"]
 GRID_DATA = [*READINGS, "grid-topology"]
@@ -598,8 +605,7 @@ def test_issue_10_7_a_reasoner_refuses_a_client_said_lv_and_mv_and_infers_each_l
     assert inconsistencies(lv_then_mv, ontology), "LV and MV are all different, the level is functional"
     graph = naive_graph("grid-topology", [LV_ENTRY, MV_ENTRY])
     assert inconsistencies(graph, ontology) == []
-    closed = Graph() + graph + ontology
-    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics).expand(closed)
+    closed = closure(Graph() + graph + ontology)
     lv, mv = URIRef(BASE + "client/LV0001"), URIRef(BASE + "client/MV0001")
     assert (lv, RDF.type, DSO.LowVoltageClient) in closed and (lv, RDF.type, DSO.MediumVoltageClient) not in closed
     assert (mv, RDF.type, DSO.MediumVoltageClient) in closed and (mv, RDF.type, DSO.LowVoltageClient) not in closed

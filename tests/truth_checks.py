@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-import rdflib.term
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
@@ -120,12 +119,5 @@ def example(name: str) -> Any:
 
 def inconsistencies(graph: Graph) -> list[str]:
     """What the OWL-RL closure of the graph with the official and own ontologies finds wrong (skips
-    without ../shared). owlrl rebinds rdflib's lexical-to-Python conversions (xsd:dateTimeStamp
-    among them) and does not restore all of them: they are restored here, or every later test of the
-    session compares literals differently."""
-    saved = dict(rdflib.term._toPythonMapping)
-    try:
-        return _inconsistencies(graph)
-    finally:
-        rdflib.term._toPythonMapping.clear()
-        rdflib.term._toPythonMapping.update(saved)
+    without ../shared)."""
+    return _inconsistencies(graph)
