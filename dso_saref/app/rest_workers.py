@@ -1,4 +1,5 @@
-"""The DSO's REST API served by several worker processes on one database and one port.
+"""The DSO's REST API served in this process (:func:`serve_rest`), or by several worker processes on one
+database and one port (:class:`RestWorkers`).
 
 One Python process serves the API on one core (the GIL); :class:`RestWorkers` starts ``workers``
 processes, each with its own connection to the same database (a sqlite file or PostgreSQL) and its own
@@ -23,9 +24,10 @@ from multiprocessing.synchronize import Event
 from types import TracebackType
 from typing import Any, Self
 
-from dso_saref.rest.server import parse_address
+from dso_saref.backend import DsoBackend
+from dso_saref.rest.server import RestServer, parse_address
 
-__all__ = ["RestWorkers"]
+__all__ = ["RestWorkers", "serve_rest"]
 
 log = logging.getLogger("dso_saref.app.serve")
 
@@ -152,8 +154,7 @@ class RestWorkers:
 def _work(db: str, address: str, level: int, started: Event, stop: Connection, failures: Any) -> None:
     """One worker: its own connection to ``db``, the API on ``address`` until told to ``stop`` (or the
     parent is gone)."""
-    from dso_saref.app.serve import serve_rest
-    from dso_saref.backend import DsoBackend, Storage
+    from dso_saref.backend import Storage
 
     logging.basicConfig(level=level, format="%(asctime)s %(processName)s %(levelname)s %(message)s")
     try:
@@ -175,3 +176,18 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
     finally:
         server.close()
         storage.close()
+
+
+def serve_rest(backend: DsoBackend, address: str, counter: list[int], *, reuse_port: bool = False) -> RestServer:
+    """The DSO's REST API over ``backend`` served on ``address`` (a started
+    :class:`~dso_saref.rest.server.RestServer`, sharing its port with other processes when
+    ``reuse_port``), logging each request and counting it in ``counter[0]``."""
+    from dso_saref.rest.app import create_app
+
+    def observe(record: Any) -> None:
+        counter[0] += 1
+        log.info("REST %s %s -> %d by %s (%.0f ms, request %s)%s", record.method, record.path, record.status,
+                 record.party or "anonymous", record.seconds * 1000, record.request_id,
+                 f": {record.refusal}" if record.refusal else "")
+
+    return RestServer(create_app(backend, observers=[observe]), address, reuse_port=reuse_port)

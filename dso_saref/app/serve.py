@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dso_saref.app.rest_workers import RestWorkers, serve_rest
 from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
 from dso_saref.ke.adapter import Adapter, Backoff
@@ -131,8 +132,6 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         counter = [0]
         if config.rest is not None:
             if config.rest_workers > 1:
-                from dso_saref.app.rest_workers import RestWorkers
-
                 rest = RestWorkers(config.db, config.rest, config.rest_workers)
             else:
                 rest = serve_rest(backend, config.rest, counter)
@@ -186,19 +185,3 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         if client is not None:
             client.close()
         storage.close()
-
-
-def serve_rest(backend: DsoBackend, address: str, counter: list[int], *, reuse_port: bool = False) -> Any:
-    """The DSO's REST API over ``backend`` served on ``address`` (a started
-    :class:`~dso_saref.rest.server.RestServer`, sharing its port with other processes when
-    ``reuse_port``), logging each request and counting it in ``counter[0]``."""
-    from dso_saref.rest.app import create_app
-    from dso_saref.rest.server import RestServer
-
-    def observe(record: Any) -> None:
-        counter[0] += 1
-        log.info("REST %s %s -> %d by %s (%.0f ms, request %s)%s", record.method, record.path, record.status,
-                 record.party or "anonymous", record.seconds * 1000, record.request_id,
-                 f": {record.refusal}" if record.refusal else "")
-
-    return RestServer(create_app(backend, observers=[observe]), address, reuse_port=reuse_port)
