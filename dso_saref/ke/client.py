@@ -369,6 +369,10 @@ class KnowledgeEngineClient:
         binding_set = [dict(row) for row in bindings]
         if recipients is None:
             return binding_set
+        if isinstance(recipients, str) or not recipients:
+            # the KE reads an empty knowledgeBases list as "everybody": never send one by mistake
+            raise ValueError(f"recipients must be a non-empty list of knowledge base ids (None: everybody), "
+                             f"got {recipients!r}")
         return {"recipientSelector": {"knowledgeBases": list(recipients)}, "bindingSet": binding_set}
 
     def ask(
@@ -409,12 +413,13 @@ class KnowledgeEngineClient:
 
     # -- the reactive side -------------------------------------------------------------------
 
-    def poll(self, kb_id: str) -> HandleRequest | None:
-        """Wait for work for ``kb_id``'s ANSWER and REACT interactions (the long poll); ``None``
-        when the KE says "poll again" (202). Raises ``KnowledgeBaseNotFound`` (404: register
-        again), ``Conflict`` (409: another poll is open), ``Gone`` (410: stop), ``ServerError``."""
+    def poll(self, kb_id: str, *, timeout: float | None = None) -> HandleRequest | None:
+        """Wait for work for ``kb_id``'s ANSWER and REACT interactions (the long poll, at most
+        ``timeout`` seconds, default ``Timeouts.long_poll``); ``None`` when the KE says "poll again"
+        (202). Raises ``KnowledgeBaseNotFound`` (404: register again), ``Conflict`` (409: another
+        poll is open), ``Gone`` (410: stop), ``ServerError``, ``KnowledgeEngineTimeout``."""
         response = self._call(
-            "GET", "/sc/handle", kb_id=kb_id, timeout=self.timeouts.long_poll, ok=(200, 202),
+            "GET", "/sc/handle", kb_id=kb_id, timeout=timeout or self.timeouts.long_poll, ok=(200, 202),
             not_found=KnowledgeBaseNotFound,
         )
         if response.status == 202:

@@ -72,7 +72,7 @@ def test_every_exchange_runs_between_two_roles_over_http(server: EmulatorServer,
     counterpart = dso_saref.catalog[interaction.counterpart]
     with serving(responder):
         payload = None if counterpart.name == name else dso_saref.catalog[name].example()
-        exchange = initiator.send(name, payload)
+        exchange = initiator.send(name, payload, recipients=[responder.kb_id])
     initiator.close()
     assert exchange.failed == {}
     assert list(exchange.answers) == ["https://test.example.org/kb/responder"]
@@ -118,7 +118,7 @@ def test_a_raising_handler_becomes_an_error_reply_not_a_hang(server: EmulatorSer
     dso.register()
     asker.register()
     with serving(dso):
-        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[dso.kb_id])
     assert not exchange.answered
     assert "database on fire" in exchange.failed["https://test.example.org/kb/sp"]
 
@@ -170,7 +170,7 @@ def test_ke_restart_mid_run_reregisters_and_carries_on() -> None:
         assert emulator.wait_for_poll(sp.kb_id, timeout=10), "the adapter did not register again"
         asker = Adapter(client(second), "dso", kb_id="https://test.example.org/kb/dso", backoff=FAST)
         asker.register()
-        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[sp.kb_id])
         assert exchange.answered and not exchange.failed
     finally:
         stop.set()
@@ -192,7 +192,7 @@ def test_ask_answer_handler_gets_the_typed_request(server: EmulatorServer) -> No
     sp.register()
     dso.register()
     with serving(sp):
-        other = dso.send("hems-voltage-request", {"Hems_ID": "ID9999"})
+        other = dso.send("hems-voltage-request", {"Hems_ID": "ID9999"}, recipients=[sp.kb_id])
     request, context = received[0]
     assert isinstance(request, HemsVoltageRequest) and request.Hems_ID == "ID9999"
     assert (context.exchange, context.channel, context.requester) == (
@@ -210,7 +210,7 @@ def test_send_has_a_per_call_timeout(server: EmulatorServer) -> None:
     silent.register()  # registered, but never polls: the KE waits for it
     asker.register()
     with pytest.raises(KnowledgeEngineTimeout):
-        asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, timeout=0.3)
+        asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[silent.kb_id], timeout=0.3)
 
 
 def test_a_slow_peer_is_reported_failed_and_does_not_hide_the_others(server: EmulatorServer) -> None:
@@ -223,6 +223,6 @@ def test_a_slow_peer_is_reported_failed_and_does_not_hide_the_others(server: Emu
     for adapter in (quick, slow, asker):
         adapter.register()
     with serving(quick):  # the slow one never polls: the emulator's exchange timeout (3 s) reports it
-        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[quick.kb_id, slow.kb_id])
     assert list(exchange.answers) == ["https://test.example.org/kb/quick"]
     assert "https://test.example.org/kb/slow" in exchange.failed
