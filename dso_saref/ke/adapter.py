@@ -65,9 +65,12 @@ from dso_saref.paths import Key
 from dso_saref.terms import Settings, TermError, format_term, parse_term
 from dso_saref.variables import VariableKind
 
-__all__ = ["Adapter", "Backoff", "Exchange"]
+__all__ = ["PART_GRACE", "Adapter", "Backoff", "Exchange"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a closing adapter waits for an asker to fetch the parts of an answer it was given.
+PART_GRACE = 2.0
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ class Adapter:
         pool = self._pool
         if pool is not None:
             pool.wake()
-            if not pool.drain(self.drain_timeout):
+            if not pool.drain(self.drain_timeout, lambda: self._settled(pool)):
                 log.warning("%d exchanges of %s still running after %.0f s: unregistering anyway", pool.pending,
                             self.kb_id, self.drain_timeout)
         self.registration.release()
@@ -319,7 +322,7 @@ class Adapter:
         self._pool = pool
         delay = self.backoff.initial
         try:
-            while pool.wait_for_room(lambda: self._stopping(stop)):
+            while pool.wait_for_room(lambda: self._stopping(stop) and self._settled(pool)):
                 try:
                     request = self.client.poll(self.kb_id)
                 except KnowledgeEngineError as exc:
@@ -330,18 +333,24 @@ class Adapter:
                 delay = self.backoff.initial
                 if request is None:
                     continue
-                if self._stopping(stop):
+                spec = self.specs.get(self._names_by_ki.get(request.knowledge_interaction_id, ""))
+                if self._stopping(stop) and (spec is None or spec.part is None):
+                    # stopping: new exchanges are refused; the parts of answers given are still served
                     self._reply_error(request, f"{self.kb_id} is stopping: ask again later")
-                    break
+                    continue
                 pool.submit(functools.partial(self._serve_request, request))
         finally:
-            if not pool.drain(self.drain_timeout):
+            if not pool.drain(self.drain_timeout, lambda: self._settled(pool)):
                 log.warning("%d exchanges of %s still running after %.0f s", pool.pending, self.kb_id,
                             self.drain_timeout)
             pool.close()
 
     def _stopping(self, stop: threading.Event) -> bool:
         return stop.is_set() or self._stopped.is_set()
+
+    def _settled(self, pool: HandlerPool) -> bool:
+        """Whether no exchange is running or waiting, and no asker is still to fetch the parts of an answer."""
+        return pool.pending == 0 and not self.assembly.awaited(PART_GRACE)
 
     def _recover(self, error: KnowledgeEngineError, stop: threading.Event, delay: float) -> float:
         """Act on a failed long poll; returns the delay before the next one after a failure."""
@@ -436,8 +445,15 @@ class Adapter:
             core = sets.get(counterpart.name, [])
             sets[counterpart.name] = [row for row in core if any(compatible(row, bound, counterpart)
                                                                    for bound in incoming)]
-        self.assembly.served(asker, counterpart.name, sets)
+        self.assembly.served(asker, counterpart.name, sets, _fetches(counterpart, sets))
         return sets.get(counterpart.name, [])
+
+
+def _fetches(counterpart: Description, sets: Mapping[str, Sequence[Mapping[str, str]]]) -> list[str]:
+    """The parts of an answer its asker will fetch (as :meth:`Adapter._fetch_parts` does): each part
+    whose parent (the core, or another part) has rows."""
+    return [part.key for part in counterpart.parts[1:]
+            if sets.get(counterpart.name + "." + part.parent if part.parent else counterpart.name)]
 
 
 def _instances(answer: Any, counterpart: Description, lookup: bool, settings: Settings) -> list[BaseModel]:

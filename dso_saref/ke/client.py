@@ -102,6 +102,10 @@ class HTTPTransport(Transport):
                     raise KnowledgeEngineError("the HTTP transport is closed")
                 session = self._factory()
                 self._sessions.append(session)
+            # the environment's proxies for the KE, read once: requests would read the whole
+            # environment on every call (a quarter of a busy adapter's CPU time)
+            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            session.trust_env = False
             self._local.session = session
         return session
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 #: The KE's limit of handle requests delivered to a knowledge base and not yet answered.
 MAX_OUTSTANDING = 100
+_RECHECK = 0.05  # seconds between two looks at a drain's ``settled`` condition
 
 
 class HandlerPool:
@@ -91,10 +93,17 @@ class HandlerPool:
             self._pending -= 1
             self._cond.notify_all()
 
-    def drain(self, timeout: float | None = None) -> bool:
-        """Wait until every task taken has finished (at most ``timeout`` seconds); whether they have."""
+    def drain(self, timeout: float | None = None, settled: Callable[[], bool] = lambda: True) -> bool:
+        """Wait until every task taken has finished and ``settled()`` holds (at most ``timeout``
+        seconds; ``settled`` is looked at again every :data:`_RECHECK` seconds); whether both hold."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            return self._cond.wait_for(lambda: self._pending == 0, timeout)
+            while not (self._pending == 0 and settled()):
+                remaining = _RECHECK if deadline is None else min(_RECHECK, deadline - time.monotonic())
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
 
     def close(self) -> None:
         """Take no more tasks and release the threads once the taken ones have finished (does not wait)."""
