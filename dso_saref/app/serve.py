@@ -37,6 +37,7 @@ from dso_saref.backend.storage import PostgresStorage
 from dso_saref.backend.storage.base import implementation
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
+from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "open_storage", "serve"]
@@ -55,8 +56,9 @@ class ServeConfig:
     ``:memory:`` or a ``postgresql://`` URL), the knowledge base id, whether to load the seed data
     (with ``seed_value``), registration ``attempts`` while the KE is unreachable, how long to wait at
     shutdown for running exchanges and the poll thread (seconds), the address of the REST API
-    (``HOST:PORT``; ``None``: no REST API), and how many KE exchanges are handled at once
-    (``workers``) and wait for a handler (``backlog``; ``workers + backlog`` < 100, the KE's limit)."""
+    (``HOST:PORT``; ``None``: no REST API), the ``credentials`` a reverse proxy in front of the KE asks
+    for, and how many KE exchanges are handled at once (``workers``) and wait for a handler
+    (``backlog``; ``workers + backlog`` < 100, the KE's limit)."""
 
     ke_url: str | None = DEFAULT_KE_URL
     db: str = ":memory:"
@@ -66,6 +68,7 @@ class ServeConfig:
     attempts: int = 8
     shutdown_timeout: float = 10.0
     rest: str | None = None
+    credentials: Credentials | None = None
     workers: int = 8
     backlog: int = 64
 
@@ -143,7 +146,7 @@ def serve(config: ServeConfig, stop: threading.Event, *,
     try:
         backend = DsoBackend(storage)
         if config.seed:
-            summary = seed_world(backend, seed_value=config.seed_value)
+            summary = seed_world(backend, seed_value=config.seed_value, open_needs=True)
             log.info("seed %d loaded: %d end users, %d HEMS, readings of %s", config.seed_value,
                      len(summary.end_users), len(summary.hems), summary.day)
         counter = [0]
@@ -156,7 +159,8 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         if config.ke_url is None:
             stop.wait()
             return ServeOutcome(stopped=True, exchanges=counter[0])
-        client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0))
+        client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0),
+                                       credentials=config.credentials)
         adapter = Adapter(client, "dso", kb_id=config.kb_id, kb_name="dso-saref reference DSO",
                           handlers=logged_handlers(backend.handlers(), counter=counter),
                           backoff=Backoff(attempts=config.attempts), workers=config.workers,
