@@ -33,12 +33,14 @@ from typing import Any
 
 from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
+from dso_saref.backend.registry import request_scope
 from dso_saref.backend.storage import PostgresStorage
 from dso_saref.backend.storage.base import implementation
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
+from dso_saref.ke.registration import Probe
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "open_storage", "serve"]
 
@@ -57,8 +59,9 @@ class ServeConfig:
     (with ``seed_value``), registration ``attempts`` while the KE is unreachable, how long to wait at
     shutdown for running exchanges and the poll thread (seconds), the address of the REST API
     (``HOST:PORT``; ``None``: no REST API), the ``credentials`` a reverse proxy in front of the KE asks
-    for, and how many KE exchanges are handled at once (``workers``) and wait for a handler
-    (``backlog``; ``workers + backlog`` < 100, the KE's limit)."""
+    for, how many KE exchanges are handled at once (``workers``) and wait for a handler (``backlog``;
+    ``workers + backlog`` < 100, the KE's limit), and how a knowledge base id registered already is
+    probed for a live owner (``probe``; :class:`~dso_saref.ke.registration.Probe`)."""
 
     ke_url: str | None = DEFAULT_KE_URL
     db: str = ":memory:"
@@ -71,6 +74,7 @@ class ServeConfig:
     credentials: Credentials | None = None
     workers: int = 8
     backlog: int = 64
+    probe: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -97,26 +101,30 @@ def _describe(answer: Any) -> str:
 
 def logged_handlers(handlers: Mapping[str, Callable[[Any, Any], Any]], *,
                     counter: list[int] | None = None) -> dict[str, Callable[[Any, Any], Any]]:
-    """``handlers`` that log every exchange (name, requester, outcome, duration) on ``dso_saref.app.serve``;
-    ``counter[0]`` (when given) counts them."""
+    """``handlers`` that log every exchange (name, requester, outcome, duration) on ``dso_saref.app.serve``
+    and run it in the :func:`~dso_saref.backend.registry.request_scope` of its context's request id (the
+    registry's rows name the exchange); ``counter[0]`` (when given) counts them."""
 
     def wrap(name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def serve_one(message: Any, context: Any) -> Any:
             started = time.perf_counter()
             requester = getattr(context, "requester", None) or "anonymous"
+            request_id = getattr(context, "request_id", None)
             if counter is not None:
                 with _COUNTING:  # handlers run on several threads at once
                     counter[0] += 1
             try:
-                answer = handler(message, context)
+                with request_scope(request_id):  # the registry's rows carry it
+                    answer = handler(message, context)
             except Refused as exc:
-                log.info("%s from %s: refused: %s", name, requester, exc.reason)
+                log.info("%s from %s: refused: %s (request %s)", name, requester, exc.reason, request_id)
                 raise
             except Exception as exc:
-                log.warning("%s from %s: failed: %s: %s", name, requester, type(exc).__name__, exc)
+                log.warning("%s from %s: failed: %s: %s (request %s)", name, requester, type(exc).__name__, exc,
+                            request_id)
                 raise
-            log.info("%s from %s: %s (%.0f ms)", name, requester, _describe(answer),
-                     (time.perf_counter() - started) * 1000)
+            log.info("%s from %s: %s (%.0f ms, request %s)", name, requester, _describe(answer),
+                     (time.perf_counter() - started) * 1000, request_id)
             return answer
 
         return serve_one
@@ -164,7 +172,7 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         adapter = Adapter(client, "dso", kb_id=config.kb_id, kb_name="dso-saref reference DSO",
                           handlers=logged_handlers(backend.handlers(), counter=counter),
                           backoff=Backoff(attempts=config.attempts), workers=config.workers,
-                          backlog=config.backlog, drain_timeout=config.shutdown_timeout)
+                          backlog=config.backlog, drain_timeout=config.shutdown_timeout, probe=config.probe)
         errors: list[str] = []
         registered = threading.Event()
 

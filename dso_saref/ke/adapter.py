@@ -21,7 +21,9 @@ or someone unregistered the knowledge base) and 410 (the KE is stopping, or the 
 removed) lead to registering again, with a warning; 409 (another connection polls as us: a second
 instance or an impersonator) to taking the registration back; connection errors back off up to a
 cap. A handler that raises, or bindings that do not fit the message, are answered with a 1.5.0
-``errorMessage`` so the asker never hangs, and fail only that exchange.
+``errorMessage`` so the asker never hangs, and fail only that exchange. Each handler call gets a
+fresh ``request_id`` in its :class:`~dso_saref.exchange.ExchangeContext`, for logs and the registry
+of operations (the handle request id is the KE's own, unique only per interaction and KE run).
 
 Sending: an exchange that carries a token or personal data (:mod:`dso_saref.ke.addressing`) goes
 only to the knowledge bases named in the call or configured as ``peers`` (by default the reference
@@ -33,13 +35,15 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel
 
+from dso_saref.carrier import answer_instances, bound_fields, compatible, filter_bindings
 from dso_saref.catalog import ASK_ANSWER, DEFAULT, Catalog, Description
 from dso_saref.errors import DsoSarefError, PayloadError, Problem
 from dso_saref.exchange import ANONYMOUS, ExchangeContext, Handler, Query
@@ -57,13 +61,11 @@ from dso_saref.ke.errors import (
     ServerError,
 )
 from dso_saref.ke.pool import HandlerPool
-from dso_saref.ke.registration import KnowledgeBaseInUse, Registration
+from dso_saref.ke.registration import KnowledgeBaseInUse, Probe, Registration
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
 from dso_saref.ke.roles import REACT, interactions_for
 from dso_saref.parts import ki_name
-from dso_saref.paths import Key
-from dso_saref.terms import Settings, TermError, format_term, parse_term
-from dso_saref.variables import VariableKind
+from dso_saref.terms import Settings
 
 __all__ = ["PART_GRACE", "Adapter", "Backoff", "Exchange"]
 
@@ -109,8 +111,8 @@ class Adapter:
     exchange at a time; handlers must be thread-safe above 1); :meth:`close` waits up to
     ``drain_timeout`` seconds for them. ``peers`` are the knowledge bases, by role, that addressed
     exchanges go to when a call names none (default: :data:`~dso_saref.ke.addressing.DEFAULT_PEERS`).
-    ``probe_window`` is how long :meth:`register` watches an id already registered before it calls
-    it stale (:mod:`dso_saref.ke.registration`).
+    ``probe`` says how :meth:`register` tells an id already registered by a live process from a stale
+    one (:class:`~dso_saref.ke.registration.Probe`; :mod:`dso_saref.ke.registration`).
     """
 
     def __init__(
@@ -129,7 +131,7 @@ class Adapter:
         backlog: int = 0,
         drain_timeout: float = 10.0,
         peers: Mapping[str, Sequence[str]] | None = None,
-        probe_window: float = 2.0,
+        probe: Probe | None = None,
     ) -> None:
         self.client = client
         self.role = role
@@ -150,7 +152,7 @@ class Adapter:
         self.backlog = backlog
         self.drain_timeout = drain_timeout
         self.peers = {r: tuple(kbs) for r, kbs in (DEFAULT_PEERS if peers is None else peers).items()}
-        self.registration = Registration(client, kb_id, self.kb_name, self.kb_description, probe_window=probe_window)
+        self.registration = Registration(client, kb_id, self.kb_name, self.kb_description, probe=probe)
         self._names_by_ki: dict[str, str] = {}
         self._stopped = threading.Event()
         self._pool: HandlerPool | None = None
@@ -181,7 +183,7 @@ class Adapter:
                     raise
 
     def _claim(self) -> list[str]:
-        ki_ids = self.registration.claim(self.specs.values())
+        ki_ids = self.registration.claim(self.specs.values(), self._stopped)
         self._names_by_ki = {ki: name for name, ki in ki_ids.items()}
         return list(ki_ids.values())
 
@@ -385,13 +387,15 @@ class Adapter:
     def _serve_request(self, request: HandleRequest) -> None:
         """Answer one handle request: the handler's answer, or an error message when it fails."""
         name = self._names_by_ki.get(request.knowledge_interaction_id)
+        request_id = uuid.uuid4().hex
         try:
-            bindings = self._answer(name, request)
+            bindings = self._answer(name, request, request_id)
         except (DsoSarefError, ValueError) as exc:
             self._reply_error(request, f"{name or 'unknown interaction'}: {exc}")
             return
         except Exception as exc:  # a handler's own failure must reach the asker, not hang it
-            log.exception("handler for %s failed", name)
+            log.exception("handler for %s failed (handle request %s, request %s)", name, request.handle_request_id,
+                          request_id)
             self._reply_error(request, f"{name}: the handler failed: {type(exc).__name__}: {exc}")
             return
         try:
@@ -409,7 +413,7 @@ class Adapter:
         except KnowledgeEngineError as exc:
             log.error("could not report the failure of handle request %s: %s", request.handle_request_id, exc)
 
-    def _answer(self, name: str | None, request: HandleRequest) -> list[dict[str, str]]:
+    def _answer(self, name: str | None, request: HandleRequest, request_id: str) -> list[dict[str, str]]:
         spec = self.specs.get(name or "")
         if spec is None or spec.initiates:
             raise ValueError(f"no handler for {request.knowledge_interaction_id}")
@@ -425,7 +429,7 @@ class Adapter:
             raise ValueError(f"no handler for {request.knowledge_interaction_id}")
         exchange = self.catalog[spec.exchange]
         counterpart = self._counterpart(exchange)
-        context = ExchangeContext(asker, datetime.now(UTC), exchange.name, "ke", request.handle_request_id)
+        context = ExchangeContext(asker, datetime.now(UTC), exchange.name, "ke", request_id)
         lookup = exchange is counterpart
         asking = exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER
         if asking and lookup:
@@ -438,7 +442,7 @@ class Adapter:
                                                   self.settings)
         answer = self.handlers[exchange.name](message_in, context)
         sets: dict[str, list[dict[str, str]]] = {}
-        for item in _instances(answer, counterpart, lookup, self.settings):
+        for item in answer_instances(answer, counterpart, lookup, self.settings):
             for key, rows in counterpart.table_of(item, self.settings).bindings().items():
                 sets.setdefault(key, []).extend(r for r in rows if r not in sets.get(key, []))
         if asking and incoming:
@@ -456,29 +460,6 @@ def _fetches(counterpart: Description, sets: Mapping[str, Sequence[Mapping[str, 
             if sets.get(counterpart.name + "." + part.parent if part.parent else counterpart.name)]
 
 
-def _instances(answer: Any, counterpart: Description, lookup: bool, settings: Settings) -> list[BaseModel]:
-    """The typed messages of a handler's answer: one, or (a lookup of single-object messages) a list
-    of them, possibly wrapped in a list model; JSON answers are read by the catalog's model. Raises
-    TypeError for a model of another message, PayloadError for JSON that is not the message."""
-    items = answer.root if lookup and isinstance(answer, RootModel) and not counterpart.top_list else answer
-    items = items if lookup and isinstance(items, list) and not counterpart.top_list else [items]
-    typed = []
-    for item in items:
-        if isinstance(item, BaseModel) and not isinstance(item, counterpart.model):
-            raise TypeError(f"the handler answered {type(item).__name__}, not {counterpart.model.__name__} "
-                            f"({counterpart.name})")
-        typed.append(item if isinstance(item, counterpart.model) else counterpart.parse(item, settings))
-    return typed
-
-
-def compatible(row: Mapping[str, str], bound: Mapping[str, str], description: Description) -> bool:
-    """Whether an answer row agrees with every value the asker bound, compared by the literals and
-    vocabulary terms that identify things, never by minted IRIs (the asker may mint under another
-    base)."""
-    return all(row.get(var) == value for var, value in bound.items()
-               if var in description.variables and description.variables[var].kind != VariableKind.IRI)
-
-
 def ask_request(exchange: Description, incoming: Sequence[Mapping[str, str]], settings: Settings) -> BaseModel:
     """The typed request of an ASK whose request is its own message (HEMS status, voltage); raises
     PayloadError unless the asker bound every variable of the request's core in one binding."""
@@ -491,38 +472,3 @@ def ask_request(exchange: Description, incoming: Sequence[Mapping[str, str]], se
     if missing:
         raise PayloadError(exchange.name, [Problem("bindings[0]", f"the ASK leaves {missing} unbound", "binding")])
     return exchange.message_of_rows(exchange.parse_bindings({exchange.name: [row]}), settings)
-
-
-def bound_fields(description: Description, incoming: Sequence[Mapping[str, str]],
-                 settings: Settings) -> dict[str, Any]:
-    """The JSON values an asker bound in its first binding row, keyed by their JSON key; values that
-    do not read back are left out (the handler then sees fewer filters, the adapter still filters)."""
-    if not incoming:
-        return {}
-    fields: dict[str, Any] = {}
-    for var in description.variables.values():
-        text = incoming[0].get(var.name)
-        if var.path is None or text is None or not isinstance(var.path.steps[-1], Key):
-            continue
-        try:
-            fields[var.path.steps[-1].name] = var.value(parse_term(text), settings.base)
-        except (TermError, ValueError):
-            continue
-    return fields
-
-
-def filter_bindings(description: Description, fields: Mapping[str, Any], settings: Settings) -> dict[str, str]:
-    """The binding of an ASK filter: each JSON field given (by its last key, e.g. ``id``) bound to its
-    term. IRIs are never bound (a peer mints its own); raises PayloadError for an unknown field."""
-    by_key = {var.path.steps[-1].name: var for var in description.variables.values()
-              if var.path is not None and isinstance(var.path.steps[-1], Key) and var.kind != VariableKind.IRI}
-    row: dict[str, str] = {}
-    for key, value in fields.items():
-        var = by_key.get(key)
-        if var is None:
-            raise PayloadError(description.name, [Problem(f"$.{key}", "not a field this ASK can filter on")])
-        try:
-            row[var.name] = format_term(var.term(value, settings.base))
-        except ValueError as exc:
-            raise PayloadError(description.name, [Problem(f"$.{key}", str(exc))]) from exc
-    return row

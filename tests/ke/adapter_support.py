@@ -12,11 +12,14 @@ from typing import Any
 from dso_saref.exchange import ExchangeContext
 from dso_saref.ke import EmulatorConfig, EmulatorServer, KnowledgeEngineClient, KnowledgeEngineEmulator, Timeouts
 from dso_saref.ke.adapter import Adapter, Backoff
+from dso_saref.ke.registration import Probe
 from dso_saref.messages.data_sharing import AuthorizationRequest, AuthorizationResponse
 
 #: Generous bound for waiting on threads and the stand-in; reached only when something is broken.
 WAIT = 15.0
 FAST = Backoff(initial=0.05, cap=0.2, attempts=3)
+#: Probing a registered id against the stand-in, which holds a long poll 0.5 s (the KE: 29 s).
+PROBE = Probe(window=0.3, hold=1.0)
 DSO = "https://test.example.org/kb/dso"
 WINDOW = {"start": "2021-09-27T10:00:00Z", "end": "2021-09-27T11:00:00Z"}
 
@@ -79,8 +82,8 @@ def granting(seen: list[str] | None = None, lock: threading.Lock | None = None,
 
 def dso_adapter(server: EmulatorServer, handler: Callable[..., Any], **options: Any) -> Adapter:
     """The DSO role serving ``authorization-request`` with ``handler``, registered."""
-    adapter = Adapter(client(server), "dso", kb_id=options.pop("kb_id", DSO),
-                      handlers={"authorization-request": handler}, backoff=FAST, **options)
+    options = {"kb_id": DSO, "probe": PROBE, **options}
+    adapter = Adapter(client(server), "dso", handlers={"authorization-request": handler}, backoff=FAST, **options)
     adapter.register()
     return adapter
 

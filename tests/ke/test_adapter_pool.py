@@ -179,5 +179,5 @@ def test_closing_answers_the_exchanges_taken_before_unregistering(server: Emulat
 
 @pytest.mark.parametrize(("workers", "backlog"), [(0, 0), (1, -1), (50, 50), (True, 0)])
 def test_pool_sizes_are_checked(workers: int, backlog: int) -> None:
-    with pytest.raises(ValueError, match="workers|backlog"):
+    with pytest.raises(ValueError, match=r"workers|backlog"):
         HandlerPool(workers, backlog)
