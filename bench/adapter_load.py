@@ -46,8 +46,14 @@ LONG = Timeouts(read=60, exchange=60, long_poll=60)
 # -- the DSO process --------------------------------------------------------------------------------------
 
 
-def prepare(db: str) -> None:
-    """Seed the database and publish :data:`NEEDS` open needs in :data:`WINDOW` (safe to repeat)."""
+def asker_kb(c: int) -> str:
+    """The knowledge base of asker ``c``: a service provider with an agreement with the DSO."""
+    return f"https://asker{c}.example.org/kb"
+
+
+def prepare(db: str, askers: int) -> None:
+    """Seed the database, register ``askers`` service providers (an agreement each) and publish
+    :data:`NEEDS` open needs in :data:`WINDOW` (safe to repeat)."""
     from dso_saref.app.seed import seed_world
     from dso_saref.backend import DsoBackend, Storage
     from dso_saref.messages.flexibility import FlexibilityNeed
@@ -56,6 +62,9 @@ def prepare(db: str) -> None:
     try:
         backend = DsoBackend(storage)
         seed_world(backend)
+        for c in range(askers):
+            if backend.parties.provider_for(asker_kb(c)) is None:
+                backend.parties.register_service_provider(f"BENCH{c}", knowledge_base_id=asker_kb(c), name=f"asker {c}")
         if not backend.market.needs(start=WINDOW[0], end=WINDOW[1], status="open"):
             backend.publish_needs([FlexibilityNeed(request_id=f"L{i}", needs=10.0 * (i + 1), unit="kW",
                                                    direction="Up", power_type="Active",
@@ -144,11 +153,10 @@ def load(ke_url: str, exchange: str, clients: int, requests: int, pids: tuple[in
     spec = next(s for s in interactions_for("service-provider")
                 if s.name == ("flexibility-needs-request" if exchange == "needs" else "metering-request"))
     name, rows, good = request_for(exchange, 0)
-    run = time.monotonic_ns()
     askers = []
     for c in range(clients):
         ke = KnowledgeEngineClient(ke_url, timeout=LONG)
-        kb = f"https://asker{c}.example.org/kb/{run}"
+        kb = asker_kb(c)
         ke.register_knowledge_base(kb, f"asker {c}", "bench/adapter_load.py")
         ki = ke.register_post(kb, spec.argument_pattern or "", spec.result_pattern, name=name, prefixes=spec.prefixes)
         askers.append((ke, kb, ki))
@@ -238,7 +246,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="adapter-load-") as tmp:
         db = args.db or str(Path(tmp) / "dso.sqlite")
-        prepare(db)
+        prepare(db, max(int(c) for c in args.clients.split(",")))
         standin, found = start(["-m", "dso_saref.ke.standin", "--port", "0", "--exchange-timeout", "30"],
                                r"at (http://127\.0\.0\.1:\d+/rest)", Path(tmp) / "standin.err")
         ke_url = found.group(1)

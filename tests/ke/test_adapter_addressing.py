@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from adapter_support import DSO, FAST, authorization, client, dso_adapter, granting, provider, serving, standin
@@ -22,6 +23,15 @@ def test_the_table_names_every_exchange_the_catalog_starts_once() -> None:
     started = {d.name for d in DEFAULT.values() if d.interaction is not None and d.interaction.responders}
     assert set(ADDRESSING) == started
     assert all(row.exchange == name and row.carries for name, row in ADDRESSING.items())
+
+
+def test_docs_print_the_table_as_it_is() -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "ke.md"
+    rows = {cells[0].strip("`"): cells for line in page.read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `") and len(cells := [c.strip() for c in line.strip("|").split("|")]) == 5}
+    assert set(rows) == set(ADDRESSING)
+    for name, row in ADDRESSING.items():
+        assert rows[name][2:] == [row.disclosure.value, "addressed" if row.addressed else "broadcast", row.carries]
 
 
 @pytest.mark.parametrize("exchange", ["metering-request", "authorization-request", "lv-client-reading",
