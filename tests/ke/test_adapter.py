@@ -7,10 +7,10 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from adapter_support import FAST, serving
 
 import dso_saref
 from dso_saref.exchange import ExchangeContext
@@ -27,24 +27,10 @@ from dso_saref.ke.roles import interactions_for
 from dso_saref.messages.observability import HemsVoltageRequest
 
 EXCHANGES = sorted(name for name in dso_saref.catalog if dso_saref.catalog[name].interaction is not None)
-FAST = Backoff(initial=0.05, cap=0.2, attempts=3)
 
 
 def client(server: EmulatorServer) -> KnowledgeEngineClient:
     return KnowledgeEngineClient(server.base_url, timeout=Timeouts(read=10, exchange=10, long_poll=10))
-
-
-@contextmanager
-def serving(adapter: Adapter) -> Iterator[threading.Thread]:
-    stop = threading.Event()
-    thread = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        stop.set()
-        adapter.close()
-        thread.join(timeout=10)
 
 
 def example_answer(name: str) -> Callable[[Any, ExchangeContext], Any]:
