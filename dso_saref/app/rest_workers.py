@@ -163,7 +163,7 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
         failures.put(f"{type(exc).__name__}: {exc}")
         return
     try:
-        server = serve_rest(DsoBackend(storage), address, [0], reuse_port=True)
+        server, _ = serve_rest(DsoBackend(storage), address, reuse_port=True)
     except Exception as exc:
         storage.close()
         failures.put(f"{type(exc).__name__}: {exc}")
@@ -178,16 +178,18 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
         storage.close()
 
 
-def serve_rest(backend: DsoBackend, address: str, counter: list[int], *, reuse_port: bool = False) -> RestServer:
-    """The DSO's REST API over ``backend`` served on ``address`` (a started
-    :class:`~dso_saref.rest.server.RestServer`, sharing its port with other processes when
-    ``reuse_port``), logging each request and counting it in ``counter[0]``."""
-    from dso_saref.rest.app import create_app
+def serve_rest(backend: DsoBackend, address: str, *, observers: Sequence[Observer] = (), reuse_port: bool = False,
+               ke_url: str | None = None, kb_id: str | None = None) -> tuple[RestServer, Metrics]:
+    """The DSO's REST API over ``backend``, with the portal and monitoring (``ke_url`` and ``kb_id`` in
+    its readiness), served on ``address`` (a started :class:`~dso_saref.rest.server.RestServer`, sharing
+    its port with other processes when ``reuse_port``), logging each request and telling ``observers``;
+    and its :class:`~dso_saref.monitoring.metrics.Metrics` (give ``metrics.exchange`` to the KE side)."""
+    from dso_saref.app.rest_api import dso_api
 
     def observe(record: Any) -> None:
-        counter[0] += 1
         log.info("REST %s %s -> %d by %s (%.0f ms, request %s)%s", record.method, record.path, record.status,
                  record.party or "anonymous", record.seconds * 1000, record.request_id,
                  f": {record.refusal}" if record.refusal else "")
 
-    return RestServer(create_app(backend, observers=[observe]), address, reuse_port=reuse_port)
+    api = dso_api(backend, ke_url=ke_url, kb_id=kb_id, observers=[observe, *observers])
+    return RestServer(api.app, address, reuse_port=reuse_port), api.metrics
