@@ -17,7 +17,7 @@ from __future__ import annotations
 import click
 
 import dso_saref
-from dso_saref.cli import ingest, ke, messages, operator, parties, rest
+from dso_saref.cli import ingest, ke, messages, operator, parties, portal, report, rest
 
 __all__ = ["main"]
 
@@ -28,5 +28,6 @@ def main() -> None:
     """SAREF semantic interoperability for the InterConnect DSO Interface."""
 
 
-for _command in (*messages.COMMANDS, ke.ke, *operator.COMMANDS, ingest.ingest, parties.parties, rest.rest):
+for _command in (*messages.COMMANDS, ke.ke, *operator.COMMANDS, ingest.ingest, parties.parties, rest.rest,
+                 portal.portal, report.report):
     main.add_command(_command)
