@@ -79,8 +79,9 @@ class Page:
         object, such as an element)."""
         script = (f"new Promise((resolve, reject) => {{ const deadline = Date.now() + {int(timeout * 1000)};"
                   f" (function check() {{ let value; try {{ value = ({condition}); }} catch (e) {{ value = null; }}"
-                  f" if (value) resolve(typeof value === 'object' ? true : value); else if (Date.now() > deadline) reject(new Error("
-                  f"{json.dumps('never held: ' + condition)})); else setTimeout(check, 50); }})(); }})")
+                  f" if (value) resolve(typeof value === 'object' ? true : value);"
+                  f" else if (Date.now() > deadline) reject(new Error({json.dumps('never held: ' + condition)}));"
+                  f" else setTimeout(check, 50); }})(); }})")
         return self.evaluate(script, timeout=timeout + 5)
 
     def click(self, selector: str) -> None:
