@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.portal.conftest import Served
+from tests.portal.support import Served
 
 websocket = pytest.importorskip("websocket", reason="websocket-client (the dev extra) drives Chromium")
 

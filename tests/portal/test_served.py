@@ -16,8 +16,8 @@ from collections import deque
 import pytest
 
 from dso_saref.rest.operations import DSO_OPERATIONS, Operation
-from tests.portal.conftest import Served
 from tests.portal.pages import is_external, read_page, resolve
+from tests.portal.support import Served
 
 #: A party that may call each catalog role's operations.
 PARTY_OF_ROLE = {"service-provider": "SP001", "third-party": "TP", "data-service-provider": "DSP001"}
