@@ -4,6 +4,8 @@
   exchanges, and the recent history the portal's status page plots;
 - :mod:`~dso_saref.monitoring.history`: per-minute counts and latencies of the last hours;
 - :mod:`~dso_saref.monitoring.exchanges`: what an exchange carrier (the KE adapter) tells the metrics;
+- :mod:`~dso_saref.monitoring.observed`: the DSO's handlers, observed (each exchange served recorded, in
+  the request scope of its request id);
 - :mod:`~dso_saref.monitoring.logs`: JSON-lines logs carrying each request's id;
 - :mod:`~dso_saref.monitoring.health`: liveness and readiness (database and Knowledge Engine reachable);
 - :mod:`~dso_saref.monitoring.errors`: the error report of the registry of operations and the logs;

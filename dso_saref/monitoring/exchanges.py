@@ -1,34 +1,24 @@
 """What a carrier of exchanges (the Knowledge Engine adapter) tells monitoring: one
 :class:`ExchangeRecord` per exchange it served or sent, given to every :data:`ExchangeObserver`.
 
-:func:`observed_handlers` wraps a server's handlers so that each exchange served through them is
-recorded (answered, refused by the backend, failed) and runs in the registry's
-:func:`~dso_saref.backend.registry.request_scope` of its context's request id (the Knowledge Engine's
-handle request id), so the rows it writes to the registry of operations and its log lines carry it::
+The standard library only, so that the adapter can import it without reaching the backend. Exchanges
+the DSO serves are recorded by its handlers (:func:`~dso_saref.monitoring.observed.observed_handlers`);
+exchanges it sends by the adapter, with :func:`sent_record` (see docs/operations.md)::
 
-    metrics = Metrics()
-    handlers = observed_handlers(backend.handlers(), [metrics.exchange, exchange_log()])
-    adapter = Adapter(client, "dso", kb_id=..., handlers=handlers)
-
-Exchanges the adapter *sends*, and answers it could not deliver, are recorded by the adapter itself
-through the same observer (see docs/operations.md).
+    started = time.perf_counter()
+    exchange = adapter.send("flexibility-needs", needs)
+    tell(observers, sent_record(exchange, time.perf_counter() - started))
 """
 
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from dso_saref.backend.errors import Refused
-from dso_saref.backend.registry import request_scope
-from dso_saref.exchange import ExchangeContext, Handler
+from typing import Protocol
 
 __all__ = ["ANSWERED", "FAILED", "INVALID", "OUTCOMES", "REFUSED", "SENT", "SERVED", "UNANSWERED", "ExchangeObserver",
-           "ExchangeRecord", "observed_handlers", "tell"]
+           "ExchangeRecord", "Sent", "sent_record", "tell"]
 
 log = logging.getLogger(__name__)
 
@@ -83,33 +73,19 @@ def tell(observers: Sequence[ExchangeObserver], record: ExchangeRecord) -> None:
             log.exception("exchange observer %r failed", observer)
 
 
-def observed_handlers(handlers: Mapping[str, Handler],
-                      observers: Sequence[ExchangeObserver]) -> dict[str, Handler]:
-    """``handlers`` that run in the request scope of their context's request id (a new one when the
-    carrier gave none) and tell ``observers`` what came of each exchange they serve."""
-    observers = tuple(observers)
+class Sent(Protocol):
+    """What an exchange the DSO sent came to (the adapter's ``Exchange``): every peer's answer, and who
+    failed and why."""
 
-    def wrap(name: str, handler: Handler) -> Handler:
-        def observed(message: Any, context: ExchangeContext, /) -> Any:
-            request_id = str(context.request_id) if context.request_id is not None else uuid.uuid4().hex
-            started = time.perf_counter()
-            outcome, detail = FAILED, None
-            try:
-                with request_scope(request_id):
-                    answer = handler(message, context)
-                outcome = ANSWERED
-                return answer
-            except Refused as exc:
-                outcome, detail = REFUSED, exc.reason
-                raise
-            except Exception as exc:
-                detail = f"{type(exc).__name__}: {exc}"[:500]
-                raise
-            finally:
-                tell(observers, ExchangeRecord(context.exchange or name, SERVED, outcome,
-                                               time.perf_counter() - started, request_id,
-                                               context.requester, detail))
+    name: str
+    answers: Mapping[str, object]
+    failed: Mapping[str, str]
 
-        return observed
 
-    return {name: wrap(name, handler) for name, handler in handlers.items()}
+def sent_record(exchange: Sent, seconds: float, *, request_id: str | None = None) -> ExchangeRecord:
+    """The record of an exchange the DSO sent: answered when a peer answered, failed when peers only
+    failed, unanswered when nobody answered."""
+    outcome = ANSWERED if exchange.answers else FAILED if exchange.failed else UNANSWERED
+    detail = "; ".join(f"{peer}: {why}" for peer, why in sorted(exchange.failed.items()))[:500] or None
+    peers = ", ".join(sorted(exchange.answers)) or None
+    return ExchangeRecord(exchange.name, SENT, outcome, seconds, request_id, peers, detail)

@@ -1,5 +1,5 @@
 """Issue 12 item 8, the Knowledge Engine side: the DSO serving on a KE stand-in (over loopback HTTP) with
-its handlers observed (:func:`~dso_saref.monitoring.exchanges.observed_handlers`) and its REST API beside
+its handlers observed (:func:`~dso_saref.monitoring.observed.observed_handlers`) and its REST API beside
 it. Exchanges are counted by interaction and outcome in ``/metrics`` and on the status page; each one's
 request id (the KE's handle request id) is in its JSON log line and in the rows it wrote to the registry
 of operations; ``/ready`` says whether the KE is reachable and knows the DSO."""
@@ -20,8 +20,8 @@ from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient
 from dso_saref.ke.emulator import EmulatorConfig, KnowledgeEngineEmulator
 from dso_saref.ke.emulator_http import EmulatorServer
-from dso_saref.monitoring.exchanges import observed_handlers
 from dso_saref.monitoring.logs import EXCHANGE_LOGGER, exchange_log
+from dso_saref.monitoring.observed import observed_handlers
 from tests.portal.support import Served, json_log, serving
 
 WINDOW = {"start": "2021-09-28T00:00:00Z", "end": "2021-09-29T00:00:00Z"}

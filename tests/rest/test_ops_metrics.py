@@ -12,7 +12,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
-from dso_saref.monitoring.exchanges import ANSWERED, FAILED, INVALID, REFUSED, SENT, SERVED, ExchangeRecord
+from dso_saref.monitoring.exchanges import (
+    ANSWERED,
+    FAILED,
+    INVALID,
+    REFUSED,
+    SENT,
+    SERVED,
+    UNANSWERED,
+    ExchangeRecord,
+    sent_record,
+)
 from dso_saref.monitoring.metrics import Metrics, refusal_reason
 from dso_saref.rest.gate import RequestRecord
 from dso_saref.rest.operations import DSO_OPERATIONS
@@ -124,3 +134,15 @@ def test_an_exchange_record_refuses_unknown_sides_and_outcomes() -> None:
         ExchangeRecord("x", "both", ANSWERED, 0.1)
     with pytest.raises(ValueError, match="outcome"):
         ExchangeRecord("x", SERVED, "maybe", 0.1)
+
+
+def test_an_exchange_the_dso_sent_is_recorded_from_what_the_adapter_returned() -> None:
+    from dso_saref.ke.adapter import Exchange
+
+    answered = sent_record(Exchange("flexibility-needs", {"https://sp1": {}}, {"https://sp2": "timeout"}), 0.5)
+    assert (answered.side, answered.outcome, answered.peer) == (SENT, ANSWERED, "https://sp1")
+    assert answered.detail == "https://sp2: timeout"
+    failed = sent_record(Exchange("activation-plan", {}, {"https://sp2": "handler failed"}), 0.1)
+    assert failed.outcome == FAILED and failed.peer is None
+    nobody = sent_record(Exchange("activation-plan"), 0.1, request_id="r9")
+    assert nobody.outcome == UNANSWERED and nobody.request_id == "r9" and nobody.detail is None
