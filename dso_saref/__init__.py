@@ -62,6 +62,7 @@ __all__ = [
     "canonical",
     "catalog",
     "from_bindings",
+    "json_schema",
     "messages",
     "saref",
     "serialize",
@@ -93,6 +94,17 @@ def __getattr__(name: str) -> Any:
 def messages() -> list[Description]:
     """Every message description of the catalog, by name."""
     return [catalog[name] for name in sorted(catalog)]
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of message ``name``'s payload, from its pydantic model (keys as
+    on the wire, the schema of what is accepted): for checking a payload before sending it. Rules
+    across fields and the SHACL shape are not in it (:func:`validate` checks them); raises
+    UnknownMessageError."""
+    description = catalog[name]
+    schema = description.model.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": description.name,
+            "description": description.description}
 
 
 def canonical(name: str, payload: Any, *, settings: Settings | None = None) -> Any:
@@ -131,10 +143,29 @@ def serialize(name: str, payload: Any, format: str = "nt", *, settings: Settings
     return catalog[name].table(payload, settings).serialize(format)
 
 
-def unsaref(name: str, graph: Graph, *, settings: Settings | None = None) -> Any:
-    """The canonical JSON payload that a SAREF graph holds for the message; raises PayloadError."""
+def unsaref(name: str, graph: Graph | str | bytes, *, format: str = "turtle", settings: Settings | None = None) -> Any:
+    """The canonical JSON payload that a SAREF graph holds for the message, read by the message's
+    pattern whatever base its IRIs were minted under: an rdflib graph, or RDF text in ``format``
+    (``turtle``, which reads N-Triples too, ``nt``, ``json-ld``). A message whose empty form is valid
+    (an empty list of readings) reads as that from a graph that holds none of its items. Raises
+    PayloadError (rule ``absent`` when nothing in the graph matches the message's pattern and the
+    message cannot be empty), RdfSyntaxError for text that does not parse."""
+    from rdflib import Graph
+
     description = catalog[name]
-    return description.from_term_rows(description.graph_rows(graph), settings)
+    if not isinstance(graph, Graph):
+        from dso_saref.graphs import parse_rdf
+
+        graph = parse_rdf(graph, format)
+    rows = description.graph_rows(graph)
+    if not rows:  # a message with nothing to say (an empty list) is an empty graph; others are absent
+        try:
+            return description.from_term_rows(rows, settings)
+        except PayloadError:
+            raise PayloadError(name, [Problem("<graph>", f"the graph holds no {name}: nothing in its "
+                                                        f"{len(graph)} triples matches the message's pattern",
+                                              "absent")]) from None
+    return description.from_term_rows(rows, settings)
 
 
 if TYPE_CHECKING:  # the lazily imported names, for type checkers

@@ -188,9 +188,13 @@ class Description:
         settings = settings or Settings()
         if isinstance(payload, str | bytes | bytearray):
             try:
-                payload = load_json(payload)
+                payload = load_json(payload, limits=settings.limits)
             except DocumentError as exc:
                 raise PayloadError(self.name, exc.problems) from None
+        else:
+            problems = settings.limits.check(payload)
+            if problems:
+                raise PayloadError(self.name, problems)
         context = {"settings": settings}
         try:
             return self.model.model_validate(payload, context=context)

@@ -145,6 +145,16 @@ def _home(description: Description) -> dict[str, str]:
     return home
 
 
+def _lineage(description: Description, part: str) -> set[str]:
+    """The part and the parts it hangs from: their variables are bound whenever the part's are."""
+    parents = {p.name: p.parent for p in description.parts}
+    found = {part}
+    while parents.get(part) is not None:
+        part = parents[part]  # type: ignore[assignment]
+        found.add(part)
+    return found
+
+
 def facets(description: Description) -> Iterator[tuple[str, tuple[str, ...], Facet]]:
     """``(class, path, facet)`` for what a message says of the nodes it types: each predicate, and
     for each typed property, its measurements' unit and value (``path`` is a tuple of steps, an
@@ -204,8 +214,8 @@ def _facet(description: Description, subject: str, obj: Any, home: Mapping[str, 
     if not isinstance(obj, Var):
         return Facet(True, True, constant=str(obj), messages={description.name})
     variable = description.variables[obj.name]
-    facet = Facet(home.get(obj.name, CORE) == here, levels.get(obj.name, 0) <= levels.get(subject, 0),
-                  messages={description.name})
+    bound = home.get(obj.name, CORE) in _lineage(description, here)  # its part, or one the node's hangs from
+    facet = Facet(bound, levels.get(obj.name, 0) <= levels.get(subject, 0), messages={description.name})
     if variable.kind == VariableKind.LITERAL:
         facet.datatype = str(variable.datatype)
         kind = _kind(description, variable)

@@ -14,6 +14,7 @@ prefixed), typed literals as ``"21.2"^^<http://www.w3.org/2001/XMLSchema#double>
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import re
@@ -22,11 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF, XSD, Namespace
 
 from dso_saref.errors import DescriptionError
+from dso_saref.payloads import Limits
 
 __all__ = [
     "DEFAULT_BASE",
@@ -43,6 +46,7 @@ __all__ = [
     "UNITS",
     "XSD",
     "Settings",
+    "SettingsError",
     "TermError",
     "UnitVocabulary",
     "digest",
@@ -56,6 +60,7 @@ __all__ = [
     "parse_term",
     "template_fields",
     "template_regex",
+    "time_zone",
     "to_python",
     "unescape_literal",
 ]
@@ -97,18 +102,71 @@ class TermError(ValueError):
     """A value that cannot be written as, or read from, the RDF term it should be."""
 
 
+class SettingsError(TermError):
+    """Settings that cannot be made: ``field`` names the setting (``base``, ``timezone``, ``strict``)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Settings:
     """How payloads map to RDF: where IRIs are minted, the time zone of offset-less timestamps,
-    and whether unknown JSON keys are refused (strict, the default)."""
+    whether unknown JSON keys are refused (strict, the default), and the :class:`Limits` on a
+    payload's size, strings and arrays.
+
+    ``timezone`` is a ``tzinfo`` or an IANA name (``"Europe/Lisbon"``, ``"UTC"``), read when the
+    settings are made; a bad base or an unknown zone raises :class:`SettingsError` at once::
+
+        >>> Settings(timezone="Europe/Lisbon").timezone
+        zoneinfo.ZoneInfo(key='Europe/Lisbon')
+        >>> Settings(timezone="Europe/Lisbonn")
+        Traceback (most recent call last):
+        ...
+        dso_saref.terms.SettingsError: unknown time zone 'Europe/Lisbonn' (did you mean Europe/Lisbon?)
+    """
 
     base: str = DEFAULT_BASE
     timezone: tzinfo = field(default=UTC)
     strict: bool = True
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+[/#]", self.base):
-            raise TermError(f"base {self.base!r} must be an http(s) IRI ending with '/' or '#'")
+        if not isinstance(self.base, str) or not re.fullmatch(r"https?://[^\s<>\"{}|\\^`]+[/#]", self.base):
+            raise SettingsError("base", f"base {self.base!r} must be an http(s) IRI ending with '/' or '#'")
+        if not isinstance(self.timezone, tzinfo):
+            object.__setattr__(self, "timezone", time_zone(self.timezone))
+        if not isinstance(self.strict, bool):
+            raise SettingsError("strict", f"strict must be true or false, got {self.strict!r}")
+        if not isinstance(self.limits, Limits):
+            raise SettingsError("limits", f"limits must be a dso_saref.payloads.Limits, got {self.limits!r}")
+
+    @classmethod
+    def of(cls, *, base: str = DEFAULT_BASE, timezone: str | tzinfo = "UTC", strict: bool = True,
+           limits: Limits | None = None) -> Settings:
+        """Settings from names, as a configuration file or command line gives them
+        (``Settings.of(base="https://dso.example.org/id/", timezone="Europe/Lisbon")``); raises
+        :class:`SettingsError` naming the bad setting."""
+        return cls(base=base, timezone=time_zone(timezone), strict=strict, limits=limits or Limits())
+
+
+def time_zone(name: str | tzinfo) -> tzinfo:
+    """The time zone of an IANA name (``"Europe/Lisbon"``; ``"UTC"`` and ``"Z"`` are UTC), or the
+    ``tzinfo`` given; raises :class:`SettingsError` for an unknown name, with close names."""
+    if isinstance(name, tzinfo):
+        return name
+    if not isinstance(name, str):
+        raise SettingsError("timezone", f"a time zone is an IANA name such as 'Europe/Lisbon', got {name!r}")
+    if name.strip().upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    close = difflib.get_close_matches(name, sorted(available_timezones()), n=1, cutoff=0.75)
+    hint = f" (did you mean {', '.join(close)}?)" if close else " (use an IANA name such as Europe/Lisbon)"
+    raise SettingsError("timezone", f"unknown time zone {name!r}{hint}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,8 +195,10 @@ def mint_iri(base: str, template: str, values: dict[str, str]) -> str:
 
 def digest(texts: Iterable[str | None]) -> str:
     """The ``{digest}`` of an IRI template: a short hash of the texts of the values that tell a node
-    apart (absent values count as empty), stable across processes and platforms."""
-    joined = "\x1f".join("" if text is None else text for text in texts)
+    apart, stable across processes and platforms. An absent value and an empty text hash differently
+    (a message without a reason is not one with an empty reason); the texts are percent-encoded, so
+    neither the separator nor the absence mark can occur in them."""
+    joined = "\x1f".join("\x00" if text is None else text for text in texts)
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 

@@ -9,7 +9,8 @@ import json
 from typing import Any
 
 import pytest
-from rdflib import RDF, XSD, Literal, Namespace, URIRef
+from rdflib import RDF, XSD, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import SKOS
 
 import dso_saref
 from dso_saref import PayloadError
@@ -67,6 +68,23 @@ HOSTILE = ["a b", "x>y", 'q"uote', "new\nline", "tab\there", "ünï©ødé", "�
 
 def example(name: str) -> Any:
     return json.loads((ROOT / "examples" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def the(graph: Graph, cls: URIRef, **about: URIRef) -> URIRef:
+    """The one node of ``cls`` in ``graph`` (with ``saref:isAbout`` ``about["area"]`` when given)."""
+    nodes = [n for n in graph.subjects(RDF.type, cls)
+             if "area" not in about or (n, SAREF.isAbout, about["area"]) in graph]
+    assert len(nodes) == 1, (cls, nodes)
+    return nodes[0]
+
+
+def measured(graph: Graph, thing: URIRef, kind: URIRef) -> tuple[URIRef, URIRef]:
+    """The property of ``thing`` of class ``kind`` and its one measurement (which is of ``thing``)."""
+    (prop,) = (p for p in graph.objects(thing, SAREF.hasProperty) if (p, RDF.type, kind) in graph)
+    (measurement,) = graph.subjects(SAREF.relatesToProperty, prop)
+    assert (measurement, RDF.type, SAREF.Measurement) in graph
+    assert (measurement, SAREF.isMeasurementOf, thing) in graph
+    return prop, measurement
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,30 +164,44 @@ def test_spec_3_2_3_1_1_1_1_fault_notification_table_values_accepted() -> None:
 
 
 def test_spec_3_2_3_1_1_1_1_fault_notification_triples() -> None:
+    """One potential outage per postal code, about its area; the count is a measurement (om:one) of
+    the outage's dso:FaultyHemsCount, the time its saref:hasTimestamp; the located fault consists of
+    the outages."""
     graph = dso_saref.saref("fault-notification", example("fault-notification"))
     area = ID["postal-code/4405-123"]
-    outage = ID["postal-code/4405-123/potential-outage"]
     assert (area, RDF.type, DSO.PostalCodeArea) in graph
     assert (area, DSO.hasIdentifier, Literal("4405-123", datatype=XSD.string)) in graph
-    assert (outage, RDF.type, DSO.PotentialOutage) in graph
-    assert (outage, SAREF.isAbout, area) in graph
-    assert graph.value(outage, DSO.numberOfFaultyHems) == Literal(4, datatype=XSD.integer)
+    outage = the(graph, DSO.PotentialOutage, area=area)
+    assert str(outage).startswith(ID["potential-outage/"])
+    _, count = measured(graph, outage, DSO.FaultyHemsCount)
+    assert graph.value(count, SAREF.hasValue) == Literal(4, datatype=XSD.integer)
+    assert graph.value(count, SAREF.isMeasuredIn) == OM.one
     assert graph.value(outage, SAREF.hasTimestamp) == Literal("2021-12-03T15:11:20Z", datatype=XSD.dateTime,
                                                               normalize=False)
+    other = the(graph, DSO.PotentialOutage, area=ID["postal-code/1200-000"])
     fault = ID["fault-location/1"]
     assert (fault, RDF.type, DSO.FaultLocation) in graph
-    assert set(graph.objects(fault, DSO.hasPotentialOutage)) == {
-        outage, ID["postal-code/1200-000/potential-outage"]}
+    assert set(graph.objects(fault, DSO.hasPotentialOutage)) == {outage, other}
     # the second entry has neither count nor time: no triple says anything about them
-    other = ID["postal-code/1200-000/potential-outage"]
-    assert graph.value(other, DSO.numberOfFaultyHems) is None
+    assert graph.value(other, SAREF.hasProperty) is None
     assert graph.value(other, SAREF.hasTimestamp) is None
+
+
+def test_spec_3_2_3_1_1_1_1_count_and_time_are_parts_hanging_from_the_outage() -> None:
+    """The optional values are parts the data fills completely, each joined to the outage (issue 10,
+    item 1): a notification without them gives the core (and the fault location) only."""
+    keys = [part.key for part in dso_saref.catalog["fault-notification"].parts]
+    assert keys == ["fault-notification", "fault-notification.fault-location-id",
+                    "fault-notification.nbr-faulty-hems", "fault-notification.timestamp"]
+    for part in dso_saref.catalog["fault-notification"].parts[1:]:
+        assert part.anchors == {"outage"}
+    assert set(dso_saref.to_bindings("fault-notification", SPEC_FAULT_NOTIFICATION)) == {"fault-notification"}
 
 
 def test_spec_3_2_3_1_1_1_1_fault_location_id_optional() -> None:
     graph = dso_saref.saref("fault-notification", SPEC_FAULT_NOTIFICATION)
     assert not list(graph.subjects(RDF.type, DSO.FaultLocation))
-    assert list(graph.subjects(RDF.type, DSO.PotentialOutage)) == [ID["postal-code/4405-123ID/potential-outage"]]
+    assert the(graph, DSO.PotentialOutage, area=ID["postal-code/4405-123ID"])
 
 
 def test_spec_3_2_3_1_1_1_1_nbr_faulty_hems_is_a_count_of_at_least_one() -> None:
@@ -236,12 +268,19 @@ def test_spec_3_2_3_1_1_1_2_opportunities_printed_json_accepted_after_removing_e
 
 
 def test_spec_3_2_3_1_1_1_2_opportunities_triples() -> None:
+    """Each recommendation is one flexibility opportunity about the zip code's area."""
     graph = dso_saref.saref("opportunities", SPEC_OPPORTUNITIES)
-    opportunity = ID["postal-code/4200-013/flexibility-opportunity"]
-    assert (opportunity, RDF.type, DSO.FlexibilityOpportunity) in graph
-    assert (opportunity, SAREF.isAbout, ID["postal-code/4200-013"]) in graph
-    assert {str(m) for m in graph.objects(opportunity, DSO.hasRecommendation)} == set(
+    area = ID["postal-code/4200-013"]
+    opportunities = set(graph.subjects(SAREF.isAbout, area))
+    assert len(opportunities) == 2
+    for opportunity in opportunities:
+        assert (opportunity, RDF.type, DSO.FlexibilityOpportunity) in graph
+        assert len(list(graph.objects(opportunity, DSO.hasRecommendation))) == 1
+    assert {str(graph.value(o, DSO.hasRecommendation)) for o in opportunities} == set(
         SPEC_OPPORTUNITIES["opportunities"][0]["message"])
+    # the same text in two areas is two opportunities
+    same = "Distributed storage devices were not found in this area."
+    assert len(set(graph.subjects(DSO.hasRecommendation, Literal(same, datatype=XSD.string)))) == 2
 
 
 def test_spec_3_2_3_1_1_1_2_opportunity_without_message_round_trips() -> None:
@@ -271,15 +310,21 @@ def test_spec_3_2_3_2_1_1_min_nbr_hems_faulty_is_a_count_of_at_least_one(bad: An
 
 
 def test_spec_3_2_3_2_1_1_setting_triples_with_and_without_postal_code() -> None:
+    """The setting is about its area when it names one; its threshold is a measured property. The
+    global setting (no postal code) is another node than the same value for one area (issue 10,
+    item 4)."""
     graph = dso_saref.saref("fault-min-hems", example("fault-min-hems"))
-    setting = ID["fault-location-setting/min-faulty-hems/3"]
-    assert (setting, RDF.type, DSO.MinimumFaultyHems) in graph
-    assert graph.value(setting, S4GRID.hasValue) == Literal(3, datatype=XSD.integer)
+    setting = the(graph, DSO.FaultLocationSetting)
+    _, value = measured(graph, setting, DSO.MinimumFaultyHems)
+    assert graph.value(value, SAREF.hasValue) == Literal(3, datatype=XSD.integer)
+    assert graph.value(value, SAREF.isMeasuredIn) == OM.one
     assert (setting, SAREF.isAbout, ID["postal-code/4405-123"]) in graph
     everywhere = dso_saref.saref("fault-min-hems", SPEC_FAULT_MIN_HEMS)
-    assert graph.value(setting, SAREF.isAbout) is not None
-    assert everywhere.value(setting, SAREF.isAbout) is None
+    global_setting = the(everywhere, DSO.FaultLocationSetting)
+    assert global_setting != setting
+    assert everywhere.value(global_setting, SAREF.isAbout) is None
     assert not list(everywhere.subjects(RDF.type, DSO.PostalCodeArea))
+    assert not list(graph.predicates(None, S4GRID.hasValue))  # values live on measurements only
 
 
 def test_spec_3_2_3_2_1_1_one_setting_per_message() -> None:
@@ -310,9 +355,9 @@ def test_spec_3_2_3_2_1_2_unit_defaults_to_seconds_and_is_a_closed_vocabulary() 
     assert entry["Min_time_of_interruption_unit"] == "seconds"
     payload = {"Fault_Location_Inputs": [{"Min_time_of_interruption": 3, "Min_time_of_interruption_unit": "minutes"}]}
     graph = dso_saref.saref("fault-min-elapsed-time", payload)
-    (setting,) = graph.subjects(RDF.type, DSO.MinimumInterruptionTime)
-    assert graph.value(setting, S4GRID.hasUnit) == OM["minute-Time"]
-    assert graph.value(setting, S4GRID.hasValue) == Literal("3.0", datatype=XSD.decimal)
+    _, value = measured(graph, the(graph, DSO.FaultLocationSetting), DSO.MinimumInterruptionTime)
+    assert graph.value(value, SAREF.isMeasuredIn) == OM["minute-Time"]
+    assert graph.value(value, SAREF.hasValue) == Literal("3.0", datatype=XSD.decimal)
     alias = {"Fault_Location_Inputs": [{"Min_time_of_interruption": 1, "Min_time_of_interruption_unit": "s"}]}
     assert dso_saref.canonical("fault-min-elapsed-time", alias)["Fault_Location_Inputs"][0][
         "Min_time_of_interruption_unit"] == "seconds"
@@ -337,10 +382,10 @@ def test_spec_3_2_3_2_1_2_one_setting_per_message() -> None:
 
 def test_spec_3_2_3_2_1_2_setting_triples() -> None:
     graph = dso_saref.saref("fault-min-elapsed-time", example("fault-min-elapsed-time"))
-    setting = ID["fault-location-setting/min-interruption-time/180.0/seconds"]
-    assert (setting, RDF.type, DSO.MinimumInterruptionTime) in graph
-    assert graph.value(setting, S4GRID.hasUnit) == OM["second-Time"]
-    assert (setting, SAREF.isAbout, ID["postal-code/4405-123"]) in graph
+    setting = the(graph, DSO.FaultLocationSetting, area=ID["postal-code/4405-123"])
+    _, value = measured(graph, setting, DSO.MinimumInterruptionTime)
+    assert graph.value(value, SAREF.isMeasuredIn) == OM["second-Time"]
+    assert graph.value(value, SAREF.hasValue) == Literal("180.0", datatype=XSD.decimal)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,7 +407,7 @@ def test_spec_3_2_3_2_1_3_subscription_is_accepted_or_denied(status: str) -> Non
     payload = {"status": status, "reason": "couldn't reach postal code 4120-200"}
     assert round_trips("subscription-response", payload) == payload
     graph = dso_saref.saref("subscription-response", payload)
-    response = ID[f"subscription-response/{status}"]
+    response = the(graph, DSO.SubscriptionResponse)
     assert graph.value(response, DSO.hasSubscriptionStatus) == DSO[f"Subscription{status.title()}"]
     assert graph.value(response, DSO.hasReason) == Literal(payload["reason"], datatype=XSD.string)
 
@@ -409,26 +454,39 @@ def test_spec_3_2_3_2_1_4_status_on_off_as_saref_states() -> None:
         ("ID9", "2021-12-03T15:26:20Z"): None}
     graph = dso_saref.saref("hems-status", payload)
     hems = ID["hems/ID1234"]
-    on = ID["hems/ID1234/status/2021-12-03T15%3A11%3A20Z"]
-    off = ID["hems/ID1234/status/2021-12-03T15%3A26%3A20Z"]
-    assert set(graph.objects(hems, SAREF.hasState)) == {on, off}
-    assert (on, RDF.type, SAREF.OnState) in graph
-    assert (off, RDF.type, SAREF.OffState) in graph
+
+    def state(hems_id: str, at: str) -> URIRef:
+        (found,) = (s for s in graph.subjects(DSO.isStateOf, ID[f"hems/{hems_id}"])
+                    if graph.value(s, SAREF.hasTimestamp) == Literal(at, datatype=XSD.dateTime, normalize=False))
+        assert (found, RDF.type, DSO.HemsStatus) in graph
+        return found
+
+    on, off = state("ID1234", "2021-12-03T15:11:20Z"), state("ID1234", "2021-12-03T15:26:20Z")
+    assert set(graph.subjects(DSO.isStateOf, hems)) == {on, off}
+    assert graph.value(on, DSO.hasOnOffState) == DSO.HemsOn
+    assert graph.value(off, DSO.hasOnOffState) == DSO.HemsOff
     assert graph.value(off, DSO.hasAbnormalVoltage) == Literal(True, datatype=XSD.boolean)
     assert graph.value(on, SAREF.hasTimestamp) == Literal("2021-12-03T15:11:20Z", datatype=XSD.dateTime,
                                                           normalize=False)
-    unknown = ID["hems/ID9/status/2021-12-03T15%3A26%3A20Z"]
-    assert list(graph.objects(unknown, RDF.type)) == []  # no Status: the state carries no type
+    assert graph.value(state("ID9", "2021-12-03T15:26:20Z"), DSO.hasOnOffState) is None  # no Status
     bad = copy.deepcopy(payload)
     bad["Voltage_Monitoring"][0]["Status"] = "standby"
     assert locations("hems-status", bad) == ["$.Voltage_Monitoring[0].Status"]
 
 
-def test_spec_3_2_3_2_1_4_hems_node_is_the_hems_voltage_one() -> None:
-    status = dso_saref.saref("hems-status", SPEC_HEMS_STATUS)
-    voltage = dso_saref.saref("hems-voltage", example("hems-voltage"))
-    assert set(status.subjects(RDF.type, DSO.HomeEnergyManagementSystem)) == set(
-        voltage.subjects(RDF.type, DSO.HomeEnergyManagementSystem)) == {ID["hems/ID1234"]}
+@pytest.mark.parametrize("name", ["hems-status-request", "hems-status", "hems-voltage-request", "hems-voltage"])
+def test_spec_3_2_3_2_1_4_and_5_every_message_describes_the_hems_alike(name: str) -> None:
+    """One node, one class and the same description in the four HEMS messages (issue 10, items 3 and
+    5): its identifier and its voltage, a dso:VoltageProperty narrower than s4grid:Voltage."""
+    graph = dso_saref.saref(name, example(name))
+    hems = ID["hems/ID1234"]
+    assert set(graph.subjects(RDF.type, DSO.HomeEnergyManagementSystem)) == {hems}
+    assert graph.value(hems, DSO.hasIdentifier) == Literal("ID1234", datatype=XSD.string)
+    assert set(graph.objects(hems, SAREF.hasProperty)) == {ID["hems/ID1234/voltage"]}
+    assert set(graph.predicate_objects(ID["hems/ID1234/voltage"])) == {
+        (RDF.type, DSO.VoltageProperty), (SKOS.broader, S4GRID.Voltage)}
+    assert {p for p, _ in graph.predicate_objects(hems)} <= {
+        RDF.type, DSO.hasIdentifier, SAREF.hasProperty, DSO.isInPostalCodeArea}
 
 
 def test_spec_3_2_3_2_1_4_one_status_per_hems_and_time() -> None:
@@ -446,19 +504,23 @@ def test_spec_3_2_3_2_1_4_request_printed_fields_accepted() -> None:
     assert locations("hems-status-request", {"Postal_Code": "4405-123"}) == ["$.Hems_ID"]
 
 
-def test_spec_3_2_3_2_1_4_ask_binds_a_subset_of_the_answers_variables() -> None:
-    """The asker binds ?hems, ?hems_id and (when given) the postal code; the answer binds the same
-    values for them, plus the state, so the KE can join them."""
-    ask = dso_saref.to_bindings("hems-status-request", SPEC_HEMS_STATUS_REQUEST)
-    answer_payload = {"Voltage_Monitoring": [{**SPEC_HEMS_STATUS["Voltage_Monitoring"][0], "Postal_Code": "4405-123"}]}
-    answer = dso_saref.to_bindings("hems-status", answer_payload)
-    assert len(ask) == len(answer) == 1
-    assert set(ask[0]) < set(answer[0])
-    assert {k: answer[0][k] for k in ask[0]} == ask[0]
+@pytest.mark.parametrize(("request_name", "answer"), [
+    ("hems-status-request", "hems-status"), ("hems-voltage-request", "hems-voltage")])
+def test_spec_3_2_3_2_1_4_and_5_ask_binds_a_subset_of_the_answers_variables(request_name: str, answer: str) -> None:
+    """The asker binds the HEMS (and, when given, its postal code, a part of both messages); the
+    answer binds the same values for them, plus the state or reading, so the KE can join them."""
+    ask = dso_saref.to_bindings(request_name, example(request_name))
+    given = example(answer)
+    given["Voltage_Monitoring"][0]["Hems_ID"] = example(request_name)["Hems_ID"]
+    told = dso_saref.to_bindings(answer, given)
+    for key, rows in ask.items():
+        answer_key = key.replace(request_name, answer)
+        assert len(rows) == len(told[answer_key]) == 1
+        assert set(rows[0]) <= set(told[answer_key][0])
+        assert {k: told[answer_key][0][k] for k in rows[0]} == rows[0]
     only_id = dso_saref.to_bindings("hems-status-request", {"Hems_ID": "ID1234"})
-    nil = f"<{RDF.nil}>"
-    assert only_id == [{"hems": f"<{ID['hems/ID1234']}>", "hems_id": '"ID1234"', "postal_code": nil,
-                        "postal_code_area": nil}]
+    assert only_id == {"hems-status-request": [{"hems": f"<{ID['hems/ID1234']}>", "hems_id": '"ID1234"',
+                                                "property": f"<{ID['hems/ID1234/voltage']}>"}]}
 
 
 def test_spec_3_2_3_2_1_4_a_hems_lies_in_one_postal_code() -> None:
@@ -473,6 +535,20 @@ def test_spec_3_2_3_2_1_4_a_hems_lies_in_one_postal_code() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # 3.2.3.2.1.5 HEMS voltage (the reference messages, kept working)
+
+
+def test_spec_3_2_3_2_1_5_a_reading_is_a_measurement_of_the_hems_s_voltage() -> None:
+    """Like the other readings (issue 10, item 11): of the HEMS (saref:isMeasurementOf), made by it,
+    relating to its voltage property, in volts, at its time."""
+    graph = dso_saref.saref("hems-voltage", example("hems-voltage"))
+    hems = ID["hems/ID1234"]
+    prop, reading = measured(graph, hems, DSO.VoltageProperty)
+    assert graph.value(reading, SAREF.measurementMadeBy) == hems
+    assert graph.value(reading, SAREF.hasValue) == Literal("240.0", datatype=XSD.decimal)
+    assert graph.value(reading, SAREF.isMeasuredIn) == OM.volt
+    assert graph.value(reading, SAREF.hasTimestamp) == Literal("2021-12-03T15:11:20Z", datatype=XSD.dateTime,
+                                                               normalize=False)
+    assert (prop, RDF.type, S4GRID.Voltage) not in graph  # s4grid:Voltage is an individual, not a class
 
 
 def test_spec_3_2_3_2_1_5_hems_voltage_printed_fields_accepted() -> None:
@@ -491,7 +567,8 @@ def test_spec_3_2_3_3_1_1_request_printed_json_accepted() -> None:
     assert canonical == {"customers_ids": sorted(SPEC_DISAGGREGATED_DATA_REQUEST["customers_ids"])}
     graph = dso_saref.saref("disaggregated-data-request", SPEC_DISAGGREGATED_DATA_REQUEST)
     assert len(set(graph.subjects(RDF.type, DSO.DisaggregatedDataRequest))) == 6
-    assert (ID["customer/xvc989007/disaggregated-data-request"], SAREF.isAbout, ID["customer/xvc989007"]) in graph
+    assert (ID["user/xvc989007/disaggregated-data-request"], SAREF.isAbout, ID["user/xvc989007"]) in graph
+    assert (ID["user/xvc989007"], RDF.type, DSO.EndUser) in graph
     assert locations("disaggregated-data-request", {"customers_ids": []}) == ["$.customers_ids"]
     assert locations("disaggregated-data-request", {"customer_ids": ["x"]}) == ["$.customers_ids", "$.customer_ids"]
 
@@ -501,15 +578,18 @@ def test_spec_3_2_3_3_1_1_disaggregated_data_as_saref_measurements() -> None:
     graph = dso_saref.saref("disaggregated-data", data)
     points = sum(len(load["series"]) for customer in data["customers"] for load in customer["loads"])
     assert len(set(graph.subjects(RDF.type, SAREF.Measurement))) == points
-    load = ID["customer/xvc989007/load/EV"]
-    assert (load, DSO.isLoadOf, ID["customer/xvc989007"]) in graph
+    user = ID["user/xvc989007"]  # the DSO's end user, the same node as in every message (issue 10, item 5)
+    assert (user, RDF.type, DSO.EndUser) in graph
+    load = ID["user/xvc989007/load/EV"]
+    assert (load, DSO.isLoadOf, user) in graph
     assert graph.value(load, DSO.hasLoadType) == Literal("EV", datatype=XSD.string)
-    measurement = ID["customer/xvc989007/load/EV/consumption/2021-12-03T14%3A15%3A00Z"]
+    consumption = ID["user/xvc989007/load/EV/consumption"]
+    (measurement,) = (m for m in graph.subjects(SAREF.relatesToProperty, consumption)
+                      if str(graph.value(m, SAREF.hasTimestamp)) == "2021-12-03T14:15:00Z")
     assert graph.value(measurement, SAREF.isMeasurementOf) == load
-    assert graph.value(measurement, SAREF.relatesToProperty) == ID["customer/xvc989007/load/EV/consumption"]
     assert graph.value(measurement, SAREF.hasValue) == Literal("7.4", datatype=XSD.decimal)
     assert graph.value(measurement, SAREF.isMeasuredIn) == OM.kilowatt
-    heat_pump = ID["customer/ert552555/load/heat_pump/consumption/2021-12-03T14%3A00%3A00Z"]
+    (heat_pump,) = graph.subjects(SAREF.relatesToProperty, ID["user/ert552555/load/heat_pump/consumption"])
     assert graph.value(heat_pump, SAREF.isMeasuredIn) == OM.kilowattHour
 
 
@@ -579,38 +659,41 @@ def test_hostile_identifiers_and_texts_make_no_extra_triples(text: str) -> None:
 
 
 def test_bindings_from_another_party_in_ke_syntax_are_accepted() -> None:
-    """Plain "x" and "x"^^xsd:string are one literal; a time with an offset is read as the same instant."""
-    hems = f"<{ID['hems/ID1234']}>"
-    state = f"<{ID['hems/ID1234/status/2021-12-03T15%3A11%3A20Z']}>"
-    nil = f"<{RDF.nil}>"
-    rows = [{"hems": hems, "hems_id": '"ID1234"^^<http://www.w3.org/2001/XMLSchema#string>', "postal_code": nil,
-             "postal_code_area": nil, "state": state,
-             "timestamp": '"2021-12-03T16:11:20+01:00"^^<http://www.w3.org/2001/XMLSchema#dateTime>',
-             "abnormal_voltage": '"1"^^<http://www.w3.org/2001/XMLSchema#boolean>',
-             "status": f"<{SAREF.OnState}>"}]
-    assert dso_saref.from_bindings("hems-status", rows) == {"Voltage_Monitoring": [
+    """Plain "x" and "x"^^xsd:string are one literal; a time with an offset is read as the same instant;
+    IRIs minted by another party under its own base are read as they are (docs/modelling.md, rule 3)."""
+    peer = "https://sp.example.net/things/"
+    hems, state, voltage = f"<{peer}h1>", f"<{peer}s1>", f"<{peer}h1v>"
+    sets = {"hems-status": [{
+        "hems": hems, "hems_id": '"ID1234"^^<http://www.w3.org/2001/XMLSchema#string>', "property": voltage,
+        "state": state, "timestamp": '"2021-12-03T16:11:20+01:00"^^<http://www.w3.org/2001/XMLSchema#dateTime>',
+        "abnormal_voltage": '"1"^^<http://www.w3.org/2001/XMLSchema#boolean>'}],
+        "hems-status.status": [{"state": state, "timestamp": '"2021-12-03T16:11:20+01:00"^^<http://www.w3.org/'
+                                '2001/XMLSchema#dateTime>', "status": f"<{DSO.HemsOn}>"}]}
+    assert dso_saref.from_bindings("hems-status", sets) == {"Voltage_Monitoring": [
         {"Hems_ID": "ID1234", "Status": "on", "Abnormal_Voltage": True, "timestamp": "2021-12-03T15:11:20Z"}]}
-    plain = [{"hems": hems, "hems_id": '"ID1234"', "postal_code": '"4405-123"',
-              "postal_code_area": f"<{ID['postal-code/4405-123']}>"}]
+    plain = {"hems-status-request": [{"hems": hems, "hems_id": '"ID1234"', "property": voltage}],
+             "hems-status-request.postal-code": [{"hems": hems, "hems_id": '"ID1234"', "postal_code": '"4405-123"',
+                                                  "postal_code_area": f"<{peer}pc>"}]}
     assert dso_saref.from_bindings("hems-status-request", plain) == SPEC_HEMS_STATUS_REQUEST
-    rows = [{"postal_code_area": f"<{ID['postal-code/4120-233']}>", "postal_code": '"4120-233"',
-             "subscription": f"<{ID['postal-code/4120-233/fault-monitoring']}>"}]
+    rows = [{"postal_code_area": f"<{peer}pc>", "postal_code": '"4120-233"', "subscription": f"<{peer}sub>"}]
     assert dso_saref.from_bindings("fault-postal-codes", rows) == {
         "Fault_Location_Inputs": [{"Postal_Code": "4120-233"}]}
-    rows = [{"setting": f"<{ID['fault-location-setting/min-faulty-hems/3']}>",
-             "min_nbr_hems_faulty": '"3"^^<http://www.w3.org/2001/XMLSchema#integer>',
-             "postal_code": nil, "postal_code_area": nil}]
+    rows = [{"setting": f"<{peer}set>", "threshold": f"<{peer}thr>", "threshold_measurement": f"<{peer}m>",
+             "min_nbr_hems_faulty": '"3"^^<http://www.w3.org/2001/XMLSchema#integer>'}]
     assert dso_saref.from_bindings("fault-min-hems", rows) == {"Fault_Location_Inputs": [{"Min_nbr_Hems_faulty": 3}]}
 
 
-def test_bindings_that_contradict_the_minted_iris_are_refused() -> None:
-    rows = [{"hems": f"<{ID['hems/OTHER']}>", "hems_id": '"ID1234"', "postal_code": f"<{RDF.nil}>",
-             "postal_code_area": f"<{RDF.nil}>"}]
-    with pytest.raises(PayloadError) as info:
-        dso_saref.from_bindings("hems-status-request", rows)
-    assert info.value.problems[0].location == "bindings[0].hems"
-    rows = [{"response": f"<{ID['subscription-response/accepted']}>", "status": f"<{DSO.Accepted}>",
-             "reason": f"<{RDF.nil}>"}]
+def test_bindings_outside_the_vocabulary_or_the_parts_are_refused() -> None:
+    rows = [{"response": f"<{ID['subscription-response/x']}>", "status": f"<{DSO.Accepted}>"}]
     with pytest.raises(PayloadError) as info:
         dso_saref.from_bindings("subscription-response", rows)
     assert info.value.problems[0].location == "bindings[0].status"
+    with pytest.raises(PayloadError) as info:  # rdf:nil is no longer a placeholder: a part is left out
+        dso_saref.from_bindings("subscription-response", [{**rows[0], "status": f"<{DSO.SubscriptionDenied}>",
+                                                           "reason": f"<{RDF.nil}>"}])
+    assert info.value.problems[0].location == "bindings[0].reason"
+    with pytest.raises(PayloadError) as info:  # a part's row must hang from a row of its parent
+        dso_saref.from_bindings("subscription-response", {
+            "subscription-response": [{**rows[0], "status": f"<{DSO.SubscriptionDenied}>"}],
+            "subscription-response.reason": [{"response": "<urn:other>", "reason": '"no"'}]})
+    assert info.value.problems[0].location == "bindings['subscription-response.reason']"

@@ -21,8 +21,9 @@ OFFICIAL = [
     "dpv-2.3.ttl", "dpv-2.3-consent.ttl", "dpv-2.3-consent_status.ttl", "qudt-2.1-unit.ttl", "om-2.0.rdf",
     "schemaorg.ttl",
 ]
-#: Namespaces that are the RDF standard itself (no file of ../shared defines them).
-STANDARD = (str(RDF), str(RDFS), str(OWL), "http://www.w3.org/2001/XMLSchema#")
+#: Namespaces that are W3C standards themselves (no file of ../shared defines them); SKOS for
+#: skos:broader, SAREF4GRID's idiom for a property narrower than one of its quantities.
+STANDARD = (str(RDF), str(RDFS), str(OWL), "http://www.w3.org/2001/XMLSchema#", str(SKOS))
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,8 @@ def test_a_misspelt_unit_iri_fails_the_catalog_at_load(tmp_path: Path) -> None:
 def test_om_kiloWatt_is_refused(tmp_path: Path) -> None:
     source = ROOT / "graph_patterns" / "hems-voltage.toml"
     text = source.read_text(encoding="utf-8").replace(
-        "?property a s4grid:Voltage .", "?property a s4grid:Voltage .\n?measurement saref:isMeasuredIn om:kiloWatt .")
+        "?property a dso:VoltageProperty .",
+        "?property a dso:VoltageProperty .\n?measurement saref:isMeasuredIn om:kiloWatt .")
     text = text.replace("[prefixes]", '[prefixes]\nom = "http://www.ontology-of-units-of-measure.org/resource/om-2/"')
     (tmp_path / "hems-voltage.toml").write_text(text, encoding="utf-8")
     with pytest.raises(DescriptionError, match="kiloWatt"):

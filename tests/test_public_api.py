@@ -25,7 +25,8 @@ DOCUMENTED = {
     "ASK_ANSWER", "FORMATS", "POST_REACT",
     "Catalog", "Description", "DescriptionError", "DsoSarefError", "Interaction", "PatternError", "PayloadError",
     "Problem", "Report", "Settings", "UnknownMessageError", "Violation",
-    "canonical", "catalog", "from_bindings", "messages", "saref", "serialize", "to_bindings", "unsaref", "validate",
+    "canonical", "catalog", "from_bindings", "json_schema", "messages", "saref", "serialize", "to_bindings", "unsaref",
+    "validate",
 }
 
 
@@ -137,3 +138,43 @@ def test_validate_engines_agree_on_every_example_and_unknown_engine_is_refused()
         assert fast.conforms and reference.conforms, name
     with pytest.raises(ValueError, match="engine"):
         dso_saref.validate("hems-voltage", {}, engine="fast")
+
+
+def test_unsaref_reads_rdf_text_a_peer_s_graph_and_says_when_the_message_is_absent() -> None:
+    """Issue 11, item 8: Turtle or N-Triples text, a peer's IRIs, and a clear error for no message."""
+    payload = dso_saref.catalog["hems-voltage"].example()
+    peer = dso_saref.Settings(base="https://peer.example.net/things/")
+    graph = dso_saref.saref("hems-voltage", payload, settings=peer)
+    canonical = dso_saref.unsaref("hems-voltage", graph)
+    assert dso_saref.unsaref("hems-voltage", graph.serialize(format="turtle")) == canonical
+    assert dso_saref.unsaref("hems-voltage", graph.serialize(format="nt").encode(), format="nt") == canonical
+    with pytest.raises(dso_saref.PayloadError, match="holds no hems-voltage") as caught:
+        dso_saref.unsaref("hems-voltage", dso_saref.saref("hems-status", dso_saref.catalog["hems-status"].example()))
+    assert caught.value.problems[0].rule == "absent"
+
+
+def test_strings_and_arrays_beyond_the_limits_are_refused_at_their_json_path() -> None:
+    """Issue 15, item 13: configurable limits on size, string length and array length."""
+    from dso_saref.payloads import Limits
+
+    payload = dso_saref.catalog["hems-voltage"].example()
+    payload["Voltage_Monitoring"][0]["Hems_ID"] = "x" * 70_000
+    for data in (payload, json.dumps(payload), json.dumps(payload).encode()):
+        with pytest.raises(dso_saref.PayloadError) as caught:
+            dso_saref.to_bindings("hems-voltage", data)
+        assert [(p.location, p.rule) for p in caught.value.problems] == [
+            ("$.Voltage_Monitoring[0].Hems_ID", "string_length")]
+        report = dso_saref.validate("hems-voltage", data)
+        assert [(e.location, e.rule) for e in report.errors] == [("$.Voltage_Monitoring[0].Hems_ID", "string_length")]
+    roomy = dso_saref.Settings(limits=Limits(string=100_000))
+    assert dso_saref.validate("hems-voltage", payload, settings=roomy).conforms
+    many = {"Voltage_Monitoring": [dict(payload["Voltage_Monitoring"][0], Hems_ID=f"H{i}") for i in range(5)]}
+    tight = dso_saref.Settings(limits=Limits(items=4))
+    with pytest.raises(dso_saref.PayloadError, match="an array of 5 items: the limit is 4"):
+        dso_saref.to_bindings("hems-voltage", many, settings=tight)
+    with pytest.raises(ValueError, match="items limit"):
+        Limits(items=0)
+    for scalar in (None, 3, 2.5, True, "text"):  # a document that is not an object nor an array
+        assert Limits(items=1).check(scalar) == []
+    with pytest.raises(dso_saref.terms.SettingsError, match="limits"):
+        dso_saref.Settings(limits={"string": 5})  # type: ignore[arg-type]

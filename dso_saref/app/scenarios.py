@@ -194,10 +194,9 @@ def hluc5_puc1(world: World) -> str:
                         MeteringData)
     values = len(data.root[0].readings) if data.root else 0
     expect(values == 24, f"expected 24 hourly values of U0001, got {values}")
-    world.refused("SP001", "metering-request", sp.metering_request("U0002", token, s.start, s.end, 2),
-                  "does not cover this end user")
-    world.refused("SP002", "metering-request", sp.metering_request("U0001", token, s.start, s.end, 2),
-                  "another service provider")
+    not_valid = "the authorization token does not give access to this end user's data"  # whoever's token it is
+    world.refused("SP001", "metering-request", sp.metering_request("U0002", token, s.start, s.end, 2), not_valid)
+    world.refused("SP002", "metering-request", sp.metering_request("U0001", token, s.start, s.end, 2), not_valid)
     denied = world.answer("SP001", "authorization-request", sp.authorization_request("U0003", s.start, s.end),
                           AuthorizationResponse)
     expect(not denied.granted, "U0003's consent cannot be granted before the end user decides")

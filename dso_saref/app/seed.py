@@ -1,6 +1,7 @@
 """Reproducible demo data for the reference DSO: one primary substation, two secondary substations, a
 feeder of LV households (some with a HEMS, some with PV), one MV client, the grid topology, a day of
-15-minute readings of every client and substation, two service providers and the end users.
+15-minute readings of every client and substation, two service providers, a third party (all three with
+an agreement with the DSO) and the end users.
 
 Everything random comes from one ``random.Random(seed)``, so the same seed gives the same database::
 
@@ -86,6 +87,7 @@ def seed(backend: DsoBackend, *, seed: int = 7, day: date = date(2021, 9, 27)) -
     grid, parties = backend.grid, backend.parties
     parties.register_service_provider("SP001", knowledge_base_id=SP001, name="HEMS aggregator")
     parties.register_service_provider("SP002", knowledge_base_id=SP002, name="Flexibility provider")
+    parties.register_service_provider("TP001", knowledge_base_id=THIRD_PARTY, name="Third party")  # an agreement
     grid.add_primary_substation("PS01")
     grid.add_secondary_substation("SS01", postal_code="4405-123")
     grid.add_secondary_substation("SS02", postal_code="4200-013")
@@ -175,10 +177,12 @@ def example_needs(summary: SeedSummary) -> list[FlexibilityNeed]:
     ]
 
 
-def seed_world(backend: DsoBackend, *, seed_value: int = 7) -> SeedSummary:
+def seed_world(backend: DsoBackend, *, seed_value: int = 7, open_needs: bool = False) -> SeedSummary:
     """The reproducible seed (:func:`seed`), the data service provider DSP001 and a
     history: the needs of the seed's day (``H1``, ``H2``), published and cleared, so that flexibility
-    historical data has something to show. Safe to run again on the same database."""
+    historical data has something to show. With ``open_needs`` (``serve --seed``), the same two needs
+    (``1``, ``2``) are also published and left open, for service providers to ask for and offer on.
+    Safe to run again on the same database."""
     summary = seed(backend, seed=seed_value)
     backend.parties.register_service_provider("DSP001", knowledge_base_id=DSP001, name="Data service provider")
     history = [n.model_copy(update={"request_id": f"H{n.request_id}"}) for n in example_needs(summary)]
@@ -187,4 +191,10 @@ def seed_world(backend: DsoBackend, *, seed_value: int = 7) -> SeedSummary:
     except NotFound:
         backend.market.publish_needs(history, now=summary.start - timedelta(days=1))
         backend.market.build_activation_plans([n.request_id for n in history], now=summary.start)
+    if open_needs:
+        needs = example_needs(summary)
+        try:
+            backend.market.need(needs[0].request_id)
+        except NotFound:
+            backend.market.publish_needs(needs, now=summary.start - timedelta(days=1))
     return summary

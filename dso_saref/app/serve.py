@@ -28,6 +28,7 @@ from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
+from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "serve"]
@@ -43,7 +44,8 @@ class ServeConfig:
     """What to serve: the KE REST base ``ke_url`` (``None``: no KE), the database ``db`` (a path or
     ``:memory:``), the knowledge base id, whether to load the seed data (with ``seed_value``),
     registration ``attempts`` while the KE is unreachable, how long to wait for the poll thread at
-    shutdown (seconds), and the address of the REST API (``HOST:PORT``; ``None``: no REST API)."""
+    shutdown (seconds), the address of the REST API (``HOST:PORT``; ``None``: no REST API), and the
+    ``credentials`` a reverse proxy in front of the KE asks for."""
 
     ke_url: str | None = DEFAULT_KE_URL
     db: str = ":memory:"
@@ -53,6 +55,7 @@ class ServeConfig:
     attempts: int = 8
     shutdown_timeout: float = 10.0
     rest: str | None = None
+    credentials: Credentials | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def serve(config: ServeConfig, stop: threading.Event, *,
     try:
         backend = DsoBackend(storage)
         if config.seed:
-            summary = seed_world(backend, seed_value=config.seed_value)
+            summary = seed_world(backend, seed_value=config.seed_value, open_needs=True)
             log.info("seed %d loaded: %d end users, %d HEMS, readings of %s", config.seed_value,
                      len(summary.end_users), len(summary.hems), summary.day)
         counter = [0]
@@ -132,7 +135,8 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         if config.ke_url is None:
             stop.wait()
             return ServeOutcome(stopped=True, exchanges=counter[0])
-        client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0))
+        client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0),
+                                       credentials=config.credentials)
         adapter = Adapter(client, "dso", kb_id=config.kb_id, kb_name="dso-saref reference DSO",
                           handlers=logged_handlers(backend.handlers(), counter=counter),
                           backoff=Backoff(attempts=config.attempts))

@@ -16,13 +16,14 @@ from dso_saref.backend.errors import BackendError, NotFound, Refused, StateError
 from dso_saref.backend.lookups import ReadingLookup, TopologyLookup
 from dso_saref.backend.registry import Operation, Outcome
 from dso_saref.backend.service import DsoBackend
-from dso_saref.backend.settings import BackendSettings, VoltageBand
+from dso_saref.backend.settings import BackendSettings, Bounds, VoltageBand
 from dso_saref.backend.storage import Storage
 from dso_saref.exchange import ExchangeContext, Handler, Outgoing  # the contract with carriers, re-exported
 
 __all__ = [
     "BackendError",
     "BackendSettings",
+    "Bounds",
     "DsoBackend",
     "ExchangeContext",
     "Handler",

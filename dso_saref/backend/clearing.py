@@ -15,9 +15,14 @@ more expensive offer is used only when every cheaper one covering the slot is ex
 slots where an offer gets the same quantity are merged into one :class:`Allocation`.
 
 Clearing is **direction-aware** by construction: it runs per need, and a need has one direction and one
-power type, so offers inherit the need's direction and Up and Down flexibility never net out::
+power type, so offers inherit the need's direction and Up and Down flexibility never net out.
 
-    clear(100.0, t0, t3, [Bid("SP1", "a", 0.10, 60.0, t0, t3), Bid("SP2", "b", 0.08, 70.0, t0, t3)])
+A bad bid never fails the market: a bid given twice, with a quantity that is negative or not a finite
+number, a price that is not a finite number, or a window that is empty or outside the need's is set
+aside with its reason (:attr:`Clearing.refused`) and the others are cleared; a need that is not a finite,
+non-negative quantity refuses every bid::
+
+    clear(100.0, t0, t3, [Bid("SP1", "a", 0.10, 60.0, t0, t3), Bid("SP2", "b", 0.08, 70.0, t0, t3)]).allocations
     # -> [Allocation("SP2", "b", t0, t3, 70.0), Allocation("SP1", "a", t0, t3, 30.0)]
 """
 
@@ -29,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Allocation", "Bid", "clear", "merit_key", "natural_key"]
+__all__ = ["Allocation", "Bid", "Clearing", "clear", "merit_key", "natural_key"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,15 @@ class Allocation:
         return self.provider, self.offer_id
 
 
+@dataclass(frozen=True)
+class Clearing:
+    """What clearing a need gave: every ``allocations`` (firm and new, in merit order then time) and the
+    bids it set aside, ``refused`` (``{(provider, offer id): reason}``)."""
+
+    allocations: list[Allocation]
+    refused: dict[tuple[str, str], str]
+
+
 def natural_key(identifier: str) -> tuple[int, int, str]:
     """Order identifiers numerically when they are numbers (``"9"`` before ``"10"``), then as text."""
     if identifier.isascii() and identifier.isdigit():
@@ -78,21 +92,23 @@ def merit_key(bid: Bid) -> tuple[float, tuple[int, int, str], str]:
 
 
 def clear(need: float, start: datetime, end: datetime, bids: Sequence[Bid],
-          firm: Sequence[Allocation] = ()) -> list[Allocation]:
-    """Allocate ``need`` over ``[start, end)`` to ``bids`` in merit order, keeping ``firm`` allocations.
-
-    Returns every allocation (firm and new), in merit order then time. Raises :class:`ValueError` for
-    two bids with one (provider, offer id), a negative quantity, or a bid outside the need's window.
-    """
-    seen: set[tuple[str, str]] = set()
+          firm: Sequence[Allocation] = ()) -> Clearing:
+    """Allocate ``need`` over ``[start, end)`` to ``bids`` in merit order, keeping ``firm`` allocations;
+    bids that cannot be cleared are set aside with a reason (see the module doc). Never raises for
+    what the bids hold."""
+    refused: dict[tuple[str, str], str] = {}
+    valid: dict[tuple[str, str], Bid] = {}
     for bid in bids:
-        if bid.key in seen:
-            raise ValueError(f"offer {bid.offer_id!r} of {bid.provider!r} is given twice")
-        seen.add(bid.key)
-        if bid.quantity < 0 or not math.isfinite(bid.quantity):
-            raise ValueError(f"offer {bid.offer_id!r} has quantity {bid.quantity}")
-        if bid.start < start or bid.end > end or not bid.start < bid.end:
-            raise ValueError(f"offer {bid.offer_id!r} lies outside the need's window")
+        problem = _bid_problem(bid, start, end, need)
+        if bid.key in valid or bid.key in refused:
+            problem = "the offer is given twice"
+            valid.pop(bid.key, None)
+        if problem is not None:
+            refused[bid.key] = f"offer {bid.offer_id!r} of {bid.provider!r}: {problem}"
+        else:
+            valid[bid.key] = bid
+    bids = list(valid.values())
+    firm = [a for a in firm if a.key not in refused and math.isfinite(a.quantity)]
     tolerance = 1e-12 * max(1.0, abs(need))
     cuts = {start, end}
     for item in (*bids, *firm):
@@ -123,7 +139,20 @@ def clear(need: float, start: datetime, end: datetime, bids: Sequence[Bid],
         for piece_start, piece_end, quantity in _merge(pieces):
             out.append(Allocation(key[0], key[1], piece_start, piece_end, quantity))
     out.sort(key=lambda a: (price.get(a.key, (math.inf, natural_key(a.offer_id), a.provider)), a.start))
-    return out
+    return Clearing(out, refused)
+
+
+def _bid_problem(bid: Bid, start: datetime, end: datetime, need: float) -> str | None:
+    """Why ``bid`` cannot be cleared against a need of ``need`` over ``[start, end)``, or ``None``."""
+    if not (math.isfinite(need) and need >= 0):
+        return f"the need's quantity {need} is not a finite, non-negative number"
+    if not (math.isfinite(bid.quantity) and bid.quantity >= 0):
+        return f"quantity {bid.quantity} is not a finite, non-negative number"
+    if not math.isfinite(bid.price):
+        return f"price {bid.price} is not a finite number"
+    if not bid.start < bid.end or bid.start < start or bid.end > end:
+        return "its window is empty or outside the need's"
+    return None
 
 
 def _merge(pieces: list[tuple[datetime, datetime, float]]) -> list[tuple[datetime, datetime, float]]:

@@ -12,9 +12,10 @@ at once::
 
 Asking again with the same (end user, provider, window) returns the current state of that consent, so a
 provider polls its authorization request until the end user has decided.
-:meth:`ConsentRegistry.authorization` checks a token for one access (right token, right provider, right
-end user, data window inside the consented window, neither revoked nor expired) inside the transaction
-of the access, which logs the access or the refusal in the registry of operations.
+:meth:`ConsentRegistry.locked_by_token` reads the consent of a token inside the transaction of one
+access; whether it serves that access (right provider, right end user, data window inside the consented
+window, neither revoked nor expired) is for the access policy (:mod:`dso_saref.backend.policy`) to say,
+which registers the access or the refusal in the registry of operations.
 
 **Concurrency.** An access reads the consent with a shared row lock (``FOR SHARE``) in the same
 transaction that reads the data and logs the access; grant, refusal and revocation lock the consent for
@@ -174,15 +175,12 @@ class ConsentRegistry:
 
     # -- at each access -----------------------------------------------------------------------------
 
-    def authorization(self, db: Transaction, token: str | None, *, provider: str | None, end_user: str,
-                      start: datetime, end: datetime, now: datetime) -> tuple[Consent | None, str | None]:
-        """Inside the access's transaction ``db``: the consent of ``token`` (locked against revocation until
-        ``db`` ends) and why it does not let ``provider`` read ``end_user``'s data over ``[start, end)``
-        at ``now`` (``None`` when it does). The caller logs the access or the refusal in ``db``."""
-        row = db.execute("SELECT * FROM consents WHERE token = ? FOR SHARE", (token,)).fetchone() if token else None
-        consent = _consent(row) if row is not None else None
-        return consent, _refusal(consent, provider=provider, end_user=end_user, start=start, end=end, now=now,
-                                 token=token)
+    def locked_by_token(self, db: Transaction, token: str) -> Consent | None:
+        """Inside the access's transaction ``db``: the consent that issued ``token`` (``None`` when none
+        did), locked against revocation until ``db`` ends. Whether it serves an access is the access
+        policy's to say (:meth:`dso_saref.backend.policy.AccessPolicy.user_data`)."""
+        row = db.execute("SELECT * FROM consents WHERE token = ? FOR SHARE", (token,)).fetchone()
+        return _consent(row) if row is not None else None
 
     def live_windows(self, db: Transaction, provider: str, now: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
         """Inside the access's transaction ``db``: ``{client id: [(start, end), ...]}`` of the consents granted
@@ -228,25 +226,3 @@ class ConsentRegistry:
 _OUTCOMES = {ConsentState.PENDING: Outcome.PENDING, ConsentState.GRANTED: Outcome.GRANTED,
              ConsentState.REFUSED: Outcome.REFUSED}
 
-
-def _refusal(consent: Consent | None, *, provider: str | None, end_user: str, start: datetime, end: datetime,
-             now: datetime, token: str | None) -> str | None:
-    """Why ``consent`` does not allow the access, or ``None`` when it does."""
-    if not token:
-        return "an authorization token is required for an end user's data"
-    if consent is None:
-        return "unknown authorization token"
-    if provider is None or consent.service_provider != provider:
-        return "the token was issued to another service provider"
-    if consent.end_user != end_user:
-        return "the token does not cover this end user"
-    state = consent.state(now)
-    if state is ConsentState.REVOKED:
-        return "the consent was revoked by the end user"
-    if state is ConsentState.EXPIRED:
-        return "the authorization token has expired"
-    if state is not ConsentState.GRANTED:
-        return f"the consent is {state.value}"
-    if start < consent.start or end > consent.end:
-        return "the requested window is outside the consented window"
-    return None

@@ -44,8 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from dso_saref.backend.errors import Refused
-from dso_saref.backend.parties import Parties
+from dso_saref.backend.policy import AccessPolicy, Code
 from dso_saref.backend.quantile import QuantileLine, quantile_line
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
@@ -239,10 +238,10 @@ class ElasticityService:
     run it itself), or sending the input to a service provider and recording its output; every run is
     kept in ``elasticity_runs``."""
 
-    def __init__(self, storage: Storage, parties: Parties, registry: OperationsRegistry,
+    def __init__(self, storage: Storage, policy: AccessPolicy, registry: OperationsRegistry,
                  settings: BackendSettings) -> None:
         self._storage = storage
-        self._parties = parties
+        self._policy = policy
         self._registry = registry
         self._settings = settings
 
@@ -253,19 +252,19 @@ class ElasticityService:
             output = elasticity_output(message, tz=self._settings.timezone,
                                        quantiles=self._settings.elasticity_quantiles)
         except ValueError as exc:
-            self._registry.log(at=now, actor=requester, operation="elasticity-input", outcome=Outcome.REFUSED,
-                               subject=",".join(sorted({r.userID for r in message.user_profile}))[:200],
-                               reason=str(exc))
-            raise Refused(str(exc)) from exc
+            raise self._policy.refuse("elasticity-input", requester, now, code=Code.INVALID, reason=str(exc),
+                                      subject=",".join(sorted({r.userID for r in message.user_profile}))) from exc
         self._store(output, requester, len(message.user_profile), METHOD, now)
         return output
 
     def request(self, message: ElasticityInput, *, provider_id: str, now: datetime) -> Outgoing[ElasticityInput]:
-        """Send an input to a service provider's elasticity service; the reference is the user id."""
-        provider = self._parties.provider(provider_id)
+        """Send an input to a service provider's elasticity service; the reference is the user id. Raises
+        :class:`~dso_saref.backend.errors.Refused` (registered) for a provider that does not serve the
+        profile's end user (see :mod:`dso_saref.backend.policy`)."""
+        users = sorted({r.userID for r in message.user_profile})
+        provider = self._policy.recipient("elasticity-input", provider_id, now, end_users=users)
         self._registry.log(at=now, actor=DSO, operation="elasticity-input", outcome=Outcome.SENT,
                            subject=provider.id, reason=f"{len(message.user_profile)} readings")
-        users = sorted({r.userID for r in message.user_profile})
         return Outgoing(message, recipient=provider.knowledge_base_id, reference=",".join(users))
 
     def record_output(self, output: ElasticityOutput, *, provider_id: str, now: datetime) -> None:

@@ -4,9 +4,10 @@
     ├── StorageError    the database cannot be opened, migrated, read or written (wraps the driver's
     │   │               error: sqlite3.Error or psycopg.Error)
     │   └── ConstraintError  a write that a constraint of the schema refused (unique key, foreign key, check)
-    ├── Refused         a request the DSO refuses for a reason the requester may know (no valid token,
-    │                   zone too small to anonymise, unknown requester); already written to the
-    │                   registry of operations when raised
+    ├── Refused         a request the DSO refuses (no agreement, no valid token, data below k, malformed,
+    │                   out of bounds): ``reason`` is what the requester may read, ``code`` the kind of
+    │                   refusal, ``detail`` what the registry keeps; already registered and logged by
+    │                   :mod:`dso_saref.backend.policy` when raised
     ├── NotFound        an identifier the backend does not know (consent, need, HEMS, offer)
     └── StateError      an operation that the current state forbids (grant a refused consent,
                         publish a need twice, shrink a need)
@@ -42,10 +43,15 @@ class ConstraintError(StorageError):
 
 
 class Refused(BackendError):
-    """The DSO refuses a request; ``reason`` says why in words the requester may read."""
+    """The DSO refuses a request: ``reason`` says why in words the requester may read (it never
+    discloses what the refusal protects), ``code`` is the kind of refusal (a
+    :class:`~dso_saref.backend.policy.Code` value, for logs and metrics) and ``detail`` the DSO's own
+    account of it, kept in the registry of operations (``reason`` when not given)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: str = "refused", detail: str | None = None) -> None:
         self.reason = reason
+        self.code = code
+        self.detail = reason if detail is None else detail
         super().__init__(reason)
 
 

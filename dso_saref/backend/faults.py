@@ -29,6 +29,7 @@ from datetime import datetime
 
 from dso_saref.backend.errors import NotFound
 from dso_saref.backend.parties import Parties
+from dso_saref.backend.policy import AccessPolicy, Code
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
 from dso_saref.exchange import Outgoing
@@ -83,9 +84,10 @@ class FaultEvent:
 class FaultLocation:
     """Settings, subscriptions, notifications and fault events of one :class:`Storage`."""
 
-    def __init__(self, storage: Storage, parties: Parties, registry: OperationsRegistry) -> None:
+    def __init__(self, storage: Storage, parties: Parties, policy: AccessPolicy, registry: OperationsRegistry) -> None:
         self._storage = storage
         self._parties = parties
+        self._policy = policy
         self._registry = registry
 
     # -- settings and subscriptions (DSO -> service provider) -----------------------------------------
@@ -179,15 +181,17 @@ class FaultLocation:
     def receive_fault_notification(self, notification: FaultNotification, *, requester: str,
                                    now: datetime) -> Acknowledgement:
         """Record a fault notification and raise the fault events whose thresholds hold (module doc);
-        rejected when the requester is unknown or a postal code is not subscribed with it."""
+        rejected when a postal code is not subscribed with the requester. Raises
+        :class:`~dso_saref.backend.errors.Refused` for a requester without an agreement."""
         reference = notification.Fault_Location_ID
-        provider = self._parties.provider_for(requester)
-        if provider is None:
-            return self._reject(requester, reference, "unknown service provider", now)
+        provider = self._policy.provider(requester, "fault-notification", now, subject=reference or "")
         accepted = {s.postal_code for s in self.subscriptions(provider.id) if s.subscription == "accepted"}
         missing = [e.Postal_Code for e in notification.Fault_Location_Identification if e.Postal_Code not in accepted]
         if missing:
-            return self._reject(provider.id, reference, f"no accepted subscription for {', '.join(missing)}", now)
+            reason = f"no accepted subscription for {', '.join(missing)}"
+            self._policy.refuse("fault-notification", provider.id, now, code=Code.INVALID, reason=reason,
+                                subject=reference or "", outcome=Outcome.REJECTED)
+            return Acknowledgement(status=Status.REJECTED, reference=reference, reason=reason)
         notes = []
         with self._storage.transaction("fault-notification") as db:
             for code in sorted({e.Postal_Code for e in notification.Fault_Location_Identification}):
@@ -265,11 +269,6 @@ class FaultLocation:
                 if event is not None:
                     raised.append(event)
         return [e for e in self.fault_events() if e.id in raised]
-
-    def _reject(self, actor: str, reference: str | None, reason: str, now: datetime) -> Acknowledgement:
-        self._registry.log(at=now, actor=actor, operation="fault-notification", subject=reference or "",
-                           outcome=Outcome.REJECTED, reason=reason)
-        return Acknowledgement(status=Status.REJECTED, reference=reference, reason=reason)
 
     # -- events -------------------------------------------------------------------------------------------
 

@@ -33,7 +33,9 @@ from dso_saref.backend.errors import NotFound, StateError
 from dso_saref.backend.grid import GridData
 from dso_saref.backend.metering import to_base_unit
 from dso_saref.backend.parties import Parties
+from dso_saref.backend.policy import AccessPolicy, Code
 from dso_saref.backend.registry import OperationsRegistry, Outcome
+from dso_saref.backend.settings import Bounds
 from dso_saref.backend.storage import Row, Storage, Transaction, from_db_time, to_db_time
 from dso_saref.exchange import Outgoing
 from dso_saref.messages.common import PowerType, Status
@@ -79,11 +81,14 @@ class OfferRecord:
 class FlexibilityMarket:
     """Needs, offers, clearing and activation plans of one :class:`Storage`."""
 
-    def __init__(self, storage: Storage, grid: GridData, parties: Parties, registry: OperationsRegistry) -> None:
+    def __init__(self, storage: Storage, grid: GridData, parties: Parties, policy: AccessPolicy,
+                 registry: OperationsRegistry, bounds: Bounds | None = None) -> None:
         self._storage = storage
         self._grid = grid
         self._parties = parties
+        self._policy = policy
         self._registry = registry
+        self._bounds = bounds or Bounds()
 
     # -- needs ----------------------------------------------------------------------------------------
 
@@ -91,7 +96,8 @@ class FlexibilityMarket:
                       kind: str = "day-ahead") -> FlexibilityNeeds:
         """Store new needs (all or none) and return the publication to post to every provider (3.2.2.2.1.1).
         Raises :class:`StateError` for a request id already used, a unit that does not fit the power
-        type, an unknown eligible meter or zone, or an unknown ``kind``."""
+        type, a quantity above ``Bounds.max_power``, an unknown eligible meter or zone, or an unknown
+        ``kind``."""
         if kind not in ("day-ahead", "intraday"):
             raise StateError(f"kind must be day-ahead or intraday, not {kind!r}")
         message = FlexibilityNeeds(list(needs))
@@ -105,6 +111,9 @@ class FlexibilityMarket:
                 if need.unit not in _UNITS_OF[need.power_type]:
                     raise StateError(f"need {need.request_id}: unit {need.unit} does not fit {need.power_type.value} "
                                      "power")
+                beyond = self._bounds.power_problem("needs", need.needs, need.unit)
+                if beyond:
+                    raise StateError(f"need {need.request_id}: {beyond}")
                 missing = sorted(set(need.eligible_clients) - known)
                 if missing:
                     raise StateError(f"need {need.request_id}: unknown eligible meters {', '.join(missing)}")
@@ -126,7 +135,7 @@ class FlexibilityMarket:
     def add_to_needs(self, additions: Mapping[str, float], *, now: datetime) -> FlexibilityNeeds:
         """Intraday adjustment (HLUC 10 PUC 2): add to existing needs (in each need's unit) and re-open
         them; returns the updated needs to publish. Raises :class:`NotFound` or :class:`StateError`
-        (an addition that is not positive)."""
+        (an addition that is not positive, or a total above ``Bounds.max_power``)."""
         with self._storage.transaction("flexibility-needs adjustment") as db:
             for request_id, extra in sorted(additions.items()):
                 if not extra > 0:
@@ -135,6 +144,9 @@ class FlexibilityMarket:
                                  (request_id,)).fetchone()
                 if row is None:
                     raise NotFound(f"unknown need {request_id!r}")
+                beyond = self._bounds.power_problem("needs", row["quantity"] + extra, row["unit"])
+                if beyond:
+                    raise StateError(f"need {request_id}: with {extra:g} {row['unit']} more, {beyond}")
                 db.execute("UPDATE flexibility_needs SET quantity = quantity + ?, status = 'open', version = version "
                            "+ 1, updated_at = ? WHERE request_id = ?", (extra, to_db_time(now), request_id))
                 db.execute("UPDATE flexibility_offers SET status = 'received' WHERE request_id = ? "
@@ -170,7 +182,7 @@ class FlexibilityMarket:
     def needs_request(self, request: FlexibilityNeedsRequest, *, requester: str, now: datetime) -> FlexibilityNeeds:
         """The open needs overlapping the requested window (3.2.2.1.1.1), logged."""
         records = self.needs(start=request.start, end=request.end, status="open")
-        self._registry.log(at=now, actor=self._actor(requester), operation="flexibility-needs-request",
+        self._registry.log(at=now, actor=self._policy.requester(requester).actor, operation="flexibility-needs-request",
                            subject="", outcome=Outcome.SERVED, reason=f"{len(records)} open needs")
         return FlexibilityNeeds([r.need for r in records])
 
@@ -187,25 +199,30 @@ class FlexibilityMarket:
 
     def receive_offers(self, offers: FlexibilityOffers, *, requester: str, now: datetime) -> Acknowledgement:
         """Validate and store a provider's offers (3.2.2.1.1.2), all or none; the acknowledgement is
-        ``accepted`` only once they are committed. ``reference`` lists the offer ids."""
+        ``accepted`` only once they are committed. ``reference`` lists the offer ids. A quantity or price
+        outside ``Bounds`` rejects the posting naming the field (``$[0].offer``). Raises
+        :class:`~dso_saref.backend.errors.Refused` for a requester without an agreement."""
         reference = ",".join(sorted({o.offer_id for o in offers.root}, key=natural_key)) or None
-        provider = self._parties.provider_for(requester)
-        if provider is None:
-            return self._reject(requester, reference, "unknown service provider: no agreement with the DSO", now)
+        provider = self._policy.provider(requester, "flexibility-offers", now, subject=reference or "")
         with self._storage.transaction("flexibility-offers") as db:
             _lock_needs(db, {o.request_id for o in offers.root})
             problems: list[str] = []
             fresh: list[FlexibilityOffer] = []
-            for offer in offers.root:
-                problem, known = self._check_offer(offer, provider.id)
+            beyond = False
+            for index, offer in enumerate(offers.root):
+                limits = [p for p in (self._bounds.power_problem(f"$[{index}].offer", offer.offer, offer.unit),
+                                      self._bounds.price_problem(f"$[{index}].price", offer.price)) if p]
+                problem, known = ("; ".join(limits), False) if limits else self._check_offer(offer, provider.id)
+                beyond = beyond or bool(limits)
                 if problem:
                     problems.append(f"offer {offer.offer_id} for need {offer.request_id}: {problem}")
                 elif not known:
                     fresh.append(offer)
             if problems:
                 reason = "; ".join(problems)
-                self._registry.write(db, at=now, actor=provider.id, operation="flexibility-offers",
-                                     subject=reference or "", outcome=Outcome.REJECTED, reason=reason)
+                self._policy.refuse("flexibility-offers", provider.id, now, reason=reason, subject=reference or "",
+                                    code=Code.OUT_OF_BOUNDS if beyond else Code.INVALID, db=db,
+                                    outcome=Outcome.REJECTED)
                 return Acknowledgement(status=Status.REJECTED, reference=reference, reason=reason)
             for offer in fresh:
                 db.execute('INSERT INTO flexibility_offers (request_id, provider_id, offer_id, quantity, unit, price, '
@@ -247,11 +264,6 @@ class FlexibilityMarket:
         if ineligible:
             return f"meters {', '.join(ineligible)} are not eligible for this need", False
         return None, False
-
-    def _reject(self, actor: str, reference: str | None, reason: str, now: datetime) -> Acknowledgement:
-        self._registry.log(at=now, actor=actor, operation="flexibility-offers", subject=reference or "",
-                           outcome=Outcome.REJECTED, reason=reason)
-        return Acknowledgement(status=Status.REJECTED, reference=reference, reason=reason)
 
     def offer(self, request_id: str, offer_id: str, provider_id: str) -> OfferRecord | None:
         """The stored offer, or ``None``."""
@@ -317,14 +329,27 @@ class FlexibilityMarket:
 
     def _clear_need(self, db: Transaction, record: NeedRecord,
                     now: datetime) -> list[tuple[str, ActivationPlanEntry]]:
+        """Clear one need; an offer that cannot be cleared (outside the bounds, a unit of the other power
+        type, a bad window) is rejected alone, registered with its reason, and gets ``activation: false``."""
         need = record.need
         offers = self.offers(need.request_id)
-        scale = {(o.provider_id, o.offer.offer_id): _factor(o.offer.unit, need.unit) for o in offers}
-        bids = [Bid(o.provider_id, o.offer.offer_id, o.offer.price, o.offer.offer * scale[(o.provider_id,
-                    o.offer.offer_id)], o.offer.start, o.offer.end) for o in offers]
+        refused: dict[tuple[str, str], str] = {}
+        bids, scale = [], {}
+        for o in offers:
+            key = (o.provider_id, o.offer.offer_id)
+            problem = self._clearing_problem(o.offer, need)
+            if problem:
+                refused[key] = f"offer {o.offer.offer_id!r} of {o.provider_id!r}: {problem}"
+                continue
+            scale[key] = _factor(o.offer.unit, need.unit)
+            bids.append(Bid(o.provider_id, o.offer.offer_id, o.offer.price, o.offer.offer * scale[key], o.offer.start,
+                            o.offer.end))
+        beyond = set(refused)
         firm = [a for a in self.allocations(need.request_id)
-                if _status_of(offers, a.key) in ("accepted", "activated")]
-        allocations = clear(need.needs, need.start, need.end, bids, firm)
+                if a.key not in refused and _status_of(offers, a.key) in ("accepted", "activated")]
+        cleared = clear(need.needs, need.start, need.end, bids, firm)
+        refused.update(cleared.refused)
+        allocations = [a for a in cleared.allocations if a.key not in refused]
         before: dict[tuple[str, str], list[tuple[datetime, datetime, float]]] = {}
         for a in firm:
             before.setdefault(a.key, []).append((a.start, a.end, a.quantity))
@@ -348,14 +373,26 @@ class FlexibilityMarket:
                 out.append((o.provider_id, ActivationPlanEntry(
                     request_id=need.request_id, offer_id=o.offer.offer_id, activation=False, quantity=0.0,
                     unit=o.offer.unit, start=o.offer.start, end=o.offer.end)))
+            if key in refused:
+                code = Code.OUT_OF_BOUNDS if key in beyond else Code.INVALID
+                self._policy.refuse("clearing", o.provider_id, now, code=code, reason=refused[key],
+                                    subject=need.request_id, db=db, outcome=Outcome.REJECTED)
             db.execute("UPDATE flexibility_offers SET status = ? WHERE request_id = ? AND provider_id = ? AND "
                        "offer_id = ?", (status, need.request_id, o.provider_id, o.offer.offer_id))
         db.execute("UPDATE flexibility_needs SET status = 'cleared', updated_at = ? WHERE request_id = ?",
                    (to_db_time(now), need.request_id))
         self._registry.write(db, at=now, actor=DSO, operation="clearing", subject=need.request_id,
                              outcome=Outcome.ACCEPTED, reason=f"{len({a.key for a in allocations})} of "
-                             f"{len(offers)} offers activated")
+                             f"{len(offers)} offers activated" + (f", {len(refused)} refused" if refused else ""))
         return out
+
+    def _clearing_problem(self, offer: FlexibilityOffer, need: FlexibilityNeed) -> str | None:
+        """Why a stored offer cannot take part in the clearing of ``need`` (bounds tightened since it was
+        received, a unit of the other power type), or ``None``."""
+        if offer.unit not in _UNITS_OF[need.power_type]:
+            return f"unit {offer.unit} does not fit a {need.power_type.value} power need"
+        return self._bounds.power_problem("offer", offer.offer, offer.unit) or self._bounds.price_problem(
+            "price", offer.price)
 
     def allocations(self, request_id: str) -> list[Allocation]:
         """The current allocations of a need (in the need's unit), by start."""
@@ -385,10 +422,6 @@ class FlexibilityMarket:
             self._registry.write(db, at=now, actor=plan["provider_id"], operation="activation-plan",
                                  subject=str(plan_id), outcome=Outcome.ACCEPTED if accepted else Outcome.REJECTED,
                                  reason=acknowledgement.reason or "")
-
-    def _actor(self, requester: str) -> str:
-        provider = self._parties.provider_for(requester)
-        return provider.id if provider is not None else requester
 
 
 def _lock_needs(db: Transaction, request_ids: Iterable[str]) -> None:

@@ -67,6 +67,9 @@ READING_KINDS: dict[str, ReadingKind] = {
 
 _KIND_OF_MODEL = {kind.model: kind for kind in READING_KINDS.values()}
 
+#: The columns of the topology that name a grid asset serving the entry's client.
+_ASSET_COLUMNS = ("secondary_substation", "ss_feeder", "primary_substation", "ps_feeder")
+
 
 @dataclass(frozen=True)
 class Client:
@@ -193,6 +196,22 @@ class GridData:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._storage.query(f"SELECT * FROM grid_topology{where} ORDER BY client_id", params)
         return GridTopology([GridTopologyEntry(**dict(r)) for r in rows])
+
+    def customers_served(self, asset_ids: Iterable[str]) -> dict[str, int]:
+        """How many clients (LV and MV) each grid asset of ``asset_ids`` serves according to the topology:
+        a secondary or primary substation, or an SS or PS feeder, by id. An id the topology does not name
+        serves 0."""
+        wanted = sorted(set(asset_ids))
+        counts = dict.fromkeys(wanted, 0)
+        if not wanted:
+            return counts
+        marks = ", ".join("?" for _ in wanted)
+        served = " UNION ".join(f"SELECT {column} AS asset, client_id FROM grid_topology WHERE {column} IN ({marks})"
+                                for column in _ASSET_COLUMNS)
+        rows = self._storage.query(f"SELECT asset, COUNT(DISTINCT client_id) AS n FROM ({served}) s GROUP BY asset",
+                                   wanted * len(_ASSET_COLUMNS))
+        counts.update({r["asset"]: int(r["n"]) for r in rows})
+        return counts
 
     # -- readings --------------------------------------------------------------------------------------
 

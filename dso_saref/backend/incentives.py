@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dso_saref.backend.errors import NotFound
+from dso_saref.backend.policy import AccessPolicy, Code
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
 from dso_saref.exchange import Outgoing
@@ -51,22 +52,25 @@ class UserPreferences:
 class IncentiveDesk:
     """Incentive offers, their responses and user preferences of one :class:`Storage`."""
 
-    def __init__(self, storage: Storage, registry: OperationsRegistry) -> None:
+    def __init__(self, storage: Storage, policy: AccessPolicy, registry: OperationsRegistry) -> None:
         self._storage = storage
+        self._policy = policy
         self._registry = registry
 
     def offer(self, *, end_user: str, recipient: str, contracted_power: float, incentive: float, start: datetime,
               end: datetime, now: datetime, contracted_power_unit: str = "kW", incentive_unit: str = "EUR/kWh",
               offer_id: str | None = None) -> Outgoing[IncentiveOffer]:
         """Store and return an incentive offer for ``end_user``, to send to ``recipient`` (a knowledge-base
-        id); the outgoing reference is the offer id. Raises :class:`NotFound` for an unknown end user and
-        :class:`ValueError` (pydantic) for invalid values."""
+        id); the outgoing reference is the offer id. Raises :class:`NotFound` for an unknown end user,
+        :class:`~dso_saref.backend.errors.Refused` (registered) for a recipient that does not serve the end
+        user (see :mod:`dso_saref.backend.policy`) and :class:`ValueError` (pydantic) for invalid values."""
         message = IncentiveOffer(offer_id=offer_id or str(uuid.uuid4()), end_user=end_user,
                                  contracted_power=contracted_power, contracted_power_unit=contracted_power_unit,
                                  incentive=incentive, incentive_unit=incentive_unit, start=start, end=end)
+        if self._storage.query_one("SELECT 1 FROM end_users WHERE id = ?", (end_user,)) is None:
+            raise NotFound(f"unknown end user {end_user!r}")
+        self._policy.recipient("incentive-offer", recipient, now, end_users=[end_user])
         with self._storage.transaction("incentive-offer") as db:
-            if db.execute("SELECT 1 FROM end_users WHERE id = ?", (end_user,)).fetchone() is None:
-                raise NotFound(f"unknown end user {end_user!r}")
             db.execute('INSERT INTO incentive_offers (offer_id, end_user, recipient, contracted_power, '
                        'contracted_power_unit, incentive, incentive_unit, start, "end", sent_at, status) '
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent')",
@@ -97,8 +101,9 @@ class IncentiveDesk:
                 reason = "the offer has expired"
             subject = response.end_user
             if reason is not None:
-                self._registry.write(db, at=now, actor=requester, operation="incentive-response", subject=subject,
-                                     outcome=Outcome.REJECTED, reason=f"offer {response.offer_id}: {reason}")
+                self._policy.refuse("incentive-response", requester, now, code=Code.INVALID, subject=subject, db=db,
+                                    reason=reason, detail=f"offer {response.offer_id}: {reason}",
+                                    outcome=Outcome.REJECTED)
                 return Acknowledgement(status=Status.REJECTED, reference=response.offer_id, reason=reason)
             if row["status"] == "sent":
                 db.execute("UPDATE incentive_offers SET status = ?, responded_at = ? WHERE offer_id = ?",

@@ -22,7 +22,9 @@ than ``k`` households. MV clients are not households and are left out.
 the end date (24:00, inclusive) in the DSO's time zone, historical or forecast alike; needs starting at
 the same time in the same direction and power type are summed (in the unit of the first).
 
-Every access is written to the registry of operations; every refusal is logged before it is raised.
+Who may have which data is the access policy's to say (:mod:`dso_saref.backend.policy`: a live consent
+under a token, at least k households); every access is written to the registry of operations and every
+refusal is registered and logged by the policy before it is raised.
 """
 
 from __future__ import annotations
@@ -30,15 +32,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, NoReturn
+from typing import Any
 
 from dso_saref.backend.aggregation import QUARTER, bucket_bounds, bucket_query, bucket_start, floor_quarter, midnight
-from dso_saref.backend.consent import ConsentRegistry
-from dso_saref.backend.errors import Refused
-from dso_saref.backend.grid import GridData
+from dso_saref.backend.errors import NotFound
 from dso_saref.backend.parties import Parties
+from dso_saref.backend.policy import AccessPolicy
 from dso_saref.backend.registry import OperationsRegistry, Outcome
-from dso_saref.backend.settings import BackendSettings
+from dso_saref.backend.settings import POWER_UNITS, BackendSettings
 from dso_saref.backend.storage import Storage, Transaction, from_db_time, to_db_time
 from dso_saref.messages.data_sharing import (
     DataType,
@@ -53,13 +54,9 @@ from dso_saref.messages.data_sharing import (
 
 __all__ = ["QUARTER", "MeteringService", "aggregate", "bucket_bounds", "to_base_unit"]
 
-#: Factor to the base unit (kW or kVAr) of each flexibility unit.
-_BASE = {"kW": ("kW", 1.0), "MW": ("kW", 1000.0), "kVAr": ("kVAr", 1.0), "MVAr": ("kVAr", 1000.0)}
-
-
 def to_base_unit(quantity: float, unit: str) -> tuple[float, str]:
     """``quantity`` in ``unit`` expressed in kW (active) or kVAr (reactive)."""
-    base, factor = _BASE[unit]
+    base, factor = POWER_UNITS[unit]
     return quantity * factor, base
 
 
@@ -87,19 +84,19 @@ def aggregate(series: Iterable[tuple[datetime, float]], granularity: Granularity
 
 
 class MeteringService:
-    """Answers metering, anonymised and flexibility data requests from one :class:`Storage`."""
+    """Answers metering, anonymised and flexibility data requests from one :class:`Storage`, under the
+    access policy (:mod:`dso_saref.backend.policy`)."""
 
-    def __init__(self, storage: Storage, grid: GridData, parties: Parties, consents: ConsentRegistry,
-                 registry: OperationsRegistry, settings: BackendSettings) -> None:
+    def __init__(self, storage: Storage, parties: Parties, policy: AccessPolicy, registry: OperationsRegistry,
+                 settings: BackendSettings) -> None:
         self._storage = storage
-        self._grid = grid
         self._parties = parties
-        self._consents = consents
+        self._policy = policy
         self._registry = registry
         self._settings = settings
 
     def metering(self, request: MeteringRequest, *, requester: str, now: datetime) -> MeteringData:
-        """The metering data a request asks for; raises :class:`Refused` (already logged)."""
+        """The metering data a request asks for; raises :class:`Refused` (already registered)."""
         if request.data_type is DataType.USER:
             return self.user_metering(request, requester=requester, now=now)
         return self.zone_metering(request, requester=requester, now=now)
@@ -108,54 +105,37 @@ class MeteringService:
 
     def user_metering(self, request: MeteringRequest, *, requester: str, now: datetime) -> MeteringData:
         """An end user's net active power at the requested granularity, for the provider holding a valid
-        token; raises :class:`Refused` (logged) otherwise.
+        token; raises :class:`Refused` (registered) otherwise.
 
         The token is checked, the data read and the access logged in one transaction holding the consent
         against revocation (see :mod:`dso_saref.backend.consent`)."""
-        provider = self._parties.provider_for(requester)
-        actor = provider.id if provider else requester
-        token = request.authorization_token
-        with self._storage.transaction("metering-request") as db:
-            consent, reason = self._consents.authorization(db, token, provider=provider.id if provider else None,
-                                                           end_user=request.id, start=request.start,
-                                                           end=request.end, now=now)
-            user = self._parties.end_user(request.id) if reason is None else None
-            if reason is None and user is None:  # a consent exists only for a known end user; kept for safety
-                reason = "unknown end user"
-            if reason is not None:
-                self._registry.write(db, at=now, actor=actor, operation="metering-request", subject=request.id,
-                                     token=token, outcome=Outcome.REFUSED, reason=reason)
-            else:
-                values = self._buckets(db, request, client=user.client_id)
-                self._registry.write(db, at=now, actor=consent.service_provider, operation="metering-request",
-                                     subject=request.id, token=consent.token, outcome=Outcome.SERVED,
-                                     reason=f"{len(values)} values at granularity {request.granularity.value} "
-                                            f"from {to_db_time(request.start)} to {to_db_time(request.end)}")
-        if reason is not None:
-            raise Refused(reason)
-        return MeteringData([_series(request.id, values)])
+
+        def serve(db: Transaction) -> list[tuple[datetime, float]]:
+            consent = self._policy.user_data(db, request, requester, now)
+            user = self._parties.end_user(request.id)
+            if user is None:  # a consent exists only for a known end user
+                raise NotFound(f"unknown end user {request.id!r}")
+            values = self._buckets(db, request, client=user.client_id)
+            self._registry.write(db, at=now, actor=consent.service_provider, operation="metering-request",
+                                 subject=request.id, token=consent.token, outcome=Outcome.SERVED,
+                                 reason=f"{len(values)} values at granularity {request.granularity.value} "
+                                        f"from {to_db_time(request.start)} to {to_db_time(request.end)}")
+            return values
+
+        return MeteringData([_series(request.id, self._policy.decide("metering-request", serve))])
 
     # -- PUC 2 SCN1: a zone's anonymised data -----------------------------------------------------------
 
     def zone_metering(self, request: MeteringRequest, *, requester: str, now: datetime) -> MeteringData:
         """The summed net active power of a zone's households, bucket by bucket, each bucket aggregating
-        at least ``k`` households; raises :class:`Refused` (logged) for an unknown or too small zone."""
+        at least ``k`` households; raises :class:`Refused` (registered) for an unknown or too small zone."""
         k = self._settings.k_anonymity
-        actor = self._actor(requester)
-        row = self._storage.query_one("SELECT COUNT(*) FROM clients WHERE zone_id = ? AND voltage_level = 'LV'",
-                                      (request.id,))
-        households = int(row[0]) if row is not None else 0
-        if not households:
-            self._refuse(actor, "metering-request", request.id, f"unknown zone {request.id!r} or zone without "
-                         "households", now)
-        if households < k:
-            self._refuse(actor, "metering-request", request.id, f"zone {request.id} has {households} "
-                         f"households, fewer than the {k} needed to anonymise its data", now)
+        households = self._policy.zone(request.id, requester, now)
         with self._storage.transaction("metering-request") as db:
             values = self._buckets(db, request, zone=request.id, k=k)
-            self._registry.write(db, at=now, actor=actor, operation="metering-request", subject=request.id,
-                                 outcome=Outcome.SERVED, reason=f"anonymised: {len(values)} values over "
-                                 f"{households} households (k = {k})")
+            self._registry.write(db, at=now, actor=self._actor(requester), operation="metering-request",
+                                 subject=request.id, outcome=Outcome.SERVED, reason=f"anonymised: {len(values)} "
+                                 f"values over {households} households (k = {k})")
         return MeteringData([_series(request.id, values)])
 
     def _buckets(self, db: Transaction, request: MeteringRequest, **who: Any) -> list[tuple[datetime, float]]:
@@ -201,12 +181,6 @@ class MeteringService:
     def _actor(self, requester: str) -> str:
         provider = self._parties.provider_for(requester)
         return provider.id if provider is not None else requester
-
-    def _refuse(self, actor: str, operation: str, subject: str, reason: str, now: datetime,
-                token: str | None = None) -> NoReturn:
-        self._registry.log(at=now, actor=actor, operation=operation, subject=subject, token=token,
-                           outcome=Outcome.REFUSED, reason=reason)
-        raise Refused(reason)
 
 
 def _series(identifier: str, values: Sequence[tuple[datetime, float]]) -> MeteringSeries:

@@ -24,6 +24,7 @@ from datetime import datetime
 
 from dso_saref.backend.errors import NotFound, StateError
 from dso_saref.backend.parties import Parties
+from dso_saref.backend.policy import AccessPolicy
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
 from dso_saref.backend.storage import Storage, from_db_time, to_db_time
@@ -71,10 +72,11 @@ class VoltageAlarm:
 class Observability:
     """HEMS, voltage records, opportunities and disaggregated data of one :class:`Storage`."""
 
-    def __init__(self, storage: Storage, parties: Parties, registry: OperationsRegistry,
+    def __init__(self, storage: Storage, parties: Parties, policy: AccessPolicy, registry: OperationsRegistry,
                  settings: BackendSettings) -> None:
         self._storage = storage
         self._parties = parties
+        self._policy = policy
         self._registry = registry
         self._settings = settings
 
@@ -196,8 +198,7 @@ class Observability:
                 entries.setdefault(zip_code, [])
             for code in matches:
                 entries.setdefault(code, self._messages_for(code, now))
-        provider = self._parties.provider_for(requester)
-        self._registry.log(at=now, actor=provider.id if provider else requester, operation="opportunities-request",
+        self._registry.log(at=now, actor=self._policy.requester(requester).actor, operation="opportunities-request",
                            subject=", ".join(request.zip_codes), outcome=Outcome.SERVED,
                            reason=f"{sum(len(m) for m in entries.values())} messages")
         return Opportunities(opportunities=[Opportunity(zip_code=z, message=m) for z, m in entries.items()])
@@ -242,8 +243,9 @@ class Observability:
 
     def disaggregated_data_request(self, provider_id: str, customer_ids: Sequence[str], *,
                                    now: datetime) -> Outgoing[DisaggregatedDataRequest]:
-        """Ask a data service provider for the disaggregated consumption of ``customer_ids``."""
-        provider = self._parties.provider(provider_id)
+        """Ask a data service provider for the disaggregated consumption of ``customer_ids``; raises
+        :class:`~dso_saref.backend.errors.Refused` (registered) for a provider without an agreement."""
+        provider = self._policy.recipient("disaggregated-data-request", provider_id, now)
         message = DisaggregatedDataRequest(customers_ids=list(customer_ids))
         with self._storage.transaction("disaggregated-data-request") as db:
             request_id = db.execute("INSERT INTO disaggregated_requests (provider_id, customer_ids, sent_at) "

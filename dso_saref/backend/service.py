@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from dso_saref.backend.consent import Consent, ConsentRegistry, ConsentState
 from dso_saref.backend.datalayer import ANSWERS, DataLayerService
 from dso_saref.backend.elasticity import ElasticityService
+from dso_saref.backend.errors import Refused
 from dso_saref.backend.faults import FaultEvent, FaultLocation
 from dso_saref.backend.flexibility import FlexibilityMarket
 from dso_saref.backend.grid import GridData
@@ -37,6 +38,7 @@ from dso_saref.backend.lookups import ReadingLookup, TopologyLookup
 from dso_saref.backend.metering import MeteringService
 from dso_saref.backend.observability import Observability, VoltageAlarm
 from dso_saref.backend.parties import Parties, ServiceProvider
+from dso_saref.backend.policy import AccessPolicy, Code
 from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import BackendSettings
 from dso_saref.backend.storage import Storage
@@ -98,13 +100,15 @@ class DsoBackend:
         self.parties = Parties(storage)
         self.grid = GridData(storage)
         self.consents = ConsentRegistry(storage, self.registry, self.settings)
-        self.metering = MeteringService(storage, self.grid, self.parties, self.consents, self.registry, self.settings)
-        self.incentives = IncentiveDesk(storage, self.registry)
-        self.market = FlexibilityMarket(storage, self.grid, self.parties, self.registry)
-        self.faults = FaultLocation(storage, self.parties, self.registry)
-        self.observability = Observability(storage, self.parties, self.registry, self.settings)
-        self.elasticity = ElasticityService(storage, self.parties, self.registry, self.settings)
-        self.data_layer = DataLayerService(self.grid, self.parties, self.consents, self.registry, self.settings)
+        self.policy = AccessPolicy(storage, self.grid, self.parties, self.consents, self.registry, self.settings)
+        self.metering = MeteringService(storage, self.parties, self.policy, self.registry, self.settings)
+        self.incentives = IncentiveDesk(storage, self.policy, self.registry)
+        self.market = FlexibilityMarket(storage, self.grid, self.parties, self.policy, self.registry,
+                                        self.settings.bounds)
+        self.faults = FaultLocation(storage, self.parties, self.policy, self.registry)
+        self.observability = Observability(storage, self.parties, self.policy, self.registry, self.settings)
+        self.elasticity = ElasticityService(storage, self.policy, self.registry, self.settings)
+        self.data_layer = DataLayerService(self.grid, self.policy, self.registry)
 
     def now(self) -> datetime:
         """The backend's clock."""
@@ -115,7 +119,8 @@ class DsoBackend:
     def handlers(self) -> dict[str, Handler]:
         """The handler of every exchange the DSO serves, by the catalog name of its request (the
         carrier checks requests and answers against the catalog's models); lookups (the data layer's
-        readings and topology) take a :class:`~dso_saref.exchange.Query`."""
+        readings and topology) take a :class:`~dso_saref.exchange.Query`. Every handler is behind the
+        access policy's guard (:meth:`~dso_saref.backend.policy.AccessPolicy.guard`)."""
         table: dict[str, Handler] = {
             "authorization-request": self._authorization,
             "metering-request": self._metering_request,
@@ -127,25 +132,23 @@ class DsoBackend:
             "grid-topology": self._topology,
         }
         table.update({name: self._reading_lookup(name) for name in ANSWERS})
-        return table
+        return {name: self.policy.guard(name, handler) for name, handler in table.items()}
+
+    def record_malformed(self, exchange: str, context: ExchangeContext, error: BaseException | str) -> Refused:
+        """Register and log a request of ``exchange`` its carrier could not read into a message (a
+        malformed binding set); returns the :class:`Refused` whose ``reason`` to answer with."""
+        return self.policy.malformed(exchange, context, error)
 
     def _authorization(self, message: AuthorizationRequest, context: ExchangeContext) -> AuthorizationResponse:
         now = context.received_at
-        provider = self.parties.provider_for(context.requester)
-
-        def refused(reason: str, actor: str) -> AuthorizationResponse:
-            self.registry.log(at=now, actor=actor, operation="authorization-request", subject=message.end_user,
-                              outcome=Outcome.REFUSED, reason=reason)
-            return AuthorizationResponse(end_user=message.end_user, service_provider=message.service_provider,
-                                         granted=False, start=message.start, end=message.end, reason=reason)
-
-        if provider is None:
-            return refused("unknown service provider: no agreement with the DSO", context.requester)
+        provider = self.policy.provider(context.requester, "authorization-request", now, subject=message.end_user)
         if message.service_provider is not None and message.service_provider != provider.id:
-            return refused(f"service_provider {message.service_provider} is not the requester ({provider.id})",
-                           provider.id)
+            raise self.policy.refuse("authorization-request", provider.id, now, code=Code.INVALID,
+                                     subject=message.end_user, reason=f"service_provider {message.service_provider} "
+                                     f"is not the requester ({provider.id})")
         if self.parties.end_user(message.end_user) is None:
-            return refused("unknown end user", provider.id)
+            raise self.policy.refuse("authorization-request", provider.id, now, code=Code.INVALID,
+                                     subject=message.end_user, reason="unknown end user")
         consent = self.consents.request(end_user=message.end_user, service_provider=provider.id,
                                         start=message.start, end=message.end, now=now)
         return _authorization_response(consent, now)

@@ -7,6 +7,7 @@
     dso-saref serve --db dso.sqlite --seed [--rest 127.0.0.1:8080]
     dso-saref parties add SP001 --role service-provider --db dso.sqlite
     dso-saref rest openapi > openapi.json
+    dso-saref config show                 # the configuration: flags > DSO_SAREF_* > config.toml > defaults
 
 The only package that imports click. Exit codes: 0 success, 1 bad input (the message says what and
 where), 2 usage error (unknown message name, unreadable file, bad option). Never a traceback.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import click
 
 import dso_saref
-from dso_saref.cli import ingest, ke, messages, operator, parties, portal, report, rest
+from dso_saref.cli import config, ingest, ke, messages, operator, parties, portal, report, rest
 
 __all__ = ["main"]
 
@@ -29,5 +30,5 @@ def main() -> None:
 
 
 for _command in (*messages.COMMANDS, ke.ke, *operator.COMMANDS, ingest.ingest, parties.parties, rest.rest,
-                 portal.portal, report.report):
+                 portal.portal, report.report, config.config_group):
     main.add_command(_command)

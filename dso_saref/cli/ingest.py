@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
+
+from dso_saref.cli.config import configured
 
 __all__ = ["ingest"]
 
@@ -20,10 +23,11 @@ def ingest() -> None:
 
 @ingest.command("metering")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db", required=True, help="The DSO database: a sqlite file or postgresql://USER@HOST/DB.")
 @click.option("--format", "format_", type=click.Choice(["json", "csv"]), default=None,
               help="Force the format (default: from the file name).")
-def ingest_metering_command(files: tuple[Path, ...], db: str, format_: str | None) -> None:
+@configured("db", "log_level", "log_file", required=("db",))
+def ingest_metering_command(files: tuple[Path, ...], format_: str | None, db: str, log_level: str,
+                            log_file: str | None) -> None:
     """Bulk-load metering readings (metering-data JSON, or CSV with id,time,measurement[,unit]);
     running a file again inserts nothing twice. Exit 1 on bad input (each problem on its own line)."""
     from dso_saref.backend import Storage, StorageError
@@ -33,7 +37,7 @@ def ingest_metering_command(files: tuple[Path, ...], db: str, format_: str | Non
     before = {f: sum(sizes[g] for g in files[:i]) for i, f in enumerate(files)}
     try:
         with Storage(db) as storage, click.progressbar(length=sum(sizes.values()), label="ingesting",
-                                                       file=click.get_text_stream("stderr")) as bar:
+                                                       file=sys.stderr) as bar:
             def progress(p: Any) -> None:
                 bar.update(before[p.path] + p.bytes_read - bar.pos)
 

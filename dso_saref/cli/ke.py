@@ -2,6 +2,10 @@
 
     dso-saref ke emulate --port 8280 &
     dso-saref ke send flexibility-needs-request request.json --ke-url http://127.0.0.1:8280/rest --role service-provider
+
+``send`` and ``register`` talk to the configured Knowledge Engine (``--ke-url``, ``DSO_SAREF_KE_URL``,
+the configuration file: see :mod:`dso_saref.config`), with its credentials (a bearer token, basic auth
+or extra headers for a reverse proxy), which are never printed nor logged.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dso_saref.cli.config import configured, current_config
 from dso_saref.cli.io import description, payload_errors, read_payload
 
 if TYPE_CHECKING:  # the KE modules load when a command runs, keeping every other command quick to start
@@ -57,8 +62,10 @@ def _match_budget() -> int:
               help="Seconds a stop waits for running requests.")
 @click.option("--match-budget", default=_match_budget, show_default="200000", type=click.IntRange(min=1),
               help="Steps one pattern comparison may take (beyond: no match).")
+@configured("log_level", "log_file")
 def emulate(host: str, port: int, handle_timeout: float, exchange_timeout: float, max_body: int,
-            read_timeout: float, shutdown_timeout: float, match_budget: int) -> None:
+            read_timeout: float, shutdown_timeout: float, match_budget: int, log_level: str,
+            log_file: str | None) -> None:
     """Run a Knowledge Engine stand-in (REST API 1.5.0) until SIGINT or SIGTERM."""
     from dso_saref.ke.emulator import EmulatorConfig
     from dso_saref.ke.emulator_asgi import ServerLimits
@@ -96,15 +103,15 @@ def kis(role: str) -> None:
 
 
 def _client(ke_url: str) -> KnowledgeEngineClient:
+    """A client of the KE at ``ke_url`` with the configured credentials."""
     from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 
-    return KnowledgeEngineClient(ke_url, timeout=Timeouts(exchange=30.0))
+    return KnowledgeEngineClient(ke_url, timeout=Timeouts(exchange=30.0), credentials=current_config().credentials())
 
 
 @ke.command("register")
-@click.option("--ke-url", required=True, help="KE REST base URL, e.g. http://127.0.0.1:8280/rest")
 @click.option("--role", type=_ROLE, required=True)
-@click.option("--kb-id", default=None, help="Knowledge base id (an http(s) IRI); default per role.")
+@configured("ke_url", "kb_id")
 def register(ke_url: str, role: str, kb_id: str | None) -> None:
     """Register a knowledge base for ROLE and its KIs; print the KI ids (the KB stays registered)."""
     from dso_saref.ke.adapter import Adapter, Backoff
@@ -121,23 +128,32 @@ def register(ke_url: str, role: str, kb_id: str | None) -> None:
 @ke.command("send")
 @click.argument("name")
 @click.argument("source", default="-")
-@click.option("--ke-url", required=True, help="KE REST base URL, e.g. http://127.0.0.1:8280/rest")
 @click.option("--role", type=_ROLE, required=True)
-@click.option("--kb-id", default=None, help="Knowledge base id (an http(s) IRI); default per role + '/send'.")
-def send(name: str, source: str, ke_url: str, role: str, kb_id: str | None) -> None:
+@click.option("--kb-id", default=None, help="Knowledge base id of the sender (an http(s) IRI); default per role + "
+                                            "'/send' (the configured kb_id is serve's and register's).")
+@configured("ke_url", "max_size")
+def send(name: str, source: str, ke_url: str, max_size: int, role: str, kb_id: str | None) -> None:
     """Send message NAME (FILE or -) through the KE as ROLE; print every answer as JSON.
 
-    Exit 1 when the exchange failed or nobody answered.
+    Exit 1 on a bad payload, when the exchange failed or nobody answered; 2 on usage errors (unknown
+    NAME, a ROLE that does not start NAME's exchange).
     """
+    from dso_saref.catalog import POST_REACT
     from dso_saref.ke.adapter import Adapter, Backoff
     from dso_saref.ke.errors import KnowledgeEngineError
 
     item = description(name)
-    payload = read_payload(source)
+    payload = read_payload(source, max_size=max_size)
     adapter = Adapter(_client(ke_url), role, kb_id=kb_id or _default_kb_id(role) + "/send",
                       backoff=Backoff(attempts=3))
+    spec = adapter.specs.get(item.name)
+    if spec is None or not spec.initiates or spec.part is not None:  # before the KE is contacted
+        adapter.client.close()
+        raise click.UsageError(f"role {role!r} does not start the exchange {item.name!r}")
     try:
         with payload_errors(source):
+            if item.interaction is not None and item.interaction.type == POST_REACT:
+                item.table(payload, adapter.settings)  # a bad payload is refused before the KE is contacted
             adapter.register()
             try:
                 exchange = adapter.send(item.name, payload)
@@ -146,7 +162,10 @@ def send(name: str, source: str, ke_url: str, role: str, kb_id: str | None) -> N
     except KnowledgeEngineError as exc:
         raise click.ClickException(f"{ke_url}: {exc}") from exc
     finally:
-        adapter.close()
+        try:
+            adapter.close()
+        except KnowledgeEngineError as exc:  # the lease ends the knowledge base anyway
+            click.echo(f"warning: could not unregister the sender's knowledge base: {exc}", err=True)
     click.echo(json.dumps({"answers": exchange.answers, "failed": exchange.failed}, indent=2, ensure_ascii=False))
     if exchange.failed and not exchange.answers:
         raise click.ClickException("; ".join(f"{kb}: {why}" for kb, why in exchange.failed.items()))

@@ -13,7 +13,6 @@ error (missing database file, bad option). Never a traceback. The main CLI attac
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 import threading
@@ -26,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from dso_saref.cli.config import configured, current_config
+from dso_saref.config import DEFAULT_KE_URL
+
 if TYPE_CHECKING:  # the backend is imported when a command runs, keeping the CLI quick to start
     from dso_saref.backend import DsoBackend
     from dso_saref.backend.consent import Consent
@@ -36,7 +38,6 @@ __all__ = ["COMMANDS", "CONSENT_STATES", "DEFAULT_DSO_KB", "DEFAULT_KE_URL", "OU
 
 #: Defaults and choices, spelt here so that ``dso-saref --help`` does not load the backend; a test
 #: checks them against ``dso_saref.app.serve``, ``dso_saref.app.scenarios`` and the backend's enums.
-DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
 DEFAULT_DSO_KB = "https://dso.example.org/kb"
 CONSENT_STATES = ("pending", "granted", "refused", "revoked", "expired")
 OUTCOMES = ("served", "refused", "accepted", "rejected", "pending", "granted", "revoked", "sent", "recorded")
@@ -51,7 +52,7 @@ class ExistingDatabase(click.ParamType):
             return value
         path = value.removeprefix("sqlite:///")
         if not Path(path).is_file():
-            self.fail(f"{value!r}: no such database file (a sqlite file, or postgresql://...)", param, ctx)
+            self.fail(f"{value!r} does not exist (a sqlite file, or postgresql://...)", param, ctx)
         return value
 
 
@@ -63,17 +64,12 @@ def _time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
-def _kb_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise click.BadParameter(f"a knowledge base id is an http(s) IRI, got {value!r}")
-    return value
-
-
 @contextmanager
 def _backend(db: str) -> Iterator[DsoBackend]:
     """The DSO backend over database ``db``; backend errors become bad-input errors (exit 1)."""
     from dso_saref.backend import BackendError, DsoBackend, Storage
 
+    _EXISTING_DB.convert(db, None, None)
     try:
         storage = Storage(db)
     except BackendError as exc:
@@ -89,48 +85,31 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 # -- serve ----------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _log_to_stderr() -> Iterator[None]:
-    logger = logging.getLogger("dso_saref")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
-
-
 @click.command("serve")
-@click.option("--ke-url", default=None,
-              help=f"KE REST base URL [default: {DEFAULT_KE_URL}, unless --rest alone is given].")
 @click.option("--role", type=click.Choice(["dso", "service-provider"]), default="dso", show_default=True,
               help="The party to play: the reference DSO, or the reference service provider's REST API (--rest).")
-@click.option("--db", default=None,
-              help="The DSO database: a sqlite file (created if absent), :memory:, or postgresql://USER@HOST/DB "
-                   "(required for the DSO).")
 @click.option("--rest", "rest", default=None, metavar="HOST:PORT",
-              help="Serve the REST API here too (e.g. 127.0.0.1:8080; loopback unless you say otherwise).")
+              help="Serve the REST API here too (e.g. 127.0.0.1:8080; loopback unless you say otherwise); "
+                   "with --rest alone and no configured KE URL, no KE.")
 @click.option("--provider", default="SP001", show_default=True, type=click.Choice(["SP001", "SP002", "DSP001"]),
               help="With --role service-provider: which reference provider of the demo's seed.")
 @click.option("--partner-key-env", default="DSO_SAREF_PARTNER_KEY", show_default=True, metavar="VARIABLE",
               help="With --role service-provider: the environment variable holding the key the DSO must send "
                    "(unset: a key is made and printed once).")
-@click.option("--kb-id", default=DEFAULT_DSO_KB, show_default=True, callback=_kb_id, help="Knowledge base id.")
 @click.option("--seed", "load_seed", is_flag=True, help="Load the reproducible seed data (safe to repeat).")
 @click.option("--seed-value", default=7, show_default=True, type=int, help="Random seed of the seed data.")
 @click.option("--attempts", default=8, show_default=True, type=click.IntRange(min=1),
               help="Registration attempts while the KE is unreachable (backing off up to 30 s).")
-def serve(ke_url: str | None, role: str, db: str | None, rest: str | None, provider: str, partner_key_env: str,
-          kb_id: str, load_seed: bool, seed_value: int, attempts: int) -> None:
+@configured("ke_url", "db", "kb_id", "log_level", "log_file")
+def serve(role: str, rest: str | None, provider: str, partner_key_env: str, load_seed: bool, seed_value: int,
+          attempts: int, ke_url: str, db: str | None, kb_id: str | None, log_level: str, log_file: str | None) -> None:
     """Serve the reference DSO on a Knowledge Engine and/or its REST API until SIGINT or SIGTERM.
 
-    Every exchange is logged on standard error; on stopping, the knowledge base is unregistered and
-    the database closed. Exit 1 when the KE cannot be reached or ends the session. With ``--role
-    service-provider --rest HOST:PORT``, serve a reference service provider's REST API instead.
+    Every exchange is logged (standard error, or --log-file); on stopping, the knowledge base is
+    unregistered and the database closed. --db is a sqlite file (created if absent), :memory:, or
+    postgresql://USER@HOST/DB; --kb-id defaults to https://dso.example.org/kb. Exit 1 when the KE
+    cannot be reached or ends the session. With ``--role service-provider --rest HOST:PORT``, serve a
+    reference service provider's REST API instead.
     """
     from dso_saref.app.serve import ServeConfig
     from dso_saref.app.serve import serve as serve_dso
@@ -144,16 +123,17 @@ def serve(ke_url: str | None, role: str, db: str | None, rest: str | None, provi
     if role == "service-provider":
         _serve_provider(provider, rest, partner_key_env, seed_value, stop, request_stop)
         return
+    settings = current_config()
     if db is None:
-        raise click.UsageError("--db is required to serve the DSO")
-    if ke_url is None and rest is None:
-        ke_url = DEFAULT_KE_URL
-    config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id, seed=load_seed, seed_value=seed_value, attempts=attempts,
-                         rest=rest)
+        raise click.UsageError("missing --db (or DSO_SAREF_DB, or db in the configuration file): the DSO needs "
+                               "a database")
+    if rest is not None and settings.source("ke_url") == "default":
+        ke_url = None  # --rest alone: the REST API without a KE
+    config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id or DEFAULT_DSO_KB, seed=load_seed, seed_value=seed_value,
+                         attempts=attempts, rest=rest, credentials=settings.credentials())
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with _log_to_stderr():
-            outcome = serve_dso(config, stop, ready=click.echo)
+        outcome = serve_dso(config, stop, ready=click.echo)
     except (BackendError, OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -179,8 +159,7 @@ def _serve_provider(provider: str, rest: str | None, key_env: str, seed_value: i
         click.echo(f"the DSO calls with: Authorization: Bearer {token}  (set {key_env} to choose it)")
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with _log_to_stderr():
-            serve_provider(provider, rest, token, stop, ready=click.echo, seed_value=seed_value)
+        serve_provider(provider, rest, token, stop, ready=click.echo, seed_value=seed_value)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -200,12 +179,16 @@ def _serve_provider(provider: str, rest: str | None, key_env: str, seed_value: i
 @click.option("--quiet", is_flag=True, help="Print the table of results only.")
 @click.option("--channel", type=click.Choice(["ke", "rest"]), default="ke", show_default=True,
               help="Carry the exchanges through the Knowledge Engine emulator or the REST APIs (loopback).")
-def demo(seed: int, http: bool, db: str | None, quiet: bool, channel: str) -> None:
+@click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True,
+              help="json: the results as one JSON document (the narration goes to standard error).")
+@configured("log_level", "log_file", log_default="WARNING")
+def demo(seed: int, http: bool, db: str | None, quiet: bool, channel: str, fmt: str, log_level: str,
+         log_file: str | None) -> None:
     """Run every use case of D4.2 section 2.1 end to end on a Knowledge Engine emulator (or over REST).
 
     The DSO, two service providers, a data service provider and a third party each speak through their
     own adapter and knowledge base (or, over REST, their API keys and APIs). Exit 0 only when all seven
-    use cases pass.
+    use cases pass (else 1).
     """
     from dso_saref.app.demo import DemoConfig, result_table, run_demo
     from dso_saref.backend import BackendError
@@ -213,12 +196,21 @@ def demo(seed: int, http: bool, db: str | None, quiet: bool, channel: str) -> No
 
     if db is not None and Path(db).exists():
         raise click.UsageError(f"{db} exists: the demo writes a new database")
+
+    def narrate(line: str) -> None:
+        click.echo(line, err=fmt == "json")
+
     try:
         results = run_demo(DemoConfig(seed=seed, http=http, db=db or ":memory:", channel=channel),
-                           echo=(lambda _line: None) if quiet else click.echo)
+                           echo=(lambda _line: None) if quiet else narrate)
     except (BackendError, KnowledgeEngineError, OSError) as exc:
         raise click.ClickException(f"the demo could not run: {exc}") from exc
-    click.echo("\n" + result_table(results))
+    if fmt == "json":
+        click.echo(json.dumps({"passed": all(r.passed for r in results), "seed": seed,
+                               "use_cases": [{"puc": r.puc, "title": r.title, "passed": r.passed, "detail": r.detail}
+                                             for r in results]}, indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n" + result_table(results))
     if not all(r.passed for r in results):
         sys.exit(1)
 
@@ -270,8 +262,7 @@ def _decide(action: str, keys: Sequence[str], db: str, reason: str | None) -> No
 
 
 _IDS = click.argument("keys", metavar="CONSENT_ID_OR_TOKEN...", nargs=-1, required=True)
-_DB = click.option("--db", required=True, type=_EXISTING_DB,
-                   help="The DSO database (a sqlite file, or postgresql://USER@HOST/DB).")
+_DB = configured("db", required=("db",))
 _REASON = click.option("--reason", default=None, help="Why (kept in the registry of operations).")
 
 

@@ -10,7 +10,11 @@ only module of the library that imports ``requests``::
                              prefixes={"saref": "https://saref.etsi.org/core/"}, name="measurements")
         result = ke.ask("https://example.org/kb/dso", ki)
 
-Pass ``transport=`` to talk through the InterConnect generic adapter or to an in-process emulator.
+Pass ``transport=`` to talk through the InterConnect generic adapter or to an in-process emulator,
+and ``credentials=`` for a KE behind a reverse proxy that asks for them (extra headers, a bearer token or
+basic auth; sent on every HTTP request, never logged nor shown in ``repr`` or errors)::
+
+    KnowledgeEngineClient("https://ke.example.org/rest", credentials=Credentials(token="..."))
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Self
 
 import requests
 
+from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import (
     KnowledgeBaseNotFound,
     KnowledgeEngineError,
@@ -72,7 +77,8 @@ class HTTPTransport(Transport):
     """The KE REST API over HTTP with ``requests``: one session per thread, JSON bodies in UTF-8.
 
     ``base_url`` is the REST base (``http://localhost:8280/rest``, or the generic adapter's
-    ``http://localhost:9090``); ``session_factory`` makes each thread's session (tests add hooks).
+    ``http://localhost:9090``); ``credentials`` are sent on every request; ``session_factory`` makes
+    each thread's session (tests add hooks).
     """
 
     def __init__(
@@ -81,11 +87,13 @@ class HTTPTransport(Transport):
         *,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        credentials: Credentials | None = None,
         session_factory: Callable[[], requests.Session] = requests.Session,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
+        self._credentials = credentials.http_headers() if credentials is not None else {}
         self._connect = connect_timeout
         self._read = read_timeout
         self._factory = session_factory
@@ -108,7 +116,7 @@ class HTTPTransport(Transport):
     def handle(self, request: KERequest) -> KEResponse:
         """Send ``request`` and return the reply; connection failures and timeouts raise
         :class:`~dso_saref.ke.errors.KnowledgeEngineUnavailable` / ``KnowledgeEngineTimeout``."""
-        headers = {"Accept": "application/json", **request.headers}
+        headers = {**self._credentials, "Accept": "application/json", **request.headers}
         data: bytes | None = None
         if request.json is not None:
             data = json.dumps(request.json, ensure_ascii=False).encode("utf-8")
@@ -153,7 +161,7 @@ class KnowledgeEngineClient:
     Give ``base_url`` (an ``HTTPTransport`` is made for it) or a ready ``transport``.
     ``reasoner_level`` (1-5, default 1, the closest to exact pattern matching) is sent when a
     knowledge base is registered; ``None`` leaves it to the KE's configuration. Communicative acts
-    are only sent when given.
+    are only sent when given. ``credentials`` go with ``base_url`` (a ready transport carries its own).
     """
 
     def __init__(
@@ -163,15 +171,19 @@ class KnowledgeEngineClient:
         transport: Transport | None = None,
         timeout: Timeouts | None = None,
         reasoner_level: int | None = 1,
+        credentials: Credentials | None = None,
     ) -> None:
         if (base_url is None) == (transport is None):
             raise ValueError("give exactly one of base_url and transport")
+        if credentials is not None and transport is not None:
+            raise ValueError("credentials go with base_url; a ready transport carries its own")
         if reasoner_level is not None and (isinstance(reasoner_level, bool) or reasoner_level not in range(1, 6)):
             raise ValueError(f"reasoner_level must be 1 to 5 or None, got {reasoner_level!r}")
         self.timeouts = timeout or Timeouts()
         self.reasoner_level = reasoner_level
         self.transport = transport or HTTPTransport(
-            str(base_url), connect_timeout=self.timeouts.connect, read_timeout=self.timeouts.read
+            str(base_url), connect_timeout=self.timeouts.connect, read_timeout=self.timeouts.read,
+            credentials=credentials,
         )
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from dso_saref.terms import (
     UNITS,
@@ -89,20 +90,29 @@ def _sendable(text: str) -> str:
     return text
 
 
-def _identifier(value: Any) -> str:
+def _within_limits(text: str, info: ValidationInfo) -> None:
+    try:
+        settings_of(info).limits.string_length(text)
+    except ValueError as exc:
+        raise PydanticCustomError("string_length", str(exc)) from None
+
+
+def _identifier(value: Any, info: ValidationInfo) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError("an identifier must be a string or an integer")
     if isinstance(value, int) and not -_LARGEST <= value < _LARGEST:
         raise ValueError("an identifier written as an integer must be less than 2**63")
     text = str(value)
+    _within_limits(text, info)
     if not text.strip():
         raise ValueError("an identifier must not be empty")
     return _sendable(text)
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, info: ValidationInfo) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a string")
+    _within_limits(value, info)
     return _sendable(value)
 
 

@@ -43,7 +43,9 @@ SENT = "sent"
 class ExchangeRecord:
     """One exchange: its ``interaction`` (the catalog name of the exchange, e.g. ``metering-request``),
     the DSO's ``side`` (:data:`SERVED` or :data:`SENT`), its ``outcome`` (one of :data:`OUTCOMES`), the
-    seconds it took, its request id, the peer (a knowledge-base id) and, when it did not succeed, why."""
+    seconds it took, its request id, the peer (a knowledge-base id), when it did not succeed why
+    (``detail``, free text) and, when refused, the kind of refusal (``reason``, a
+    :class:`~dso_saref.backend.policy.Code` value such as ``no-consent``)."""
 
     interaction: str
     side: str
@@ -52,6 +54,7 @@ class ExchangeRecord:
     request_id: str | None = None
     peer: str | None = None
     detail: str | None = None
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.side not in (SERVED, SENT):

@@ -94,7 +94,7 @@ def exchange_log(logger: logging.Logger | None = None) -> Callable[[ExchangeReco
             return
         fields = {"request_id": record.request_id, "channel": "ke", "interaction": record.interaction,
                   "side": record.side, "outcome": record.outcome, "ms": round(record.seconds * 1000, 3),
-                  "peer": record.peer, "detail": record.detail}
+                  "peer": record.peer, "detail": record.detail, "reason": record.reason}
         logger.log(level, "%s %s: %s", record.side, record.interaction, record.outcome, extra={"fields": fields})
 
     return observe

@@ -21,7 +21,9 @@ One :class:`Metrics` per served application, with a registry of its own (no glob
 ======================================================  ====================================================
 
 Labels have bounded values: a route is an operation's path template or one of the application's fixed
-paths (``other`` for anything else, such as unknown paths); a reason is a kind, never free text.
+paths (``other`` for anything else, such as unknown paths); a reason is a kind, never free text: on the
+REST channel the kind of the status (``no-key``, ``forbidden``, ...), on the KE the policy's refusal code
+(``no-consent``, ``k-anonymity``, ...) or ``invalid``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
+from dso_saref.backend.policy import Code
 from dso_saref.monitoring.exchanges import INVALID, REFUSED, ExchangeRecord
 from dso_saref.monitoring.history import History
 from dso_saref.rest.gate import RequestRecord
@@ -47,6 +50,8 @@ FIXED_ROUTES = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/doc
 _REASONS = {400: "invalid", 403: "forbidden", 404: "not-found", 405: "method-not-allowed", 406: "not-acceptable",
             413: "too-large", 415: "unsupported-media-type", 429: "too-many-requests", 500: "server-error",
             503: "unavailable"}
+#: The kinds of refusal an exchange may carry (the policy's codes); any other counts as ``refused``.
+_EXCHANGE_REASONS = frozenset(code.value for code in Code)
 
 
 def refusal_reason(status: int, detail: str | None = None) -> str:
@@ -111,7 +116,8 @@ class Metrics:
         self.exchange_latency.labels(record.interaction, record.side).observe(record.seconds)
         self.history.exchange(record.outcome)
         if record.outcome in (REFUSED, INVALID) and record.side == "served":
-            reason = "refused" if record.outcome == REFUSED else "invalid"
+            reason = ("invalid" if record.outcome == INVALID else
+                      record.reason if record.reason in _EXCHANGE_REASONS else "refused")
             self.refusals.labels("ke", reason).inc()
             self.history.refusal(f"ke-{reason}")
             if record.outcome == INVALID:

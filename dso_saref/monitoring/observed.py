@@ -33,14 +33,14 @@ def observed_handlers(handlers: Mapping[str, Handler],
         def observed(message: Any, context: ExchangeContext, /) -> Any:
             request_id = str(context.request_id) if context.request_id is not None else uuid.uuid4().hex
             started = time.perf_counter()
-            outcome, detail = FAILED, None
+            outcome, detail, reason = FAILED, None, None
             try:
                 with request_scope(request_id):
                     answer = handler(message, context)
                 outcome = ANSWERED
                 return answer
             except Refused as exc:
-                outcome, detail = REFUSED, exc.reason
+                outcome, detail, reason = REFUSED, exc.detail, exc.code  # the DSO's account, not the requester's
                 raise
             except Exception as exc:
                 detail = f"{type(exc).__name__}: {exc}"[:500]
@@ -48,7 +48,7 @@ def observed_handlers(handlers: Mapping[str, Handler],
             finally:
                 tell(observers, ExchangeRecord(context.exchange or name, SERVED, outcome,
                                                time.perf_counter() - started, request_id,
-                                               context.requester, detail))
+                                               context.requester, detail, reason))
 
         return observed
 

@@ -28,6 +28,7 @@ a user's own shapes graph, validated by pySHACL on the same triples.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ from rdflib.namespace import RDF
 
 from dso_saref.errors import DsoSarefError, PayloadError, Problem
 from dso_saref.graphs import RDF_FORMATS, RdfSyntaxError, parse_rdf
-from dso_saref.payloads import DocumentError, Limits, read_document
+from dso_saref.payloads import DocumentError, read_document
 from dso_saref.table import nt_term
 from dso_saref.terms import Settings
 from dso_saref.validation import engines
@@ -122,7 +123,7 @@ class Validator:
                 return self._rdf(description, triples)
             if fmt != "json":
                 raise ValueError(f"format must be json or one of {', '.join(RDF_FORMATS)}, not {fmt!r}")
-            limits = Limits(duplicate_keys="refuse" if settings.strict else "last")
+            limits = replace(settings.limits, duplicate_keys="refuse" if settings.strict else "last")
             try:
                 document = read_document(data, limits=limits)
             except DocumentError as exc:
@@ -146,7 +147,7 @@ class Validator:
     def _json(self, description: Description, payload: Any, settings: Settings,
               found: list[Violation]) -> Report:
         model = None
-        strict = Settings(base=settings.base, timezone=settings.timezone, strict=True)
+        strict = replace(settings, strict=True)
         try:
             model = description.parse(payload, strict)
         except PayloadError as exc:

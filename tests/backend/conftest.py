@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dso_saref.app.seed import SP001, SP002, SeedSummary, seed
+from dso_saref.app.seed import SP001, SP002, SeedSummary, example_needs, seed
 from dso_saref.backend import BackendSettings, DsoBackend, ExchangeContext
 from tests.storage.database import KINDS, Database, test_database
 
@@ -68,6 +68,18 @@ def sp1(clock: Clock):
 def sp2(clock: Clock):
     """The context of an exchange started by SP002 now."""
     return lambda: ExchangeContext(SP002, clock())
+
+
+@pytest.fixture
+def needs(backend: DsoBackend, summary: SeedSummary):
+    """The seed's two example needs, published."""
+    return backend.publish_needs(example_needs(summary)).message
+
+
+@pytest.fixture
+def evening(summary: SeedSummary) -> tuple[datetime, datetime]:
+    """18:00-21:00 of the seed's day (need 1's window)."""
+    return summary.start + timedelta(hours=18), summary.start + timedelta(hours=21)
 
 
 @pytest.fixture(params=KINDS)

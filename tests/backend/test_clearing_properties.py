@@ -1,5 +1,7 @@
 """Properties of clearing by price (HLUC 10): never more than the need, cheapest first, partial marginal
-offer, deterministic ties, firm allocations kept."""
+offer, deterministic ties, firm allocations kept, and a bad bid isolated (issue 15 item 7): whatever the
+bids hold, clearing never raises, refuses each bad bid with its reason and clears the others as if it
+were not there."""
 
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ def per_hour(allocations):
 @settings(max_examples=300, deadline=None)
 @given(need=st.floats(min_value=0, max_value=100, allow_nan=False), offers=bids())
 def test_clearing_never_activates_more_than_the_need_nor_the_offer(need, offers):
-    allocations = clear(need, T0, END, offers)
+    allocations = clear(need, T0, END, offers).allocations
     by_key = {b.key: b for b in offers}
     for start, taken in per_hour(allocations).items():
         assert math.fsum(taken.values()) <= need + 1e-9 * max(1, need)
@@ -61,7 +63,7 @@ def test_clearing_never_activates_more_than_the_need_nor_the_offer(need, offers)
 @settings(max_examples=300, deadline=None)
 @given(need=st.floats(min_value=0, max_value=100, allow_nan=False), offers=bids())
 def test_clearing_is_cheapest_first_and_fills_the_need_when_it_can(need, offers):
-    allocations = clear(need, T0, END, offers)
+    allocations = clear(need, T0, END, offers).allocations
     for start, taken in per_hour(allocations).items():
         covering = sorted((b for b in offers if b.start <= start < b.end), key=merit_key)
         # merit order: an offer gets something only if every cheaper covering offer is exhausted
@@ -82,7 +84,7 @@ def test_clearing_does_not_depend_on_the_order_offers_arrived_in(need, offers, s
 
 def test_ties_are_broken_by_offer_id_numerically_then_by_provider():
     offers = [Bid("SP2", "10", 0.1, 5, T0, END), Bid("SP1", "9", 0.1, 5, T0, END), Bid("SP1", "10", 0.1, 5, T0, END)]
-    allocations = clear(12, T0, END, offers)
+    allocations = clear(12, T0, END, offers).allocations
     assert [(a.provider, a.offer_id, a.quantity) for a in allocations] == [("SP1", "9", 5), ("SP1", "10", 5),
                                                                            ("SP2", "10", 2)]
 
@@ -91,9 +93,9 @@ def test_ties_are_broken_by_offer_id_numerically_then_by_provider():
 @given(need=st.floats(min_value=1, max_value=50, allow_nan=False), extra=st.floats(min_value=0, max_value=50),
        offers=bids(), late=bids(max_size=3))
 def test_reclearing_with_a_larger_need_keeps_firm_allocations(need, extra, offers, late):
-    first = clear(need, T0, END, offers)
+    first = clear(need, T0, END, offers).allocations
     late = [Bid(b.provider, f"late{b.offer_id}", b.price - 1, b.quantity, b.start, b.end) for b in late]
-    second = clear(need + extra, T0, END, [*offers, *late], firm=first)
+    second = clear(need + extra, T0, END, [*offers, *late], firm=first).allocations
     before, after = per_hour(first), per_hour(second)
     for start, taken in before.items():
         for key, quantity in taken.items():
@@ -101,13 +103,58 @@ def test_reclearing_with_a_larger_need_keeps_firm_allocations(need, extra, offer
         assert math.fsum(after[start].values()) <= need + extra + 1e-7
 
 
-def test_clearing_refuses_duplicate_or_out_of_window_bids():
-    with pytest.raises(ValueError, match="twice"):
-        clear(1, T0, END, [Bid("SP1", "1", 0.1, 1, T0, END), Bid("SP1", "1", 0.2, 1, T0, END)])
-    with pytest.raises(ValueError, match="outside"):
-        clear(1, T0, END, [Bid("SP1", "1", 0.1, 1, T0, END + timedelta(hours=1))])
+HOSTILE = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(
+    [1e308, -1e308, math.inf, -math.inf, math.nan, -0.0, 5e-324, 1e15]))
+
+
+@st.composite
+def hostile_bids(draw):
+    """Bids as a broken database or a careless caller could give them: any float as quantity and price,
+    windows anywhere (empty, reversed, outside the need's), ids given twice."""
+    out = []
+    for i in range(draw(st.integers(min_value=0, max_value=8))):
+        a = draw(st.integers(min_value=-2, max_value=HOURS + 2))
+        b = draw(st.integers(min_value=-2, max_value=HOURS + 2))
+        out.append(Bid(provider=draw(st.sampled_from(["SP1", "SP2"])), offer_id=str(draw(st.integers(0, i))),
+                       price=draw(HOSTILE), quantity=draw(HOSTILE), start=T0 + timedelta(hours=a),
+                       end=T0 + timedelta(hours=b)))
+    return out
+
+
+@settings(max_examples=400, deadline=None)
+@given(need=st.one_of(st.floats(min_value=0, max_value=100), HOSTILE), good=bids(max_size=5), bad=hostile_bids())
+def test_a_bad_bid_is_refused_alone_and_never_fails_the_clearing(need, good, bad):
+    bad = [Bid(b.provider, f"x{b.offer_id}", b.price, b.quantity, b.start, b.end) for b in bad]
+    result = clear(need, T0, END, [*good, *bad])
+    assert all(isinstance(reason, str) and reason for reason in result.refused.values())
+    given_keys = {b.key for b in (*good, *bad)}
+    assert set(result.refused) <= given_keys
+    assert {a.key for a in result.allocations}.isdisjoint(result.refused)
+    sound = [b for b in (*good, *bad) if b.key not in result.refused]
+    if math.isfinite(need) and need >= 0:
+        assert not {b.key for b in good} & set(result.refused), "a sound bid was refused"
+        # the others are cleared exactly as if the refused ones had never been given
+        assert result.allocations == clear(need, T0, END, sound).allocations
+    else:
+        assert set(result.refused) == given_keys and result.allocations == []
+    for bid in sound:
+        assert math.isfinite(bid.quantity) and bid.quantity >= 0 and math.isfinite(bid.price)
+        assert T0 <= bid.start < bid.end <= END
+
+
+def test_clearing_refuses_duplicate_or_out_of_window_bids_alone():
+    duplicate = clear(1, T0, END, [Bid("SP1", "1", 0.1, 1, T0, END), Bid("SP1", "1", 0.2, 1, T0, END),
+                                   Bid("SP2", "1", 0.3, 1, T0, END)])
+    assert "twice" in duplicate.refused[("SP1", "1")]
+    assert duplicate.allocations == [Allocation("SP2", "1", T0, END, 1.0)]
+    outside = clear(1, T0, END, [Bid("SP1", "1", 0.1, 1, T0, END + timedelta(hours=1))])
+    assert "outside" in outside.refused[("SP1", "1")] and outside.allocations == []
+    huge = clear(1, T0, END, [Bid("SP1", "1", 0.1, math.inf, T0, END), Bid("SP2", "2", 0.2, 1, T0, END)])
+    assert "quantity inf" in huge.refused[("SP1", "1")]
+    assert huge.allocations == [Allocation("SP2", "2", T0, END, 1.0)]
 
 
 def test_partial_marginal_offer_example_of_the_docstring():
-    allocations = clear(100.0, T0, END, [Bid("SP1", "a", 0.10, 60.0, T0, END), Bid("SP2", "b", 0.08, 70.0, T0, END)])
-    assert allocations == [Allocation("SP2", "b", T0, END, 70.0), Allocation("SP1", "a", T0, END, 30.0)]
+    result = clear(100.0, T0, END, [Bid("SP1", "a", 0.10, 60.0, T0, END), Bid("SP2", "b", 0.08, 70.0, T0, END)])
+    assert result.refused == {}
+    assert result.allocations == [Allocation("SP2", "b", T0, END, 70.0), Allocation("SP1", "a", T0, END, 30.0)]

@@ -22,6 +22,7 @@ from dso_saref.messages.data_sharing import AuthorizationRequest
 from dso_saref.messages.grid_data import LvClientReading
 
 ADMS = "https://dso.example.org/adms/kb"
+NOBODY = "https://nobody.example.org/kb"
 
 
 def test_spec_4_2_seed_is_reproducible_and_complete(clock):
@@ -59,7 +60,7 @@ def test_spec_4_2_topology_lookup_by_any_key(backend, summary, clock):
     assert len(handler(Query(None), context).root) == 15
 
 
-def test_spec_4_2_substation_readings_are_open_data(backend, summary, clock):
+def test_spec_4_2_substation_readings_go_to_parties_with_an_agreement(backend, summary, clock):
     handler = backend.handlers()["primary-substation-reading"]
     answer = handler(Query(None, {"id": "PS01", "timestamp": summary.start}), ExchangeContext(THIRD_PARTY, clock()))
     [reading] = answer.root
@@ -69,8 +70,8 @@ def test_spec_4_2_substation_readings_are_open_data(backend, summary, clock):
 
 def test_spec_3_5_client_readings_need_a_live_consent_or_an_internal_requester(backend, summary, clock):
     handler = backend.handlers()["lv-client-reading"]
-    with pytest.raises(Refused, match="unknown requester"):
-        handler(Query(None, {"id": "LV0001"}), ExchangeContext(THIRD_PARTY, clock()))
+    with pytest.raises(Refused, match="no agreement"):
+        handler(Query(None, {"id": "LV0001"}), ExchangeContext(NOBODY, clock()))
     with pytest.raises(Refused, match="no live consent"):
         handler(Query(None, {"id": "LV0001"}), ExchangeContext(SP001, clock()))
     assert handler(Query(None), ExchangeContext(SP001, clock())).root == []

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from dso_saref.app.seed import SP001, SP002, THIRD_PARTY, example_needs
+from dso_saref.app.seed import SP001, SP002
 from dso_saref.backend import ExchangeContext, NotFound, Outcome, StateError
 from dso_saref.messages.flexibility import (
     Acknowledgement,
@@ -21,16 +21,6 @@ from dso_saref.messages.flexibility import (
 def offer(request_id, offer_id, quantity, price, start, end, meters=("M0001",), unit="kW"):
     return FlexibilityOffer(request_id=request_id, offer_id=offer_id, offer=quantity, unit=unit, price=price,
                             start=start, end=end, meter_ids=list(meters))
-
-
-@pytest.fixture
-def needs(backend, summary):
-    return backend.publish_needs(example_needs(summary)).message
-
-
-@pytest.fixture
-def evening(summary):
-    return summary.start + timedelta(hours=18), summary.start + timedelta(hours=21)
 
 
 def post(backend, context, *offers):
@@ -81,8 +71,9 @@ def test_hluc10_puc1_invalid_offers_are_rejected_with_a_reason(backend, needs, e
 
 
 def test_hluc10_offers_from_an_unknown_requester_are_rejected(backend, needs, evening, clock):
-    ack = post(backend, ExchangeContext(THIRD_PARTY, clock()), offer("1", "a", 1, 0.1, *evening))
-    assert ack.status == "rejected" and "unknown service provider" in ack.reason
+    ack = post(backend, ExchangeContext("https://nobody.example.org/kb", clock()), offer("1", "a", 1, 0.1, *evening))
+    assert ack.status == "rejected" and "no agreement" in ack.reason and ack.reference == "a"
+    assert backend.market.offers() == []
 
 
 def test_hluc10_an_offer_sent_again_is_idempotent_but_not_with_other_terms(backend, needs, evening, sp1):

@@ -101,6 +101,6 @@ def test_hluc11_puc1_notifications_for_unsubscribed_codes_or_providers_are_rejec
     other = notify(backend, clock, [{"Postal_Code": "4405-123"}], requester=SP002)
     assert other.status == "rejected"
     stranger = notify(backend, clock, [{"Postal_Code": "4405-123"}], requester="https://nobody.example/kb")
-    assert stranger.status == "rejected" and "unknown service provider" in stranger.reason
+    assert stranger.status == "rejected" and "no agreement" in stranger.reason
     assert backend.faults.fault_events() == []
     assert len(backend.registry.entries(operation="fault-notification", outcome=Outcome.REJECTED)) == 3

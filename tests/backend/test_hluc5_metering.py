@@ -78,17 +78,21 @@ def test_hluc5_puc2_scn1_anonymised_zone_data_sums_the_households(backend, summa
     expected = math.fsum(r.active_power_withdrawn - r.active_power_injected for r in raw if r.id in households) / 4
     assert series.readings[0].measurement == pytest.approx(expected)
     [served] = backend.registry.entries(subject="Z-SS01", outcome=Outcome.SERVED)
-    assert served.actor == THIRD_PARTY and "k = 5" in served.reason
+    assert served.actor == "TP001" and "k = 5" in served.reason
 
 
 def test_hluc5_puc2_scn1_zone_below_k_households_is_refused_and_logged(backend, summary, clock):
     context = ExchangeContext(THIRD_PARTY, clock())
-    with pytest.raises(Refused, match="4 households, fewer than the 5"):
+    with pytest.raises(Refused) as small:
         backend.handlers()["metering-request"](zone_request("Z-SS02"), context)
-    with pytest.raises(Refused, match="unknown zone"):
+    with pytest.raises(Refused) as unknown:
         backend.handlers()["metering-request"](zone_request("Z-NOWHERE"), context)
+    # the same answer for both, and no household count in it (issue 15 item 9)
+    assert small.value.reason == unknown.value.reason.replace("Z-NOWHERE", "Z-SS02")
+    assert "fewer than the 5 households" in small.value.reason and "4" not in small.value.reason
     refusals = backend.registry.entries(operation="metering-request", outcome=Outcome.REFUSED)
     assert [r.subject for r in refusals] == ["Z-SS02", "Z-NOWHERE"]
+    assert refusals[0].reason == "4 households, fewer than k = 5"  # the DSO's own record keeps the count
 
 
 def test_hluc5_puc2_scn1_k_is_configurable(clock, database):

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from dso_saref.app.seed import THIRD_PARTY
 from dso_saref.backend import ExchangeContext, Outcome, Refused, StateError
 from dso_saref.backend.consent import ConsentState
 from dso_saref.messages.data_sharing import AuthorizationRequest, MeteringRequest
+
+NOBODY = "https://nobody.example.org/kb"
 
 
 def authorize(backend, summary, context, user="U0001", hours=(10, 14), grant=True):
@@ -80,15 +81,20 @@ def test_hluc5_puc1_only_a_pending_consent_can_be_decided(backend, summary, sp1)
         backend.refuse_consent(consent.id)
 
 
-@pytest.mark.parametrize(("case", "reason"), [
-    ("other user", "does not cover this end user"),
-    ("other provider", "another service provider"),
-    ("revoked", "revoked"),
-    ("expired", "expired"),
-    ("outside window", "outside the consented window"),
-    ("unknown token", "unknown authorization token"),
+NOT_VALID = "the authorization token does not give access to this end user's data"
+
+
+@pytest.mark.parametrize(("case", "reason", "answer"), [
+    ("other user", "does not cover this end user", NOT_VALID),
+    ("other provider", "another service provider", NOT_VALID),
+    ("revoked", "revoked", "the consent was revoked by the end user"),
+    ("expired", "expired", "the authorization token has expired"),
+    ("outside window", "outside the consented window", "the requested window is outside the consented window"),
+    ("unknown token", "unknown authorization token", NOT_VALID),
 ])
-def test_spec_3_5_refusals_are_refused_and_logged(backend, summary, sp1, sp2, clock, case, reason):
+def test_spec_3_5_refusals_are_refused_and_logged(backend, summary, sp1, sp2, clock, case, reason, answer):
+    """The registry keeps why (``reason``); the requester reads ``answer``, which tells a token that is not
+    its own for this end user from nothing (issue 15 item 9)."""
     response, consent = authorize(backend, summary, sp1())
     token = response.authorization_token
     start = summary.start + timedelta(hours=10)
@@ -106,8 +112,9 @@ def test_spec_3_5_refusals_are_refused_and_logged(backend, summary, sp1, sp2, cl
         window = (start, start + timedelta(hours=5))
     elif case == "unknown token":
         token = "49d259db-755c-4929-8410-15ede30dbc2d"
-    with pytest.raises(Refused, match=reason):
+    with pytest.raises(Refused) as refused:
         meter(backend, context, user, token, *window)
+    assert refused.value.reason == answer and refused.value.code == "no-consent"
     [refusal] = backend.registry.entries(subject=user, operation="metering-request", outcome=Outcome.REFUSED)
     assert reason in refusal.reason and refusal.token == token and refusal.at == context.received_at
     assert not backend.registry.entries(subject=user, operation="metering-request", outcome=Outcome.SERVED)
@@ -142,8 +149,8 @@ def test_spec_3_5_unknown_requester_and_mismatched_provider_are_refused_and_logg
     start = summary.start + timedelta(hours=10)
     handler = backend.handlers()["authorization-request"]
     stranger = handler(AuthorizationRequest(end_user="U0001", start=start, end=start + timedelta(hours=1)),
-                       ExchangeContext(THIRD_PARTY, clock()))
-    assert stranger.granted is False and "unknown service provider" in stranger.reason
+                       ExchangeContext(NOBODY, clock()))
+    assert stranger.granted is False and "no agreement with the DSO" in stranger.reason
     impostor = handler(AuthorizationRequest(end_user="U0001", service_provider="SP002", start=start,
                                             end=start + timedelta(hours=1)),
                        ExchangeContext(summary.providers["SP001"], clock()))
@@ -152,7 +159,7 @@ def test_spec_3_5_unknown_requester_and_mismatched_provider_are_refused_and_logg
                            ExchangeContext(summary.providers["SP001"], clock()))
     assert unknown_user.granted is False and unknown_user.reason == "unknown end user"
     refusals = backend.registry.entries(operation="authorization-request", outcome=Outcome.REFUSED)
-    assert [r.actor for r in refusals] == [THIRD_PARTY, "SP001", "SP001"]
+    assert [r.actor for r in refusals] == [NOBODY, "SP001", "SP001"]
     assert backend.consents.consents() == []
 
 

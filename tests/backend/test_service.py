@@ -13,7 +13,7 @@ import dso_saref
 import dso_saref.backend
 from dso_saref.app.counterparts import ManagedHems, ServiceProviderRole, ThirdPartyRole
 from dso_saref.app.seed import SP001, THIRD_PARTY, example_needs
-from dso_saref.backend import ExchangeContext
+from dso_saref.backend import ExchangeContext, Refused
 from dso_saref.exchange import Query
 from dso_saref.messages.flexibility import FlexibilityNeedsRequest
 
@@ -158,8 +158,10 @@ def test_handlers_plug_into_the_ke_adapter_as_they_are(backend, summary, clock):
     everything = backend.handlers()["primary-substation-reading"](Query(None), context)
     assert len(everything.root) == 96  # the adapter keeps the rows compatible with the asker's bindings
     anonymous = ExchangeContext(ANONYMOUS, clock(), "grid-topology", "ke")
-    assert len(backend.handlers()["grid-topology"](Query(None), anonymous).root) == 15
+    with pytest.raises(Refused, match="no agreement"):  # grid data goes only to parties with an agreement
+        backend.handlers()["grid-topology"](Query(None), anonymous)
     assert backend.registry.entries(operation="grid-topology")[-1].actor == "anonymous"
+    assert len(backend.handlers()["grid-topology"](Query(None), context).root) == 15
     sp = ServiceProviderRole("SP001", SP001, hems=[ManagedHems("H0001", "4405-123")], clock=clock)
     from dso_saref.messages.observability import HemsVoltageRequest
 

@@ -8,10 +8,7 @@ import copy
 from typing import Any
 
 import pytest
-import yaml
 from ke_support import KB_A, KB_B, PREFIXES, WAIT, Traffic, serve, spec_file, start
-from openapi_core import OpenAPI
-from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from dso_saref.ke import (
     BadRequest,
@@ -25,6 +22,13 @@ from dso_saref.ke import (
     KnowledgeEngineClient,
     NotFound,
 )
+
+_EXTRA = "the interoperability extra is not installed: pip install -e '.[test-interop]'"
+yaml = pytest.importorskip("yaml", reason=_EXTRA)
+OpenAPI = pytest.importorskip("openapi_core", reason=_EXTRA).OpenAPI
+_openapi_requests = pytest.importorskip("openapi_core.contrib.requests", reason=_EXTRA)
+RequestsOpenAPIRequest = _openapi_requests.RequestsOpenAPIRequest
+RequestsOpenAPIResponse = _openapi_requests.RequestsOpenAPIResponse
 
 DOUBLE_1_5 = '"1.5"^^<http://www.w3.org/2001/XMLSchema#double>'
 TRUE = '"true"^^<http://www.w3.org/2001/XMLSchema#boolean>'

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from dso_saref.app.seed import DSO_KB, SP001
+from dso_saref.backend.policy import TOKEN_NOT_VALID
 from dso_saref.backend.registry import Outcome
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient
@@ -73,15 +74,15 @@ def test_exchanges_are_counted_by_interaction_and_outcome(live: Live) -> None:
     assert needs.answered
     refused = live.sp.send("metering-request", {
         "data_type": "User", "id": "U0001", "authorization_token": "no-such-token", "granularity": 1, **WINDOW})
-    assert not refused.answered and "unknown authorization token" in next(iter(refused.failed.values()))
+    assert not refused.answered and TOKEN_NOT_VALID in next(iter(refused.failed.values()))
     total = "dso_saref_ke_exchanges_total"
     assert live.dso.metric(total, interaction="flexibility-needs-request", side="served", outcome="answered") == 1
     assert live.dso.metric(total, interaction="metering-request", side="served", outcome="refused") == 1
-    assert live.dso.metric("dso_saref_refusals_total", channel="ke", reason="refused") == 1
+    assert live.dso.metric("dso_saref_refusals_total", channel="ke", reason="no-consent") == 1
     assert live.dso.metric("dso_saref_ke_exchange_duration_seconds_count", interaction="metering-request",
                            side="served") == 1
     status = live.dso.get("/portal/status.html?hours=1").body.decode("utf-8")
-    assert "answered: 1, refused: 1" in status and "ke-refused: 1" in status
+    assert "answered: 1, refused: 1" in status and "ke-no-consent: 1" in status
 
 
 def test_an_exchange_carries_its_request_id_into_the_log_and_the_registry(live: Live) -> None:
@@ -89,7 +90,8 @@ def test_an_exchange_carries_its_request_id_into_the_log_and_the_registry(live: 
                                       "granularity": 1, **WINDOW})
     [line] = [line for line in live.lines(EXCHANGE_LOGGER) if line["interaction"] == "metering-request"]
     assert line["level"] == "WARNING" and line["outcome"] == "refused" and line["side"] == "served"
-    assert line["peer"] == SP001 and line["detail"] == "unknown authorization token"
+    assert line["peer"] == SP001 and line["detail"] == "unknown authorization token"  # the DSO's account
+    assert line["reason"] == "no-consent"
     request_id = line["request_id"]
     assert isinstance(request_id, str) and request_id
     [row] = live.dso.backend.registry.entries(operation="metering-request", outcome=Outcome.REFUSED)

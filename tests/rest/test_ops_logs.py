@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dso_saref.backend.policy import TOKEN_NOT_VALID
 from dso_saref.backend.registry import Outcome, request_scope
 from dso_saref.monitoring.logs import ACCESS_LOGGER, JsonLinesFormatter, json_lines_handler
 from tests.portal.support import Served, json_log, serving
@@ -38,10 +39,11 @@ def test_a_request_id_goes_into_the_access_log_and_the_registry(logged: tuple[Se
     [line] = [line for line in access_lines(stream) if line["path"] == "/v1/data/metering"]
     assert line["request_id"] == "trace-42" and line["status"] == 403 and line["level"] == "WARNING"
     assert line["operation"] == "metering-request" and line["party"] == "SP001"
-    assert line["refusal"] == "unknown authorization token" and line["ms"] > 0
+    assert line["refusal"] == TOKEN_NOT_VALID and line["ms"] > 0  # what the requester was told
     assert line["time"].endswith("Z")
     [row] = dso.backend.registry.entries(request_id="trace-42")
     assert row.outcome is Outcome.REFUSED and row.operation == "metering-request"
+    assert row.reason == "unknown authorization token"  # the DSO's own account
 
 
 def test_a_request_without_an_id_gets_one_and_logs_it(logged: tuple[Served, io.StringIO]) -> None:

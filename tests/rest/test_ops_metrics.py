@@ -111,6 +111,8 @@ def test_exchanges_are_counted_by_interaction_side_and_outcome() -> None:
     metrics = Metrics()
     for outcome in (ANSWERED, ANSWERED, REFUSED, INVALID, FAILED):
         metrics.exchange(ExchangeRecord("metering-request", SERVED, outcome, 0.01, "7"))
+    metrics.exchange(ExchangeRecord("disaggregated-data-request", SERVED, REFUSED, 0.01, "9", reason="k-anonymity"))
+    metrics.exchange(ExchangeRecord("disaggregated-data-request", SERVED, REFUSED, 0.01, "10", reason="free text"))
     metrics.exchange(ExchangeRecord("flexibility-needs", SENT, ANSWERED, 0.2, "8"))
     text = metrics.exposition()[0].decode("utf-8")
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -121,12 +123,13 @@ def test_exchanges_are_counted_by_interaction_side_and_outcome() -> None:
 
     assert value("dso_saref_ke_exchanges_total", interaction="metering-request", side="served", outcome="answered") == 2
     assert value("dso_saref_ke_exchanges_total", interaction="flexibility-needs", side="sent", outcome="answered") == 1
-    assert value("dso_saref_refusals_total", channel="ke", reason="refused") == 1
+    assert value("dso_saref_refusals_total", channel="ke", reason="refused") == 2  # no kind, or not a known one
+    assert value("dso_saref_refusals_total", channel="ke", reason="k-anonymity") == 1
     assert value("dso_saref_validation_failures_total", channel="ke", message="metering-request") == 1
     assert value("dso_saref_ke_exchange_duration_seconds_count", interaction="metering-request", side="served") == 5
     minute = metrics.history.window(hours=1 / 60)[-1]
-    assert minute.exchanges == {"answered": 3, "refused": 1, "invalid": 1, "failed": 1}
-    assert minute.refusals == {"ke-refused": 1, "ke-invalid": 1}
+    assert minute.exchanges == {"answered": 3, "refused": 3, "invalid": 1, "failed": 1}
+    assert minute.refusals == {"ke-refused": 2, "ke-k-anonymity": 1, "ke-invalid": 1}
 
 
 def test_an_exchange_record_refuses_unknown_sides_and_outcomes() -> None:

@@ -111,7 +111,7 @@ def test_bad_input_is_a_usage_error(database: Path, tmp_path: Path) -> None:
     bad_since = runner.invoke(main, ["report", "errors", "--db", str(database), "--since", "yesterday"])
     assert bad_since.exit_code == 2 and "--since" in bad_since.output and "2h" in bad_since.output
     no_db = runner.invoke(main, ["report", "errors", "--db", str(tmp_path / "none.sqlite")])
-    assert no_db.exit_code == 2 and "no such database file" in no_db.output
+    assert no_db.exit_code == 2 and "none.sqlite" in no_db.output and "does not exist" in no_db.output
     no_log = runner.invoke(main, ["report", "errors", "--db", str(database), "--log", str(tmp_path / "none.log")])
     assert no_log.exit_code == 1 and "none.log" in no_log.output
 

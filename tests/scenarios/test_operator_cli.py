@@ -78,7 +78,7 @@ def test_consent_errors_name_what_is_wrong(db: str, tmp_path: Path) -> None:
     assert again.exit_code == 1 and f"{u1} is granted" in again.output
     assert run("consent", "revoke", consents(db)[1]["id"], "--db", db).exit_code == 1  # pending, not granted
     missing = run("consent", "list", "--db", str(tmp_path / "absent.sqlite"))
-    assert missing.exit_code == 2 and "no such database file" in missing.output
+    assert missing.exit_code == 2 and "does not exist" in missing.output
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"this is not a database" * 100)
     broken = run("consent", "list", "--db", str(garbage))

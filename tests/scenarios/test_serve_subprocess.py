@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 
-from dso_saref.app.seed import DSO_KB
+from dso_saref.app.seed import DSO_KB, SP001
 from dso_saref.cli import main
 from dso_saref.ke import KnowledgeEngineClient
 
@@ -52,10 +52,13 @@ def wait_until_up(base_url: str, process: subprocess.Popen) -> None:
 
 
 def send(base_url: str, name: str, payload: dict, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``dso-saref ke send`` as a service provider speaking from the seed's SP001 (zone data goes only to
+    parties with an agreement)."""
     source = tmp_path / f"{name}-{time.monotonic_ns()}.json"
     source.write_text(json.dumps(payload), encoding="utf-8")
     return subprocess.run([sys.executable, "-c", CLI, "ke", "send", name, str(source), "--ke-url", base_url,
-                           "--role", "service-provider"], cwd=ROOT, capture_output=True, text=True, timeout=WAIT)
+                           "--role", "service-provider", "--kb-id", SP001], cwd=ROOT, capture_output=True, text=True,
+                          timeout=WAIT)
 
 
 def test_serve_answers_ke_send_through_ke_emulate(tmp_path: Path) -> None:
@@ -85,13 +88,13 @@ def test_serve_answers_ke_send_through_ke_emulate(tmp_path: Path) -> None:
         assert series["id"] == "Z-SS01" and len(series["readings"]) == 24
         refused = send(base_url, "metering-request",
                        {"data_type": "Anonymized", "id": "Z-SS02", "granularity": 2, **window}, tmp_path)
-        assert refused.returncode == 1 and "fewer than the 5 needed to anonymise" in refused.stderr
+        assert refused.returncode == 1 and "fewer than the 5 households needed to anonymise" in refused.stderr
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=WAIT)
         assert server.returncode == 0, err
         assert "stopped after 2 exchanges" in out
-        assert "metering-request from https://dso-saref.example.org/kb/service-provider/send: answered" in err
-        assert "refused: zone Z-SS02 has 4 households" in err
+        assert f"metering-request from {SP001}: answered" in err
+        assert f"metering-request from {SP001}: refused: no anonymised data for this zone" in err
         with KnowledgeEngineClient(base_url) as client:
             assert DSO_KB not in [kb.id for kb in client.list_knowledge_bases()], "not unregistered"
     finally:
