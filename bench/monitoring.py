@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dso_saref.app.rest_api import dso_api
-from dso_saref.app.seed import seed_world
+from dso_saref.app.seed import SP001, seed_world
 from dso_saref.backend import DsoBackend, Storage
 from dso_saref.exchange import ExchangeContext
 from dso_saref.messages.flexibility import FlexibilityNeedsRequest
@@ -110,7 +110,7 @@ def served(count: int) -> None:
     observed = observed_handlers(backend.handlers(), [metrics.exchange, exchange_log(logger),
                                                       seen.append])["flexibility-needs-request"]
     request = FlexibilityNeedsRequest(start=summary.start, end=summary.end)
-    context = ExchangeContext("https://sp1.example.org/kb", datetime.now().astimezone(),
+    context = ExchangeContext(SP001, datetime.now().astimezone(),
                               "flexibility-needs-request", "ke", "bench")
     for name, handler in (("bare", bare), ("observed: metrics, JSON line, request scope", observed)):
         print(f"| needs request served, {name} | {per_call(lambda h=handler: h(request, context), count):.0f} us |")
