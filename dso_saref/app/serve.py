@@ -45,7 +45,9 @@ class ServeConfig:
     ``:memory:``), the knowledge base id, whether to load the seed data (with ``seed_value``),
     registration ``attempts`` while the KE is unreachable, how long to wait for the poll thread at
     shutdown (seconds), the address of the REST API (``HOST:PORT``; ``None``: no REST API), and the
-    ``credentials`` a reverse proxy in front of the KE asks for."""
+    ``credentials`` a reverse proxy in front of the KE asks for; ``rest_workers`` processes serve the
+    REST API (more than one: each its own connection to ``db``, which must then be a file or
+    PostgreSQL; their requests are logged by them, not counted in the outcome)."""
 
     ke_url: str | None = DEFAULT_KE_URL
     db: str = ":memory:"
@@ -56,6 +58,7 @@ class ServeConfig:
     shutdown_timeout: float = 10.0
     rest: str | None = None
     credentials: Credentials | None = None
+    rest_workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,14 @@ def serve(config: ServeConfig, stop: threading.Event, *,
                      len(summary.end_users), len(summary.hems), summary.day)
         counter = [0]
         if config.rest is not None:
-            rest = serve_rest(backend, config.rest, counter)
-            line = f"serving the DSO's REST API at {rest.base_url}/v1 (docs at {rest.base_url}/docs)"
+            if config.rest_workers > 1:
+                from dso_saref.app.rest_workers import RestWorkers
+
+                rest = RestWorkers(config.db, config.rest, config.rest_workers)
+            else:
+                rest = serve_rest(backend, config.rest, counter)
+            line = (f"serving the DSO's REST API at {rest.base_url}/v1 (docs at {rest.base_url}/docs)"
+                    + (f" with {config.rest_workers} worker processes" if config.rest_workers > 1 else ""))
             log.info("%s", line)
             if ready is not None:
                 ready(line)
@@ -179,9 +188,10 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         storage.close()
 
 
-def serve_rest(backend: DsoBackend, address: str, counter: list[int]) -> Any:
+def serve_rest(backend: DsoBackend, address: str, counter: list[int], *, reuse_port: bool = False) -> Any:
     """The DSO's REST API over ``backend`` served on ``address`` (a started
-    :class:`~dso_saref.rest.server.RestServer`), logging each request and counting it in ``counter[0]``."""
+    :class:`~dso_saref.rest.server.RestServer`, sharing its port with other processes when
+    ``reuse_port``), logging each request and counting it in ``counter[0]``."""
     from dso_saref.rest.app import create_app
     from dso_saref.rest.server import RestServer
 
@@ -191,4 +201,4 @@ def serve_rest(backend: DsoBackend, address: str, counter: list[int]) -> Any:
                  record.party or "anonymous", record.seconds * 1000, record.request_id,
                  f": {record.refusal}" if record.refusal else "")
 
-    return RestServer(create_app(backend, observers=[observe]), address)
+    return RestServer(create_app(backend, observers=[observe]), address, reuse_port=reuse_port)
