@@ -174,5 +174,7 @@ def test_strings_and_arrays_beyond_the_limits_are_refused_at_their_json_path() -
         dso_saref.to_bindings("hems-voltage", many, settings=tight)
     with pytest.raises(ValueError, match="items limit"):
         Limits(items=0)
+    for scalar in (None, 3, 2.5, True, "text"):  # a document that is not an object nor an array
+        assert Limits(items=1).check(scalar) == []
     with pytest.raises(dso_saref.terms.SettingsError, match="limits"):
         dso_saref.Settings(limits={"string": 5})  # type: ignore[arg-type]
