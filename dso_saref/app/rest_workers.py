@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import socket
 import threading
+from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
@@ -25,6 +26,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from dso_saref.backend import DsoBackend
+from dso_saref.monitoring.metrics import Metrics
+from dso_saref.rest.gate import Observer
 from dso_saref.rest.server import RestServer, parse_address
 
 __all__ = ["RestWorkers", "serve_rest"]

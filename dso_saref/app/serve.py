@@ -34,7 +34,6 @@ from typing import Any
 from dso_saref.app.rest_workers import RestWorkers, serve_rest
 from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Refused, Storage
-from dso_saref.backend.registry import request_scope
 from dso_saref.backend.storage import PostgresStorage
 from dso_saref.backend.storage.base import implementation
 from dso_saref.ke.adapter import Adapter, Backoff
@@ -42,6 +41,7 @@ from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
 from dso_saref.ke.registration import Probe
+from dso_saref.monitoring.observed import observed_handlers
 
 __all__ = ["DEFAULT_KE_URL", "ServeConfig", "ServeOutcome", "logged_handlers", "open_storage", "serve"]
 
@@ -105,9 +105,10 @@ def _describe(answer: Any) -> str:
 
 def logged_handlers(handlers: Mapping[str, Callable[[Any, Any], Any]], *,
                     counter: list[int] | None = None) -> dict[str, Callable[[Any, Any], Any]]:
-    """``handlers`` that log every exchange (name, requester, outcome, duration) on ``dso_saref.app.serve``
-    and run it in the :func:`~dso_saref.backend.registry.request_scope` of its context's request id (the
-    registry's rows name the exchange); ``counter[0]`` (when given) counts them."""
+    """``handlers`` that log every exchange (name, requester, outcome in the DSO's own words, duration,
+    request id) on ``dso_saref.app.serve``; ``counter[0]`` (when given) counts them. Wrap them in
+    :func:`~dso_saref.monitoring.observed.observed_handlers`, which runs each in the request scope of
+    its request id (the registry's rows carry it) and tells the metrics."""
 
     def wrap(name: str, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def serve_one(message: Any, context: Any) -> Any:
@@ -118,8 +119,7 @@ def logged_handlers(handlers: Mapping[str, Callable[[Any, Any], Any]], *,
                 with _COUNTING:  # handlers run on several threads at once
                     counter[0] += 1
             try:
-                with request_scope(request_id):  # the registry's rows carry it
-                    answer = handler(message, context)
+                answer = handler(message, context)
             except Refused as exc:
                 log.info("%s from %s: refused: %s (request %s)", name, requester, exc.reason, request_id)
                 raise
@@ -162,11 +162,18 @@ def serve(config: ServeConfig, stop: threading.Event, *,
             log.info("seed %d loaded: %d end users, %d HEMS, readings of %s", config.seed_value,
                      len(summary.end_users), len(summary.hems), summary.day)
         counter = [0]
+        metrics = None
+
+        def count(record: Any) -> None:
+            with _COUNTING:
+                counter[0] += 1
+
         if config.rest is not None:
             if config.rest_workers > 1:
                 rest = RestWorkers(config.db, config.rest, config.rest_workers)
             else:
-                rest = serve_rest(backend, config.rest, counter)
+                rest, metrics = serve_rest(backend, config.rest, observers=[count], ke_url=config.ke_url,
+                                           kb_id=config.kb_id)
             line = (f"serving the DSO's REST API at {rest.base_url}/v1 (docs at {rest.base_url}/docs)"
                     + (f" with {config.rest_workers} worker processes" if config.rest_workers > 1 else ""))
             log.info("%s", line)
@@ -178,7 +185,8 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         client = KnowledgeEngineClient(config.ke_url, timeout=Timeouts(read=30.0, exchange=60.0, long_poll=60.0),
                                        credentials=config.credentials)
         adapter = Adapter(client, "dso", kb_id=config.kb_id, kb_name="dso-saref reference DSO",
-                          handlers=logged_handlers(backend.handlers(), counter=counter),
+                          handlers=observed_handlers(logged_handlers(backend.handlers(), counter=counter),
+                                                     [metrics.exchange] if metrics is not None else []),
                           backoff=Backoff(attempts=config.attempts), workers=config.workers,
                           backlog=config.backlog, drain_timeout=config.shutdown_timeout, probe=config.probe)
         errors: list[str] = []
