@@ -1,14 +1,16 @@
 """A bounded load on the DSO's REST API on loopback (issue 12), run on demand: GET needs and POST offers at
 1, 10 and 50 connections, requests/s and p50/p99 latency, and nothing lost (every 201 is in the database).
 
-The server runs in a process of its own (``serve`` below: the seeded reference DSO on a sqlite file, its
-REST API on 127.0.0.1, a party's key); the load comes from ``wrk`` (Debian's package, installed by this
+The server runs in a process of its own (``serve`` below: the seeded reference DSO on a sqlite file or, with
+``--pg URL``, in a fresh schema of a PostgreSQL server; its REST API on 127.0.0.1 from ``--workers N``
+processes; a party's key); the load comes from ``wrk`` (Debian's package, installed by this
 script when absent and allowed: ``--client wrk``) or from a bounded Python client (threads, one kept-alive
 connection each: ``--client python``). Each level runs for ``--seconds`` (and the Python client at most
 ``--requests`` requests), then the database is read to check that every offer answered 201 is stored::
 
     python bench/rest_load.py                          # wrk when it can be had, else the Python client
     python bench/rest_load.py --client python --seconds 10 --levels 1,10,50
+    python bench/rest_load.py --pg postgresql://dso@127.0.0.1:5432/postgres --workers 4 --levels 50
 
 Prints a table; the database lives in a temporary directory, removed at the end.
 """
@@ -38,11 +40,13 @@ START = datetime(2030, 1, 1, 18, tzinfo=UTC)
 # -- the server process -------------------------------------------------------------------------------------
 
 
-def serve(db: str) -> None:
-    """The seeded DSO's REST API on 127.0.0.1 (a free port); prints one JSON line (url, key) then serves
-    until standard input closes."""
+def serve(db: str, workers: int) -> None:
+    """The seeded DSO's REST API on 127.0.0.1 (a free port), from ``workers`` processes when more than
+    one; prints one JSON line (url, key) then serves until standard input closes."""
+    from dso_saref.app.rest_workers import RestWorkers
     from dso_saref.app.seed import seed_world
     from dso_saref.backend import DsoBackend, Storage
+    from dso_saref.backend.credentials import Credentials
     from dso_saref.messages.flexibility import FlexibilityNeed
     from dso_saref.rest.app import create_app
     from dso_saref.rest.server import RestServer
@@ -54,9 +58,12 @@ def serve(db: str) -> None:
                                            direction="Up", power_type="Active", start=START + timedelta(days=i),
                                            end=START + timedelta(days=i, hours=3), eligible_clients=METERS,
                                            zone_id="Z-SS01") for i in range(5)])
-    app = create_app(backend)
-    key = app.state.credentials.add_party("SP001", "service-provider", now=backend.now()).token
-    with RestServer(app, "127.0.0.1:0", limit_concurrency=2000) as server:
+    key = Credentials(storage).add_party("SP001", "service-provider", now=backend.now()).token
+    if workers > 1:
+        server: Any = RestWorkers(db, "127.0.0.1:0", workers)
+    else:
+        server = RestServer(create_app(backend), "127.0.0.1:0", limit_concurrency=2000)
+    with server:
         print(json.dumps({"url": server.base_url, "key": key}), flush=True)
         sys.stdin.read()
     storage.close()
@@ -64,10 +71,35 @@ def serve(db: str) -> None:
 
 def stored_offers(db: str) -> set[str]:
     """The ids of the offers the database holds for the bench's need."""
-    import sqlite3
+    from dso_saref.backend import DsoBackend, Storage
 
-    with sqlite3.connect(db) as conn:
-        return {r[0] for r in conn.execute("SELECT offer_id FROM flexibility_offers WHERE request_id = ?", (NEED,))}
+    storage = Storage(db)
+    try:
+        return {record.offer.offer_id for record in DsoBackend(storage).market.offers(NEED)}
+    finally:
+        storage.close()
+
+
+def fresh_schema(url: str) -> tuple[str, str]:
+    """A new schema on the PostgreSQL server ``url``: its name, and ``url`` with it as the search path."""
+    import uuid
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")]
+    return schema, urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 # -- the loads -------------------------------------------------------------------------------------------------
@@ -213,7 +245,11 @@ def have_wrk(install: bool) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", default="load", choices=["load", "serve"])
-    parser.add_argument("--db", help="(serve) the sqlite file")
+    parser.add_argument("--db", help="(serve) the database: a sqlite file or a postgresql:// URL")
+    parser.add_argument("--pg", default=None, metavar="URL",
+                        help="a PostgreSQL server (postgresql://USER@HOST:PORT/DB): the bench runs in a schema of "
+                             "its own there, dropped afterwards, instead of a sqlite file")
+    parser.add_argument("--workers", type=int, default=1, help="REST worker processes (serve --rest-workers)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--levels", default="1,10,50", help="connections, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="per level and kind")
@@ -222,7 +258,7 @@ def main() -> None:
                         "/dev/shm takes the disk's fsync out)")
     args = parser.parse_args()
     if args.mode == "serve":
-        serve(args.db)
+        serve(args.db, args.workers)
         return
     client = args.client
     if client in ("auto", "wrk"):
@@ -234,13 +270,14 @@ def main() -> None:
             client = "python"
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        db = str(Path(tmp) / "dso.sqlite")
-        server = subprocess.Popen([sys.executable, __file__, "serve", "--db", db], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, text=True)
+        schema, db = fresh_schema(args.pg) if args.pg else (None, str(Path(tmp) / "dso.sqlite"))
+        server = subprocess.Popen([sys.executable, __file__, "serve", "--db", db, "--workers", str(args.workers)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             ready = json.loads(server.stdout.readline())  # type: ignore[union-attr]
             url, key = ready["url"], ready["key"]
-            print(f"server {url} (pid {server.pid}), client {client}, {args.seconds:g} s per level")
+            print(f"server {url} (pid {server.pid}, {args.workers} worker(s), "
+                  f"{'PostgreSQL' if args.pg else 'sqlite'}), client {client}, {args.seconds:g} s per level")
             print(f"{'load':22} {'conns':>5} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
                   f"{'201s':>7} {'errors':>6}")
             acked: list[str] = []
@@ -260,6 +297,8 @@ def main() -> None:
             server.stdin.close()  # type: ignore[union-attr]
             server.wait(60)
         stored = stored_offers(db)
+        if schema is not None:
+            drop_schema(args.pg, schema)
         lost = sorted(set(acked) - stored)
         print(f"offers answered 201: {len(acked)} ({len(set(acked))} distinct ids); in the database: {len(stored)} "
               f"(the rest were cut off by the end of a run before their answer); "

@@ -66,7 +66,7 @@ class Limits:
         if self.items is None:
             return []
         items = self.items
-        stack = [value]
+        stack = [value] if value.__class__ is dict or value.__class__ is list else []  # a scalar has no arrays
         pop, push = stack.pop, stack.append
         while stack:  # containers only, and no paths: most payloads are within the limits
             node = pop()

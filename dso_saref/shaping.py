@@ -82,19 +82,26 @@ def _kind(description: Description, variable: Variable) -> FieldKind | None:
         return None
     node: Any = description.model
     info = None
+    item: list[Any] = []  # the kinds of the list item a path ends on (``$.needs[#i]``)
     for step in variable.path.steps:
         node = _unwrap(node)
         if isinstance(step, Iterate):
             if isinstance(node, type) and issubclass(node, BaseModel) and "root" in node.model_fields:
                 node = node.model_fields["root"].annotation
+            listed = _unwrap(node)
+            args = typing.get_args(listed) if typing.get_origin(listed) in (list, tuple) else ()
+            item = [m for m in _metadata(args[0]) if isinstance(m, FieldKind)] if args else []
             node = _item(node)
             continue
+        item = []
         if not (isinstance(node, type) and issubclass(node, BaseModel)):
             return None
         info = next((f for n, f in node.model_fields.items() if (f.alias or n) == step.name), None)
         if info is None:
             return None
         node = info.annotation
+    if item:
+        return item[0]
     if info is None:
         return None
     kinds = [m for m in [*info.metadata, *_metadata(info.annotation)] if isinstance(m, FieldKind)]

@@ -185,10 +185,15 @@ def mint_iri(base: str, template: str, values: dict[str, str]) -> str:
     """The IRI ``base + template`` with each ``{field}`` replaced by its percent-encoded value.
 
     Every character outside RFC 3986's unreserved set (``A-Z a-z 0-9 - . _ ~``) is percent-encoded
-    as UTF-8, so any string (spaces, ``>``, quotes, newlines, unicode) gives a safe, stable IRI.
+    as UTF-8, so any string (spaces, ``>``, quotes, newlines, unicode) gives a safe, stable IRI; a
+    value of dots only (``.``, ``..``) has its dots encoded too, so it is never a dot segment that
+    RFC 3986's reference resolution would remove (``client/../voltage`` is not ``voltage``).
     """
     def fill(match: re.Match[str]) -> str:
-        return quote(values[match.group(1)], safe="")
+        value = values[match.group(1)]
+        if value and value.strip(".") == "":
+            return "%2E" * len(value)
+        return quote(value, safe="")
 
     return base + _FIELD.sub(fill, template)
 

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dso_saref.app.seed import SP001, seed
 from dso_saref.backend import DsoBackend, Storage
 from dso_saref.cli import main
 from dso_saref.ke import EmulatorServer, KnowledgeEngineClient
@@ -37,7 +38,9 @@ def ke_url() -> Iterator[str]:
     """A KE stand-in on a free loopback port with the reference DSO (empty database) serving it."""
     with EmulatorServer(port=0) as server, Storage(":memory:") as storage:
         client = KnowledgeEngineClient(server.base_url)
-        adapter = Adapter(client, "dso", kb_id="https://dso.example.org/kb", handlers=DsoBackend(storage).handlers())
+        backend = DsoBackend(storage)
+        seed(backend)  # SP001 and its agreement with the DSO
+        adapter = Adapter(client, "dso", kb_id="https://dso.example.org/kb", handlers=backend.handlers())
         adapter.register()
         stop = threading.Event()
         worker = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
@@ -56,7 +59,8 @@ Command = Callable[[str, str], tuple[str, ...]]
 
 
 def _ke_send(url: str, file: str) -> tuple[str, ...]:
-    return ("ke", "send", "flexibility-needs-request", file, "--ke-url", url, "--role", "service-provider")
+    return ("ke", "send", "flexibility-needs-request", file, "--ke-url", url, "--role", "service-provider", "--kb-id",
+            SP001)  # the seed's provider with an agreement
 
 
 COMMANDS: dict[str, tuple[Command, object]] = {

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from dso_saref.app.seed import SP001, seed
 from dso_saref.backend import DsoBackend, Storage
 from dso_saref.cli import main
 from dso_saref.config import DEFAULT_KE_URL, KEYS, Config, ConfigError, load_config
@@ -240,7 +241,9 @@ def standin() -> Iterator[EmulatorServer]:
     """The KE stand-in with the reference DSO (empty database) answering on it directly."""
     with EmulatorServer(port=0) as server, Storage(":memory:") as storage:
         client = KnowledgeEngineClient(server.base_url)
-        adapter = Adapter(client, "dso", kb_id="https://dso.example.org/kb", handlers=DsoBackend(storage).handlers())
+        backend = DsoBackend(storage)
+        seed(backend)  # SP001 and its agreement with the DSO
+        adapter = Adapter(client, "dso", kb_id="https://dso.example.org/kb", handlers=backend.handlers())
         adapter.register()
         stop = threading.Event()
         worker = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
@@ -290,8 +293,8 @@ def test_ke_send_uses_the_configured_url_and_credentials_and_never_shows_them(
     request = tmp_path / "request.json"
     request.write_text('{"start": "2021-09-27T00:00:00Z", "end": "2021-09-28T00:00:00Z"}', encoding="utf-8")
     caplog.set_level(logging.DEBUG)
-    sent = invoke("ke", "send", "flexibility-needs-request", str(request), "--role", "service-provider",
-                  "--config", str(file), env={"DSO_SAREF_KE_TOKEN": TOKEN})
+    sent = invoke("ke", "send", "flexibility-needs-request", str(request), "--role", "service-provider", "--kb-id",
+                  SP001, "--config", str(file), env={"DSO_SAREF_KE_TOKEN": TOKEN})
     assert sent.exit_code == 0, sent.output
     assert json.loads(sent.stdout)["answers"] == {"https://dso.example.org/kb": []}
     assert proxy.seen and all(h["Authorization"] == f"Bearer {TOKEN}" for h in proxy.seen)

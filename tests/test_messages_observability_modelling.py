@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from rdflib import BNode, Graph, Namespace, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
@@ -25,6 +25,7 @@ from dso_saref.terms import DSO, NONE, S4GRID, SAREF, Settings, parse_term
 from dso_saref.validation import Validator
 from tests.conftest import ROOT, SHARED
 from tests.strategies import payload_strategy
+from tests.support import merges
 
 OBSERVABILITY = [
     "fault-notification", "opportunities-request", "opportunities", "fault-min-hems", "fault-min-elapsed-time",
@@ -47,7 +48,6 @@ MESSAGE_LEVEL = {
 #: Messages that say one thing (one setting, one response): two that differ share no such node.
 SINGLE = ("fault-min-hems", "fault-min-elapsed-time", "subscription-response")
 OFFICIAL_FILES = ["saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl"]
-ERRORS = Namespace("http://www.daml.org/2002/03/agents/agent-ont#")  # where owlrl writes inconsistencies
 BASE = Settings().base
 #: SAREF4GRID's quantities: individuals of s4grid:EnergyAndPowerProperty, never classes.
 S4GRID_INDIVIDUALS = {S4GRID[n] for n in ("Voltage", "ActivePower", "ReactivePower", "Current", "PowerLimit",
@@ -407,24 +407,9 @@ def official() -> Graph:
 
 
 def inconsistencies(data: Graph) -> list[str]:
-    """What the OWL-RL closure of the data with the official and our ontologies finds wrong: owlrl's
-    error messages (disjointness, all-different and datatype clashes), owl:Nothing members, and
-    owl:sameAs between two of our data nodes."""
-    import owlrl
-
-    graph = official() + own_ontology() + data
-    for group in graph.subjects(RDF.type, OWL.AllDifferent):
-        # owlrl 7.6's eq-diff2/3 skip the last member of an owl:AllDifferent (a two-member one is never
-        # checked: RDFLib/OWL-RL#85); its pairs as owl:differentFrom (eq-diff1) say the same, and are checked
-        for members in [*graph.objects(group, OWL.distinctMembers), *graph.objects(group, OWL.members)]:
-            items = list(Collection(graph, members))
-            graph += [(x, OWL.differentFrom, y) for i, x in enumerate(items) for y in items[i + 1:]]
-    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics).expand(graph)
-    found = [str(graph.value(m, ERRORS.error)) for m in graph.subjects(RDF.type, ERRORS.ErrorMessage)]
-    found += [f"{s} is an owl:Nothing" for s in graph.subjects(RDF.type, OWL.Nothing)]
-    found += [f"{a} owl:sameAs {b}" for a, b in graph.subject_objects(OWL.sameAs)
-              if a != b and str(a).startswith(BASE) and str(b).startswith(BASE)]
-    return found
+    """What the OWL-RL closure of the data with the official and our ontologies finds wrong (see
+    :func:`tests.support.merges.inconsistencies`)."""
+    return merges.inconsistencies(data, official() + own_ontology(), BASE)
 
 
 def test_the_proof_catches_contradictions() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from rdflib import BNode, Graph, Namespace, URIRef
+from rdflib import BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
@@ -34,12 +34,12 @@ from dso_saref.terms import DSO, NONE, Settings, parse_term
 from dso_saref.validation import Validator
 from tests.conftest import NAMES, ROOT
 from tests.strategies import payload_strategy
+from tests.support import merges
 
 OFFICIAL = ROOT.parent / "shared" / "ontologies"
 #: What the OWL-RL proof reads of the official files (the ontologies our terms build on).
 OFFICIAL_FILES = ["saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl",
                   "dpv-2.3.ttl"]
-ERRORS = Namespace("http://www.daml.org/2002/03/agents/agent-ont#")  # where owlrl writes inconsistencies
 ENTITY = re.compile(r"^([a-z-]+)/\{\w+\}$")  # a thing named by one identifier: user/{end_user}
 
 
@@ -198,19 +198,7 @@ def _merged(payloads: dict[str, list[Any]]) -> Graph:
 
 def _inconsistencies(data: Graph) -> list[str]:
     """What the OWL-RL closure of the data with the official and own ontologies finds wrong."""
-    import owlrl
-
-    graph = Graph()
-    graph += official()
-    graph += own_ontology()
-    graph += data
-    owlrl.DeductiveClosure(owlrl.OWLRL_Semantics).expand(graph)
-    found = [str(graph.value(m, ERRORS.error)) for m in graph.subjects(RDF.type, ERRORS.ErrorMessage)]
-    found += [f"{s} is an owl:Nothing" for s in graph.subjects(RDF.type, OWL.Nothing)]
-    base = Settings().base
-    found += [f"{a} owl:sameAs {b}" for a, b in graph.subject_objects(OWL.sameAs)
-              if a != b and str(a).startswith(base) and str(b).startswith(base)]
-    return found
+    return merges.inconsistencies(data, official() + own_ontology())
 
 
 def _conformance(graph: Graph) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rdflib import Graph
 
 import dso_saref
 from tests.conftest import NAMES, ROOT
@@ -85,20 +86,24 @@ def test_hostile_bindings_give_payload_errors(name: str, bindings: list[dict[str
 
 def test_bindings_from_another_party_with_xsd_string_are_accepted() -> None:
     bindings = [{"hems": "<https://dso.example.org/id/hems/ID1234>",
-                 "hems_id": '"ID1234"^^<http://www.w3.org/2001/XMLSchema#string>'}]
+                 "hems_id": '"ID1234"^^<http://www.w3.org/2001/XMLSchema#string>',
+                 "property": "<https://dso.example.org/id/hems/ID1234/voltage>"}]
     assert dso_saref.from_bindings("hems-voltage-request", bindings) == {"Hems_ID": "ID1234"}
 
 
 def test_a_peer_s_iris_are_read_as_they_are_and_only_iris() -> None:
     """A peer mints under its own base (issue 10, item 2): its bindings are read whatever its IRIs,
     the message comes from the literals; a literal or a malformed IRI where a node belongs is refused."""
-    peer = [{"hems": "<https://peer.example.net/things/h-1>", "hems_id": '"ID1234"'}]
+    peer = [{"hems": "<https://peer.example.net/things/h-1>", "hems_id": '"ID1234"',
+             "property": "<https://peer.example.net/things/h-1/v>"}]
     assert dso_saref.from_bindings("hems-voltage-request", peer) == dso_saref.from_bindings(
-        "hems-voltage-request", [{"hems": "<https://dso.example.org/id/hems/ID1234>", "hems_id": '"ID1234"'}])
+        "hems-voltage-request", [{"hems": "<https://dso.example.org/id/hems/ID1234>", "hems_id": '"ID1234"',
+                                  "property": "<https://dso.example.org/id/hems/ID1234/voltage>"}])
     for forged in ('"ID1234"', "<https://x.example/a> <https://x.example/b> <https://x.example/c>",
                    "<https://x.example/a>.<https://x.example/b>"):
         with pytest.raises(dso_saref.PayloadError, match="hems"):
-            dso_saref.from_bindings("hems-voltage-request", [{"hems": forged, "hems_id": '"ID1234"'}])
+            dso_saref.from_bindings("hems-voltage-request", [{"hems": forged, "hems_id": '"ID1234"',
+                                                              "property": "<https://x.example/v>"}])
 
 
 def test_installed_wheel_works_from_any_directory(tmp_path: Path) -> None:
@@ -141,16 +146,19 @@ def test_validate_engines_agree_on_every_example_and_unknown_engine_is_refused()
 
 
 def test_unsaref_reads_rdf_text_a_peer_s_graph_and_says_when_the_message_is_absent() -> None:
-    """Issue 11, item 8: Turtle or N-Triples text, a peer's IRIs, and a clear error for no message."""
+    """Issue 11, item 8: Turtle or N-Triples text, a peer's IRIs, and a clear error for no message (a
+    message whose empty form is valid, an empty list of readings, reads as that)."""
     payload = dso_saref.catalog["hems-voltage"].example()
     peer = dso_saref.Settings(base="https://peer.example.net/things/")
     graph = dso_saref.saref("hems-voltage", payload, settings=peer)
     canonical = dso_saref.unsaref("hems-voltage", graph)
     assert dso_saref.unsaref("hems-voltage", graph.serialize(format="turtle")) == canonical
     assert dso_saref.unsaref("hems-voltage", graph.serialize(format="nt").encode(), format="nt") == canonical
-    with pytest.raises(dso_saref.PayloadError, match="holds no hems-voltage") as caught:
-        dso_saref.unsaref("hems-voltage", dso_saref.saref("hems-status", dso_saref.catalog["hems-status"].example()))
+    status = dso_saref.saref("hems-status", dso_saref.catalog["hems-status"].example())
+    with pytest.raises(dso_saref.PayloadError, match="holds no hems-voltage-request") as caught:
+        dso_saref.unsaref("hems-voltage-request", Graph())
     assert caught.value.problems[0].rule == "absent"
+    assert dso_saref.unsaref("hems-voltage", status) == {"Voltage_Monitoring": []}
 
 
 def test_strings_and_arrays_beyond_the_limits_are_refused_at_their_json_path() -> None:
@@ -174,5 +182,7 @@ def test_strings_and_arrays_beyond_the_limits_are_refused_at_their_json_path() -
         dso_saref.to_bindings("hems-voltage", many, settings=tight)
     with pytest.raises(ValueError, match="items limit"):
         Limits(items=0)
+    for scalar in (None, 3, 2.5, True, "text"):  # a document that is not an object nor an array
+        assert Limits(items=1).check(scalar) == []
     with pytest.raises(dso_saref.terms.SettingsError, match="limits"):
         dso_saref.Settings(limits={"string": 5})  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import click
 
 import dso_saref
-from dso_saref.cli import config, ingest, ke, messages, operator, parties, rest
+from dso_saref.cli import config, ingest, ke, messages, operator, parties, portal, report, rest
 
 __all__ = ["main"]
 
@@ -30,5 +30,5 @@ def main() -> None:
 
 
 for _command in (*messages.COMMANDS, ke.ke, *operator.COMMANDS, ingest.ingest, parties.parties, rest.rest,
-                 config.config_group):
+                 portal.portal, report.report, config.config_group):
     main.add_command(_command)

@@ -91,6 +91,9 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--rest", "rest", default=None, metavar="HOST:PORT",
               help="Serve the REST API here too (e.g. 127.0.0.1:8080; loopback unless you say otherwise); "
                    "with --rest alone and no configured KE URL, no KE.")
+@click.option("--rest-workers", default=1, show_default=True, type=click.IntRange(min=1), metavar="N",
+              help="Serve the REST API from N processes on one port (the database a file or postgresql://; the KE "
+                   "adapter stays in the first process).")
 @click.option("--provider", default="SP001", show_default=True, type=click.Choice(["SP001", "SP002", "DSP001"]),
               help="With --role service-provider: which reference provider of the demo's seed.")
 @click.option("--partner-key-env", default="DSO_SAREF_PARTNER_KEY", show_default=True, metavar="VARIABLE",
@@ -101,8 +104,8 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--attempts", default=8, show_default=True, type=click.IntRange(min=1),
               help="Registration attempts while the KE is unreachable (backing off up to 30 s).")
 @configured("ke_url", "db", "kb_id", "profile", "patterns", "log_level", "log_file")
-def serve(role: str, rest: str | None, provider: str, partner_key_env: str, load_seed: bool, seed_value: int,
-          attempts: int, ke_url: str, db: str | None, kb_id: str | None, profile: tuple[str, ...],
+def serve(role: str, rest: str | None, rest_workers: int, provider: str, partner_key_env: str, load_seed: bool,
+          seed_value: int, attempts: int, ke_url: str, db: str | None, kb_id: str | None, profile: tuple[str, ...],
           patterns: str | None, log_level: str, log_file: str | None) -> None:
     """Serve the reference DSO on a Knowledge Engine and/or its REST API until SIGINT or SIGTERM.
 
@@ -131,8 +134,8 @@ def serve(role: str, rest: str | None, provider: str, partner_key_env: str, load
     if rest is not None and settings.source("ke_url") == "default":
         ke_url = None  # --rest alone: the REST API without a KE
     config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id or DEFAULT_DSO_KB, seed=load_seed, seed_value=seed_value,
-                         attempts=attempts, rest=rest, credentials=settings.credentials(), profiles=profile,
-                         patterns=patterns)
+                         attempts=attempts, rest=rest, credentials=settings.credentials(), rest_workers=rest_workers,
+                         profiles=profile, patterns=patterns)
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         outcome = serve_dso(config, stop, ready=click.echo)

@@ -7,31 +7,47 @@ exchanges with :meth:`Adapter.send`. Requests and answers are checked against th
 It knows no HTTP: the client's transport does::
 
     adapter = Adapter(KnowledgeEngineClient("http://127.0.0.1:8280/rest"), "dso",
-                      kb_id="https://dso.example.org/kb/dso", handlers=backend.handlers())
-    adapter.register()
+                      kb_id="https://dso.example.org/kb/dso", handlers=backend.handlers(), workers=8, backlog=64)
+    adapter.register()       # KnowledgeBaseInUse when another process serves the id
     threading.Thread(target=adapter.serve, args=(stop,)).start()
+    ...
+    adapter.close()          # running exchanges finish and are answered, then the knowledge base goes
 
-The handle loop follows the KE's rules: 202 and 500 poll again, 404 (the KE restarted) registers the
-knowledge base and every KI again, 409 and 410 stop, connection errors back off up to a cap. A handler
-that raises, or bindings that do not fit the message, are answered with a 1.5.0 ``errorMessage`` so
-the asker never hangs.
+Serving: one poller thread holds the long poll and hands each request to a bounded pool
+(:class:`~dso_saref.ke.pool.HandlerPool`: ``workers`` handlers at once, ``backlog`` more waiting), so
+exchanges are handled concurrently while the long poll keeps being served. The loop follows the KE's
+rules and never gives the knowledge base up unasked: 202 and 500 poll again; 404 (the KE restarted,
+or someone unregistered the knowledge base) and 410 (the KE is stopping, or the knowledge base was
+removed) lead to registering again, with a warning; 409 (another connection polls as us: a second
+instance or an impersonator) to taking the registration back; connection errors back off up to a
+cap. A handler that raises, or bindings that do not fit the message, are answered with a 1.5.0
+``errorMessage`` so the asker never hangs, and fail only that exchange. Each handler call gets a
+fresh ``request_id`` in its :class:`~dso_saref.exchange.ExchangeContext`, for logs and the registry
+of operations (the handle request id is the KE's own, unique only per interaction and KE run).
+
+Sending: an exchange that carries a token or personal data (:mod:`dso_saref.ke.addressing`) goes
+only to the knowledge bases named in the call or configured as ``peers`` (by default the reference
+DSO); only public exchanges are broadcast.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, RootModel
+from pydantic import BaseModel
 
+from dso_saref.carrier import answer_instances, bound_fields, compatible, filter_bindings
 from dso_saref.catalog import ASK_ANSWER, DEFAULT, Catalog, Description
 from dso_saref.errors import DsoSarefError, PayloadError, Problem
 from dso_saref.exchange import ANONYMOUS, ExchangeContext, Handler, Query
+from dso_saref.ke.addressing import DEFAULT_PEERS, recipients_for
 from dso_saref.ke.assembly import Assembly
 from dso_saref.ke.client import KnowledgeEngineClient
 from dso_saref.ke.errors import (
@@ -44,16 +60,19 @@ from dso_saref.ke.errors import (
     NotFound,
     ServerError,
 )
+from dso_saref.ke.pool import HandlerPool
+from dso_saref.ke.registration import KnowledgeBaseInUse, Probe, Registration
 from dso_saref.ke.results import ExchangeInfo, HandleRequest
-from dso_saref.ke.roles import REACT, KnowledgeInteractionSpec, interactions_for, ki_of, parts_owner
+from dso_saref.ke.roles import REACT, interactions_for, ki_of, parts_owner
 from dso_saref.parts import ki_name
-from dso_saref.paths import Key
-from dso_saref.terms import Settings, TermError, format_term, parse_term
-from dso_saref.variables import VariableKind
+from dso_saref.terms import Settings
 
-__all__ = ["Adapter", "Backoff", "Exchange"]
+__all__ = ["PART_GRACE", "Adapter", "Backoff", "Exchange"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds a closing adapter waits for an asker to fetch the parts of an answer it was given.
+PART_GRACE = 2.0
 
 
 @dataclass(frozen=True)
@@ -86,7 +105,15 @@ class Exchange:
 
 
 class Adapter:
-    """One knowledge base on a KE playing ``role`` with the catalog's interactions."""
+    """One knowledge base on a KE playing ``role`` with the catalog's interactions.
+
+    ``workers`` handlers run at once and ``backlog`` more requests wait for one (1 and 0: one
+    exchange at a time; handlers must be thread-safe above 1); :meth:`close` waits up to
+    ``drain_timeout`` seconds for them. ``peers`` are the knowledge bases, by role, that addressed
+    exchanges go to when a call names none (default: :data:`~dso_saref.ke.addressing.DEFAULT_PEERS`).
+    ``probe`` says how :meth:`register` tells an id already registered by a live process from a stale
+    one (:class:`~dso_saref.ke.registration.Probe`; :mod:`dso_saref.ke.registration`).
+    """
 
     def __init__(
         self,
@@ -100,6 +127,11 @@ class Adapter:
         settings: Settings | None = None,
         backoff: Backoff | None = None,
         catalog: Catalog | None = None,
+        workers: int = 1,
+        backlog: int = 0,
+        drain_timeout: float = 10.0,
+        peers: Mapping[str, Sequence[str]] | None = None,
+        probe: Probe | None = None,
         profiles: Sequence[str] = ("saref",),
     ) -> None:
         self.client = client
@@ -118,20 +150,33 @@ class Adapter:
         missing = sorted(n for n in self.handlers if n not in served)
         if missing:
             raise ValueError(f"role {role!r} does not serve {missing}")
-        self.ki_ids: dict[str, str] = {}
+        HandlerPool(workers, backlog).close()  # checks the sizes now rather than when serving starts
+        self.workers = workers
+        self.backlog = backlog
+        self.drain_timeout = drain_timeout
+        self.peers = {r: tuple(kbs) for r, kbs in (DEFAULT_PEERS if peers is None else peers).items()}
+        self.registration = Registration(client, kb_id, self.kb_name, self.kb_description, probe=probe)
         self._names_by_ki: dict[str, str] = {}
         self._stopped = threading.Event()
+        self._pool: HandlerPool | None = None
+
+    @property
+    def ki_ids(self) -> dict[str, str]:
+        """The registered KI ids by KI name."""
+        return self.registration.ki_ids
 
     # -- registration ------------------------------------------------------------------------
 
     def register(self) -> list[str]:
-        """Register the knowledge base (replacing a stale one of the same id) and every KI of the
-        role; returns the KI ids. Retries connection errors per :class:`Backoff`, then raises
+        """Register the knowledge base (replacing a stale registration of the same id) and every KI
+        of the role; returns the KI ids. Raises
+        :class:`~dso_saref.ke.registration.KnowledgeBaseInUse` when another process serves the id;
+        retries connection errors per :class:`Backoff`, then raises
         :class:`~dso_saref.ke.errors.KnowledgeEngineUnavailable`."""
         delays = iter(self.backoff.delays())
         while True:
             try:
-                return self._register_once()
+                return self._claim()
             except KnowledgeEngineUnavailable:
                 delay = next(delays, None)
                 if delay is None:
@@ -140,35 +185,42 @@ class Adapter:
                 if self._stopped.wait(delay):
                     raise
 
-    def _register_once(self) -> list[str]:
-        try:
-            self.client.register_knowledge_base(self.kb_id, self.kb_name, self.kb_description)
-        except BadRequest:
-            # the id is in use: a previous run of ours did not unregister; start clean
-            self.client.delete_knowledge_base(self.kb_id)
-            self.client.register_knowledge_base(self.kb_id, self.kb_name, self.kb_description)
-        self.ki_ids = {name: self._register_ki(spec) for name, spec in self.specs.items()}
-        self._names_by_ki = {ki: name for name, ki in self.ki_ids.items()}
-        return list(self.ki_ids.values())
+    def _claim(self) -> list[str]:
+        ki_ids = self.registration.claim(self.specs.values(), self._stopped)
+        self._names_by_ki = {ki: name for name, ki in ki_ids.items()}
+        return list(ki_ids.values())
 
-    def _register_ki(self, spec: KnowledgeInteractionSpec) -> str:
-        register = {
-            "AskKnowledgeInteraction": lambda: self.client.register_ask(
-                self.kb_id, spec.graph_pattern or "", name=spec.name, prefixes=spec.prefixes),
-            "AnswerKnowledgeInteraction": lambda: self.client.register_answer(
-                self.kb_id, spec.graph_pattern or "", name=spec.name, prefixes=spec.prefixes),
-            "PostKnowledgeInteraction": lambda: self.client.register_post(
-                self.kb_id, spec.argument_pattern or "", spec.result_pattern, name=spec.name, prefixes=spec.prefixes),
-            "ReactKnowledgeInteraction": lambda: self.client.register_react(
-                self.kb_id, spec.argument_pattern or "", spec.result_pattern, name=spec.name, prefixes=spec.prefixes),
-        }
-        return register[spec.type]()
+    def _register_again(self, stop: threading.Event) -> None:
+        """Register again after an unregistration nobody here asked for, until it works or we stop;
+        an id that another process now serves is tried again later, never given up."""
+        delay = self.backoff.initial
+        while not self._stopping(stop):
+            try:
+                self._claim()
+                log.warning("registered %s again", self.kb_id)
+                return
+            except KnowledgeBaseInUse as exc:
+                log.error("%s; trying again in %.1f s", exc, delay)
+            except KnowledgeEngineUnavailable:
+                pass
+            except KnowledgeEngineError as exc:
+                log.error("registering %s again failed: %s; trying again in %.1f s", self.kb_id, exc, delay)
+            if stop.wait(delay):
+                return
+            delay = min(delay * 2, self.backoff.cap)
 
     def close(self) -> None:
-        """Stop serving and unregister the knowledge base (its KIs go with it)."""
+        """Stop serving: requests being handled or waiting are answered first (up to
+        ``drain_timeout`` seconds), then the knowledge base is unregistered (its KIs go with it; an
+        open long poll ends). A knowledge base this adapter does not hold is left alone."""
         self._stopped.set()
-        with contextlib.suppress(KnowledgeBaseNotFound, KnowledgeEngineUnavailable, Gone):
-            self.client.delete_knowledge_base(self.kb_id)
+        pool = self._pool
+        if pool is not None:
+            pool.wake()
+            if not pool.drain(self.drain_timeout, lambda: self._settled(pool)):
+                log.warning("%d exchanges of %s still running after %.0f s: unregistering anyway", pool.pending,
+                            self.kb_id, self.drain_timeout)
+        self.registration.release()
 
     # -- the initiating side -----------------------------------------------------------------
 
@@ -177,11 +229,14 @@ class Adapter:
         """Start exchange ``name`` (ASK or POST, as the catalog says) with ``payload``; returns every
         peer's answer as canonical JSON and who failed. For an ASK whose answer is the message
         itself (readings, topology), ``payload`` may be ``None`` (ask everything) or a dict of JSON
-        fields that the asker binds (e.g. ``{"id": "LV0001"}``). ``timeout`` bounds the whole call
+        fields that the asker binds (e.g. ``{"id": "LV0001"}``). ``recipients`` names the knowledge
+        bases to ask; without it an addressed exchange (:mod:`dso_saref.ke.addressing`) goes to the
+        configured ``peers`` and a public one to everyone. ``timeout`` bounds the whole call
         (default: the client's ``Timeouts.exchange``). Raises PayloadError for a bad payload,
-        ValueError when the role does not start ``name``, KnowledgeEngineError from the KE
-        (``KnowledgeEngineTimeout`` past ``timeout``). ``profile``: the pattern profile the exchange
-        is sent in (one the adapter registered; docs/interop.md)."""
+        ValueError when the role does not start ``name`` or ``Unaddressed`` when an addressed
+        exchange has no recipient, KnowledgeEngineError from the KE (``KnowledgeEngineTimeout``
+        past ``timeout``). ``profile``: the pattern profile the exchange is sent in (one the adapter
+        registered; docs/interop.md)."""
         key = ki_of(name, profile)
         spec = self.specs.get(key)
         if spec is None or not spec.initiates or spec.part is not None:
@@ -192,6 +247,8 @@ class Adapter:
         ki_id = self.ki_ids.get(key)
         if ki_id is None:
             raise ValueError("register() first")
+        responders = exchange.interaction.responders if exchange.interaction is not None else ()
+        recipients = recipients_for(exchange.message, responders=responders, given=recipients, peers=self.peers)
         if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER:
             bindings = self._ask_bindings(exchange, counterpart, payload)
             result = self.client.ask(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
@@ -265,55 +322,88 @@ class Adapter:
     # -- the serving side --------------------------------------------------------------------
 
     def serve(self, stop: threading.Event | None = None) -> None:
-        """Poll for work and answer it until ``stop`` is set, :meth:`close` is called, or the KE
-        says 409 (another poll is open) or 410 (it is stopping)."""
+        """Poll for work and hand it to the handler pool until ``stop`` is set or :meth:`close` is
+        called; then wait (up to ``drain_timeout``) for the work taken. The KE's 404, 409 and 410
+        lead to registering again (module doc), never to the end of serving."""
         stop = stop or self._stopped
+        pool = HandlerPool(self.workers, self.backlog, name=f"ke-{self.role}")
+        self._pool = pool
         delay = self.backoff.initial
-        while not stop.is_set() and not self._stopped.is_set():
-            try:
-                self.handle_one()
+        try:
+            while pool.wait_for_room(lambda: self._stopping(stop) and self._settled(pool)):
+                try:
+                    request = self.client.poll(self.kb_id)
+                except KnowledgeEngineError as exc:
+                    if self._stopping(stop):
+                        break  # close() unregistered us, or the KE went away while we stop
+                    delay = self._recover(exc, stop, delay)
+                    continue
                 delay = self.backoff.initial
-            except KnowledgeBaseNotFound:
-                if stop.is_set() or self._stopped.is_set():
-                    return  # close() unregistered us: not a KE restart
-                log.warning("the KE does not know %s (restarted?): registering again", self.kb_id)
-                self._reregister(stop)
-            except (Conflict, Gone) as exc:
-                log.info("handle loop stops: %s", exc)
-                return
-            except ServerError:
-                continue
-            except KnowledgeEngineUnavailable:
-                if stop.wait(delay) or self._stopped.is_set():
-                    return
-                delay = min(delay * 2, self.backoff.cap)
+                if request is None:
+                    continue
+                spec = self.specs.get(self._names_by_ki.get(request.knowledge_interaction_id, ""))
+                if self._stopping(stop) and (spec is None or spec.part is None):
+                    # stopping: new exchanges are refused; the parts of answers given are still served
+                    self._reply_error(request, f"{self.kb_id} is stopping: ask again later")
+                    continue
+                pool.submit(functools.partial(self._serve_request, request))
+        finally:
+            if not pool.drain(self.drain_timeout, lambda: self._settled(pool)):
+                log.warning("%d exchanges of %s still running after %.0f s", pool.pending, self.kb_id,
+                            self.drain_timeout)
+            pool.close()
 
-    def _reregister(self, stop: threading.Event) -> None:
-        delay = self.backoff.initial
-        while not stop.is_set() and not self._stopped.is_set():
-            try:
-                self._register_once()
-                return
-            except KnowledgeEngineUnavailable:
-                if stop.wait(delay):
-                    return
-                delay = min(delay * 2, self.backoff.cap)
+    def _stopping(self, stop: threading.Event) -> bool:
+        return stop.is_set() or self._stopped.is_set()
+
+    def _settled(self, pool: HandlerPool) -> bool:
+        """Whether no exchange is running or waiting, and no asker is still to fetch the parts of an answer."""
+        return pool.pending == 0 and not self.assembly.awaited(PART_GRACE)
+
+    def _recover(self, error: KnowledgeEngineError, stop: threading.Event, delay: float) -> float:
+        """Act on a failed long poll; returns the delay before the next one after a failure."""
+        if isinstance(error, KnowledgeBaseNotFound):
+            log.warning("the KE does not know %s (it restarted, or someone unregistered it): registering again",
+                        self.kb_id)
+            self.registration.lost()
+            self._register_again(stop)
+            return self.backoff.initial
+        if isinstance(error, Conflict):
+            log.warning("another connection polls as %s (a second instance, or someone impersonating it): "
+                        "taking the registration back", self.kb_id)
+            self.registration.release()  # ends every other poll of the id
+            self._register_again(stop)
+            return self.backoff.initial
+        if isinstance(error, Gone):
+            log.warning("the KE ended the long poll of %s (it is stopping, or someone unregistered the knowledge "
+                        "base): polling again in %.1f s", self.kb_id, delay)
+        elif not isinstance(error, ServerError | KnowledgeEngineUnavailable):
+            log.error("long poll of %s failed: %s; polling again in %.1f s", self.kb_id, error, delay)
+        stop.wait(delay)
+        return min(delay * 2, self.backoff.cap)
 
     def handle_one(self) -> bool:
-        """One long poll: answer the work it brings; ``False`` when the KE said "poll again"."""
+        """One long poll, its work answered in this thread; ``False`` when the KE said "poll again"."""
         request = self.client.poll(self.kb_id)
         if request is None:
             return False
+        self._serve_request(request)
+        return True
+
+    def _serve_request(self, request: HandleRequest) -> None:
+        """Answer one handle request: the handler's answer, or an error message when it fails."""
         name = self._names_by_ki.get(request.knowledge_interaction_id)
+        request_id = uuid.uuid4().hex
         try:
-            bindings = self._answer(name, request)
+            bindings = self._answer(name, request, request_id)
         except (DsoSarefError, ValueError) as exc:
             self._reply_error(request, f"{name or 'unknown interaction'}: {exc}")
-            return True
+            return
         except Exception as exc:  # a handler's own failure must reach the asker, not hang it
-            log.exception("handler for %s failed", name)
+            log.exception("handler for %s failed (handle request %s, request %s)", name, request.handle_request_id,
+                          request_id)
             self._reply_error(request, f"{name}: the handler failed: {type(exc).__name__}: {exc}")
-            return True
+            return
         try:
             self.client.respond(self.kb_id, request.knowledge_interaction_id, request.handle_request_id, bindings)
         except BadRequest as exc:
@@ -322,7 +412,6 @@ class Adapter:
             # the knowledge base or the request vanished meanwhile (KE restarted, we unregistered):
             # the next poll tells the loop what to do
             log.warning("the KE no longer expects handle request %s: %s", request.handle_request_id, exc)
-        return True
 
     def _reply_error(self, request: HandleRequest, message: str) -> None:
         try:
@@ -330,7 +419,7 @@ class Adapter:
         except KnowledgeEngineError as exc:
             log.error("could not report the failure of handle request %s: %s", request.handle_request_id, exc)
 
-    def _answer(self, name: str | None, request: HandleRequest) -> list[dict[str, str]]:
+    def _answer(self, name: str | None, request: HandleRequest, request_id: str) -> list[dict[str, str]]:
         spec = self.specs.get(name or "")
         if spec is None or spec.initiates:
             raise ValueError(f"no handler for {request.knowledge_interaction_id}")
@@ -346,7 +435,7 @@ class Adapter:
         if exchange.message not in self.handlers:
             raise ValueError(f"no handler for {request.knowledge_interaction_id}")
         counterpart = self._counterpart(exchange)
-        context = ExchangeContext(asker, datetime.now(UTC), exchange.message, "ke", request.handle_request_id)
+        context = ExchangeContext(asker, datetime.now(UTC), exchange.message, "ke", request_id)
         lookup = exchange is counterpart
         asking = exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER
         if asking and lookup:
@@ -359,38 +448,22 @@ class Adapter:
                                                   self.settings)
         answer = self.handlers[exchange.message](message_in, context)
         sets: dict[str, list[dict[str, str]]] = {}
-        for item in _instances(answer, counterpart, lookup, self.settings):
+        for item in answer_instances(answer, counterpart, lookup, self.settings):
             for key, rows in counterpart.table_of(item, self.settings).bindings().items():
                 sets.setdefault(key, []).extend(r for r in rows if r not in sets.get(key, []))
         if asking and incoming:
             core = sets.get(counterpart.name, [])
             sets[counterpart.name] = [row for row in core if any(compatible(row, bound, counterpart)
                                                                    for bound in incoming)]
-        self.assembly.served(asker, counterpart.name, sets)
+        self.assembly.served(asker, counterpart.name, sets, _fetches(counterpart, sets))
         return sets.get(counterpart.name, [])
 
 
-def _instances(answer: Any, counterpart: Description, lookup: bool, settings: Settings) -> list[BaseModel]:
-    """The typed messages of a handler's answer: one, or (a lookup of single-object messages) a list
-    of them, possibly wrapped in a list model; JSON answers are read by the catalog's model. Raises
-    TypeError for a model of another message, PayloadError for JSON that is not the message."""
-    items = answer.root if lookup and isinstance(answer, RootModel) and not counterpart.top_list else answer
-    items = items if lookup and isinstance(items, list) and not counterpart.top_list else [items]
-    typed = []
-    for item in items:
-        if isinstance(item, BaseModel) and not isinstance(item, counterpart.model):
-            raise TypeError(f"the handler answered {type(item).__name__}, not {counterpart.model.__name__} "
-                            f"({counterpart.name})")
-        typed.append(item if isinstance(item, counterpart.model) else counterpart.parse(item, settings))
-    return typed
-
-
-def compatible(row: Mapping[str, str], bound: Mapping[str, str], description: Description) -> bool:
-    """Whether an answer row agrees with every value the asker bound, compared by the literals and
-    vocabulary terms that identify things, never by minted IRIs (the asker may mint under another
-    base)."""
-    return all(row.get(var) == value for var, value in bound.items()
-               if var in description.variables and description.variables[var].kind != VariableKind.IRI)
+def _fetches(counterpart: Description, sets: Mapping[str, Sequence[Mapping[str, str]]]) -> list[str]:
+    """The parts of an answer its asker will fetch (as :meth:`Adapter._fetch_parts` does): each part
+    whose parent (the core, or another part) has rows."""
+    return [part.key for part in counterpart.parts[1:]
+            if sets.get(counterpart.name + "." + part.parent if part.parent else counterpart.name)]
 
 
 def ask_request(exchange: Description, incoming: Sequence[Mapping[str, str]], settings: Settings) -> BaseModel:
@@ -405,38 +478,3 @@ def ask_request(exchange: Description, incoming: Sequence[Mapping[str, str]], se
     if missing:
         raise PayloadError(exchange.name, [Problem("bindings[0]", f"the ASK leaves {missing} unbound", "binding")])
     return exchange.message_of_rows(exchange.parse_bindings({exchange.name: [row]}), settings)
-
-
-def bound_fields(description: Description, incoming: Sequence[Mapping[str, str]],
-                 settings: Settings) -> dict[str, Any]:
-    """The JSON values an asker bound in its first binding row, keyed by their JSON key; values that
-    do not read back are left out (the handler then sees fewer filters, the adapter still filters)."""
-    if not incoming:
-        return {}
-    fields: dict[str, Any] = {}
-    for var in description.variables.values():
-        text = incoming[0].get(var.name)
-        if var.path is None or text is None or not isinstance(var.path.steps[-1], Key):
-            continue
-        try:
-            fields[var.path.steps[-1].name] = var.value(parse_term(text), settings.base)
-        except (TermError, ValueError):
-            continue
-    return fields
-
-
-def filter_bindings(description: Description, fields: Mapping[str, Any], settings: Settings) -> dict[str, str]:
-    """The binding of an ASK filter: each JSON field given (by its last key, e.g. ``id``) bound to its
-    term. IRIs are never bound (a peer mints its own); raises PayloadError for an unknown field."""
-    by_key = {var.path.steps[-1].name: var for var in description.variables.values()
-              if var.path is not None and isinstance(var.path.steps[-1], Key) and var.kind != VariableKind.IRI}
-    row: dict[str, str] = {}
-    for key, value in fields.items():
-        var = by_key.get(key)
-        if var is None:
-            raise PayloadError(description.name, [Problem(f"$.{key}", "not a field this ASK can filter on")])
-        try:
-            row[var.name] = format_term(var.term(value, settings.base))
-        except ValueError as exc:
-            raise PayloadError(description.name, [Problem(f"$.{key}", str(exc))]) from exc
-    return row

@@ -5,7 +5,8 @@ data fills completely) travels as several KE exchanges. The sender POSTs the par
 first, then the core; the reactor keeps the parts that arrive (:meth:`Assembly.arrived`) and joins
 them to the core when it comes (:meth:`Assembly.take`). An answer's parts are fetched after its core:
 the answerer keeps each answer it gave (:meth:`Assembly.served`) and serves the parts' rows from it
-(:meth:`Assembly.part_rows`) to the asker that got the core. Both stores are bounded (per key and in
+(:meth:`Assembly.part_rows`) to the asker that got the core, counting the fetches still to come
+(:meth:`Assembly.awaited`: a closing adapter waits for them). Both stores are bounded (per key and in
 time) and safe to share between the threads that serve exchanges::
 
     assembly = Assembly()
@@ -18,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["Assembly"]
@@ -30,6 +31,13 @@ Rows = list[dict[str, str]]
 class _Arriving:
     parts: dict[str, Rows]
     at: float
+
+
+@dataclass
+class _Served:
+    at: float
+    bindings: Mapping[str, Rows]
+    expected: set[str]
 
 
 class Assembly:
@@ -47,7 +55,7 @@ class Assembly:
         self._clock = clock
         self._lock = threading.Lock()
         self._arriving: OrderedDict[tuple[str, str], _Arriving] = OrderedDict()
-        self._served: OrderedDict[tuple[str, str], list[tuple[float, Mapping[str, Rows]]]] = OrderedDict()
+        self._served: OrderedDict[tuple[str, str], list[_Served]] = OrderedDict()
 
     def arrived(self, asker: str, exchange: str, part: str, rows: Sequence[Mapping[str, str]]) -> None:
         """Keep the rows of a part of ``exchange``'s message that ``asker`` sent before the core."""
@@ -68,13 +76,14 @@ class Assembly:
             entry = self._arriving.pop((asker, exchange), None)
         return entry.parts if entry is not None else {}
 
-    def served(self, asker: str, message: str, bindings: Mapping[str, Rows]) -> None:
-        """Keep the binding sets (by part key) of an answer given to ``asker``."""
+    def served(self, asker: str, message: str, bindings: Mapping[str, Rows], expected: Iterable[str] = ()) -> None:
+        """Keep the binding sets (by part key) of an answer given to ``asker``, whose parts ``expected``
+        the asker will fetch."""
         with self._lock:
             self._expire()
             key = (asker, message)
             answers = self._served.pop(key, [])
-            answers.append((self._clock(), bindings))
+            answers.append(_Served(self._clock(), bindings, set(expected)))
             self._served[key] = answers[-self.per_asker:]
             while len(self._served) > self.limit:
                 self._served.popitem(last=False)
@@ -84,22 +93,28 @@ class Assembly:
         ``anchors`` (the asker binds the nodes of the core rows it got; no binding: the latest answer)."""
         with self._lock:
             self._expire()
-            answers = list(self._served.get((asker, message), []))
-        core = message
-        for _, bindings in reversed(answers):
-            if anchors and not any(all(row.get(k) == v for k, v in bound.items() if k in row)
-                                   for bound in anchors for row in bindings.get(core, [])):
-                continue
-            return [dict(row) for row in bindings.get(part, [])
-                    if not anchors or any(all(row.get(k) == v for k, v in bound.items()) for bound in anchors)]
+            for answer in reversed(self._served.get((asker, message), [])):
+                bindings = answer.bindings
+                if anchors and not any(all(row.get(k) == v for k, v in bound.items() if k in row)
+                                       for bound in anchors for row in bindings.get(message, [])):
+                    continue
+                answer.expected.discard(part)
+                return [dict(row) for row in bindings.get(part, [])
+                        if not anchors or any(all(row.get(k) == v for k, v in bound.items()) for bound in anchors)]
         return []
+
+    def awaited(self, within: float) -> int:
+        """How many part fetches are still to come for answers served in the last ``within`` seconds."""
+        horizon = self._clock() - within
+        with self._lock:
+            return sum(len(a.expected) for answers in self._served.values() for a in answers if a.at >= horizon)
 
     def _expire(self) -> None:
         horizon = self._clock() - self.ttl
         for key in [k for k, entry in self._arriving.items() if entry.at < horizon]:
             del self._arriving[key]
         for key in list(self._served):
-            kept = [(at, b) for at, b in self._served[key] if at >= horizon]
+            kept = [answer for answer in self._served[key] if answer.at >= horizon]
             if kept:
                 self._served[key] = kept
             else:

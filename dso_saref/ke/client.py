@@ -20,6 +20,7 @@ basic auth; sent on every HTTP request, never logged nor shown in ``repr`` or er
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -110,6 +111,13 @@ class HTTPTransport(Transport):
                     raise KnowledgeEngineError("the HTTP transport is closed")
                 session = self._factory()
                 self._sessions.append(session)
+            # what requests takes from the environment (proxies for the KE, a CA bundle), read once:
+            # it would read the whole environment on every call (a quarter of a busy adapter's CPU time)
+            session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle and session.verify is True:
+                session.verify = bundle
+            session.trust_env = False
             self._local.session = session
         return session
 
@@ -381,6 +389,10 @@ class KnowledgeEngineClient:
         binding_set = [dict(row) for row in bindings]
         if recipients is None:
             return binding_set
+        if isinstance(recipients, str) or not recipients:
+            # the KE reads an empty knowledgeBases list as "everybody": never send one by mistake
+            raise ValueError(f"recipients must be a non-empty list of knowledge base ids (None: everybody), "
+                             f"got {recipients!r}")
         return {"recipientSelector": {"knowledgeBases": list(recipients)}, "bindingSet": binding_set}
 
     def ask(
@@ -421,12 +433,13 @@ class KnowledgeEngineClient:
 
     # -- the reactive side -------------------------------------------------------------------
 
-    def poll(self, kb_id: str) -> HandleRequest | None:
-        """Wait for work for ``kb_id``'s ANSWER and REACT interactions (the long poll); ``None``
-        when the KE says "poll again" (202). Raises ``KnowledgeBaseNotFound`` (404: register
-        again), ``Conflict`` (409: another poll is open), ``Gone`` (410: stop), ``ServerError``."""
+    def poll(self, kb_id: str, *, timeout: float | None = None) -> HandleRequest | None:
+        """Wait for work for ``kb_id``'s ANSWER and REACT interactions (the long poll, at most
+        ``timeout`` seconds, default ``Timeouts.long_poll``); ``None`` when the KE says "poll again"
+        (202). Raises ``KnowledgeBaseNotFound`` (404: register again), ``Conflict`` (409: another
+        poll is open), ``Gone`` (410: stop), ``ServerError``, ``KnowledgeEngineTimeout``."""
         response = self._call(
-            "GET", "/sc/handle", kb_id=kb_id, timeout=self.timeouts.long_poll, ok=(200, 202),
+            "GET", "/sc/handle", kb_id=kb_id, timeout=timeout or self.timeouts.long_poll, ok=(200, 202),
             not_found=KnowledgeBaseNotFound,
         )
         if response.status == 202:

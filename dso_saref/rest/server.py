@@ -46,17 +46,20 @@ class RestServer:
     """``app`` served on ``address`` (``HOST:PORT``; port 0: any free one) in a background thread.
 
     ``limit_concurrency`` bounds the connections served at once (uvicorn answers 503 beyond);
-    ``timeout_keep_alive`` closes idle connections. Raises OSError when the address cannot be bound,
-    RuntimeError when uvicorn does not start within ``startup_timeout`` seconds."""
+    ``timeout_keep_alive`` closes idle connections; ``reuse_port`` lets other processes listen on the
+    same port (``SO_REUSEPORT``: the kernel spreads the connections among them). Raises OSError when
+    the address cannot be bound, RuntimeError when uvicorn does not start within ``startup_timeout`` seconds."""
 
     def __init__(self, app: Any, address: str = "127.0.0.1:0", *, limit_concurrency: int | None = 1000,
-                 timeout_keep_alive: int = 30, startup_timeout: float = 30.0) -> None:
+                 timeout_keep_alive: int = 30, startup_timeout: float = 30.0, reuse_port: bool = False) -> None:
         host, port = parse_address(address)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP (with proto 0,
         # Nagle's algorithm and the client's delayed ACK add ~40 ms to every response)
         self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             self._socket.bind((host, port))
         except OSError:

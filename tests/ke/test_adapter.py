@@ -7,10 +7,10 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from adapter_support import FAST, serving
 
 import dso_saref
 from dso_saref.exchange import ExchangeContext
@@ -27,24 +27,10 @@ from dso_saref.ke.roles import interactions_for
 from dso_saref.messages.observability import HemsVoltageRequest
 
 EXCHANGES = sorted(name for name in dso_saref.catalog if dso_saref.catalog[name].interaction is not None)
-FAST = Backoff(initial=0.05, cap=0.2, attempts=3)
 
 
 def client(server: EmulatorServer) -> KnowledgeEngineClient:
     return KnowledgeEngineClient(server.base_url, timeout=Timeouts(read=10, exchange=10, long_poll=10))
-
-
-@contextmanager
-def serving(adapter: Adapter) -> Iterator[threading.Thread]:
-    stop = threading.Event()
-    thread = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        stop.set()
-        adapter.close()
-        thread.join(timeout=10)
 
 
 def example_answer(name: str) -> Callable[[Any, ExchangeContext], Any]:
@@ -72,7 +58,7 @@ def test_every_exchange_runs_between_two_roles_over_http(server: EmulatorServer,
     counterpart = dso_saref.catalog[interaction.counterpart]
     with serving(responder):
         payload = None if counterpart.name == name else dso_saref.catalog[name].example()
-        exchange = initiator.send(name, payload)
+        exchange = initiator.send(name, payload, recipients=[responder.kb_id])
     initiator.close()
     assert exchange.failed == {}
     assert list(exchange.answers) == ["https://test.example.org/kb/responder"]
@@ -118,7 +104,7 @@ def test_a_raising_handler_becomes_an_error_reply_not_a_hang(server: EmulatorSer
     dso.register()
     asker.register()
     with serving(dso):
-        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[dso.kb_id])
     assert not exchange.answered
     assert "database on fire" in exchange.failed["https://test.example.org/kb/sp"]
 
@@ -170,7 +156,7 @@ def test_ke_restart_mid_run_reregisters_and_carries_on() -> None:
         assert emulator.wait_for_poll(sp.kb_id, timeout=10), "the adapter did not register again"
         asker = Adapter(client(second), "dso", kb_id="https://test.example.org/kb/dso", backoff=FAST)
         asker.register()
-        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[sp.kb_id])
         assert exchange.answered and not exchange.failed
     finally:
         stop.set()
@@ -192,7 +178,7 @@ def test_ask_answer_handler_gets_the_typed_request(server: EmulatorServer) -> No
     sp.register()
     dso.register()
     with serving(sp):
-        other = dso.send("hems-voltage-request", {"Hems_ID": "ID9999"})
+        other = dso.send("hems-voltage-request", {"Hems_ID": "ID9999"}, recipients=[sp.kb_id])
     request, context = received[0]
     assert isinstance(request, HemsVoltageRequest) and request.Hems_ID == "ID9999"
     assert (context.exchange, context.channel, context.requester) == (
@@ -210,7 +196,7 @@ def test_send_has_a_per_call_timeout(server: EmulatorServer) -> None:
     silent.register()  # registered, but never polls: the KE waits for it
     asker.register()
     with pytest.raises(KnowledgeEngineTimeout):
-        asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, timeout=0.3)
+        asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[silent.kb_id], timeout=0.3)
 
 
 def test_a_slow_peer_is_reported_failed_and_does_not_hide_the_others(server: EmulatorServer) -> None:
@@ -223,6 +209,6 @@ def test_a_slow_peer_is_reported_failed_and_does_not_hide_the_others(server: Emu
     for adapter in (quick, slow, asker):
         adapter.register()
     with serving(quick):  # the slow one never polls: the emulator's exchange timeout (3 s) reports it
-        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        exchange = asker.send("hems-voltage-request", {"Hems_ID": "ID1234"}, recipients=[quick.kb_id, slow.kb_id])
     assert list(exchange.answers) == ["https://test.example.org/kb/quick"]
     assert "https://test.example.org/kb/slow" in exchange.failed

@@ -82,7 +82,7 @@ EXACT = {
     "metering-data.readings.ask.json": ["metering-data--interconnect--readings--answer",
                                         "metering-data--interconnect--readings--ask"],
     "flexibility-offers.post.json": ["flexibility-offers--interconnect"],
-    "flexibility-offers.meter-ids.post.gp": ["flexibility-offers--interconnect--meter-ids"],
+    "flexibility-offers.meters.post.gp": ["flexibility-offers--interconnect--meters"],
 }
 NEAR_MISSES = ["hems-voltage.near-miss-extra.gp", "metering-data.near-miss-missing.gp",
                "mv-client-reading.near-miss-typo.gp"]
@@ -239,7 +239,7 @@ def test_the_pilot_answers_our_ask_and_we_read_its_answer_as_our_json(
 
     peer = pilot(emulator, {"pilot-answer": ("answer", registration)}, {"pilot-answer": answer})
     with running(peer.serve):
-        exchanged = adapter.send(exchange, request, profile=profile)
+        exchanged = adapter.send(exchange, request, profile=profile, recipients=[PILOT])
     adapter.close()
     assert exchanged.failed == {}
     assert exchanged.answers == {PILOT: expected}
@@ -275,10 +275,10 @@ def _offer_fixtures(adapter: Adapter) -> tuple[dict[str, str], dict[str, str], d
                                                 dict[str, str]]:
     """The offers' pilot registrations (core, meters part) and our variable names -> theirs (core,
     part, result)."""
-    core, part = fixture("flexibility-offers.post.json"), fixture("flexibility-offers.meter-ids.post.gp")
+    core, part = fixture("flexibility-offers.post.json"), fixture("flexibility-offers.meters.post.gp")
     spec = adapter.specs["flexibility-offers--interconnect"]
     return (core, part, renaming(*spec_of(adapter, spec.name), core["argument"], core["prefixes"]),
-            renaming(*spec_of(adapter, spec.name + "--meter-ids"), part["argument"], part["prefixes"]),
+            renaming(*spec_of(adapter, spec.name + "--meters"), part["argument"], part["prefixes"]),
             renaming(spec.result_pattern or "", spec.prefixes, core["result"], core["prefixes"]))
 
 
@@ -297,7 +297,7 @@ def test_the_pilot_posts_offers_in_its_dialect_and_our_dso_reads_them(emulator: 
     peer = pilot(emulator, {"offer": ("post", core), "meters": ("post", part)})
     sets, expected = _offer_sets()
     with running(adapter.serve):
-        peer.client.post(PILOT, peer.kis["meters"], rename(sets["flexibility-offers@interconnect.meter-ids"],
+        peer.client.post(PILOT, peer.kis["meters"], rename(sets["flexibility-offers@interconnect.meters"],
                                                            part_names))
         posted = peer.client.post(PILOT, peer.kis["offer"], rename(sets["flexibility-offers@interconnect"], names))
     assert [(info.status, info.failed_message) for info in posted.exchange_info] == [("SUCCEEDED", None)]
@@ -319,11 +319,11 @@ def test_our_service_provider_posts_offers_to_a_pilot_that_reacts_in_its_dialect
     expected = _offer_sets()[1]
     payload = dso_saref.catalog["flexibility-offers@interconnect"].example()
     with running(peer.serve):
-        exchanged = adapter.send("flexibility-offers", payload, profile="interconnect")
+        exchanged = adapter.send("flexibility-offers", payload, profile="interconnect", recipients=[PILOT])
     assert exchanged.answers == {PILOT: dso_saref.canonical("acknowledgement", ACK)}
     core_rows = rename(peer.received["offer"][0], {v: k for k, v in names.items()})
     meter_rows = rename(peer.received["meters"][0], {v: k for k, v in part_names.items()})
-    sets = {"flexibility-offers@interconnect": core_rows, "flexibility-offers@interconnect.meter-ids": meter_rows}
+    sets = {"flexibility-offers@interconnect": core_rows, "flexibility-offers@interconnect.meters": meter_rows}
     assert dso_saref.from_bindings("flexibility-offers@interconnect", sets) == expected
 
 
@@ -337,14 +337,14 @@ def test_the_pilot_requests_metering_data_and_reads_the_readings_in_its_dialect(
     result_names = renaming(spec.result_pattern or "", spec.prefixes, post["result"], post["prefixes"])
     reading_names = renaming(*spec_of(adapter, "metering-data--interconnect--readings--answer"), readings["graph"],
                              readings["prefixes"])
-    token = adapter.specs["metering-request--authorization-token"]  # the request's optional token: the default's part
+    token = adapter.specs["metering-request--token"]  # the request's optional token: the default's part
     peer = pilot(emulator, {"request": ("post", post), "readings": ("ask", readings),
                             "token": ("post", {"argument": token.argument_pattern or "", "prefixes": token.prefixes})})
     request = dso_saref.catalog["metering-request"].example()
     sets = dso_saref.to_bindings("metering-request@interconnect", request)
-    assert set(sets) == {"metering-request@interconnect", "metering-request.authorization-token"}
+    assert set(sets) == {"metering-request@interconnect", "metering-request.token"}
     with running(adapter.serve):
-        peer.client.post(PILOT, peer.kis["token"], sets["metering-request.authorization-token"])
+        peer.client.post(PILOT, peer.kis["token"], sets["metering-request.token"])
         posted = peer.client.post(PILOT, peer.kis["request"], rename(sets["metering-request@interconnect"], names))
         assert [(info.status, info.failed_message) for info in posted.exchange_info] == [("SUCCEEDED", None)]
         core = rename(posted.result_binding_set, {v: k for k, v in result_names.items()})

@@ -109,4 +109,5 @@ def test_offers_posted_over_the_ke_are_already_received_over_rest(both: Both) ->
     assert stored.provider_id == "SP001" and stored.offer.offer_id == "K1"
     logged = both.operator.registry.entries(operation="flexibility-offers")
     assert [op.reason for op in logged] == ["1 new, 0 already received", "0 new, 1 already received"]
-    assert logged[0].request_id is None and logged[1].request_id  # the REST row carries its request id
+    assert logged[0].request_id and logged[1].request_id  # the KE's row and the REST row carry their request ids
+    assert logged[0].request_id != logged[1].request_id
