@@ -46,8 +46,8 @@ from dso_saref.patterns import Pattern, Var, parse
 from dso_saref.terms import PREFIXES, UNITS
 from dso_saref.variables import Variable, VariableKind
 
-__all__ = ["DEFAULT_PROFILE", "SEPARATOR", "ProfileWarning", "describe_profile", "exchange_profile", "split_name",
-           "undeclared_iris"]
+__all__ = ["DEFAULT_PROFILE", "SEPARATOR", "ProfileWarning", "declarations", "describe_profile", "exchange_profile",
+           "load_profiles", "split_name", "undeclared_iris"]
 
 #: The profile name of a message's default description (``graph_patterns/NAME.toml``).
 DEFAULT_PROFILE = "saref"
@@ -203,7 +203,8 @@ def exchange_profile(exchange: Any, counterpart: Any) -> Any:
                           profile=counterpart.profile, message=exchange.name, answers=[],
                           interaction=replace(interaction, **{key: counterpart.name}), _compiled={},
                           _lock=threading.RLock(), **changes)
-    _check_lossless(counterpart.source.name, description, exchange)
+    _check_lossless(str(counterpart.source) if counterpart.shape_file else f"profiles/{counterpart.source.name}",
+                    description, exchange)
     if interaction.type != "ask-answer":
         # the request's optional values travel in the default's parts (one KI each, whatever profile
         # the exchange is in): only the core is the profile's
