@@ -283,8 +283,8 @@ def test_shape_layer_alone_refuses_what_the_model_refuses() -> None:
     bad["Voltage_Monitoring"][0]["Voltage_from_Hems"] = "high"
     del bad["Voltage_Monitoring"][0]["timestamp"]
     report = shape_layer("hems-voltage", bad)
-    # a measurement without a timestamp is a valid saref:Measurement (hems-status's voltage has none):
-    # the class shapes do not require it, the message's model does
+    # the class shapes require of a measurement what every message says of one (a threshold or an
+    # offer's quantity has no timestamp): the timestamp of a reading is required by the message's model
     assert {(e.location, e.rule) for e in report.errors} == {
         ("$.Voltage_Monitoring[0].Voltage_from_Hems", "sh:datatype")}
     model = dso_saref.validate("hems-voltage", bad)
