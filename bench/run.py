@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ BASE = "https://dso.example.org/id/metering-subject/"
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 SAREF = "https://saref.etsi.org/core/"
+DSO = "https://w3id.org/dso-saref/ontology/"
 KILOWATT = "<http://www.ontology-of-units-of-measure.org/resource/om-2/kilowatt>"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,18 +65,19 @@ def floor_nt(data: list[dict[str, Any]]) -> str:
     for series in data:
         sid = series["id"]
         subject, prop = f"<{BASE}{sid}>", f"<{BASE}{sid}/active-power>"
-        add(f'{subject} <https://w3id.org/dso-saref/ontology/hasIdentifier> "{sid}"^^<{XSD}string> .\n')
-        add(f"{subject} {RDF_TYPE} <{SAREF}FeatureOfInterest> .\n")
+        add(f'{subject} <{DSO}hasIdentifier> "{sid}"^^<{XSD}string> .\n')
         add(f"{subject} <{SAREF}hasProperty> {prop} .\n")
-        add(f"{prop} {RDF_TYPE} <{SAREF}Power> .\n")
-        add(f"{prop} {RDF_TYPE} <https://saref.etsi.org/saref4grid/ActivePower> .\n")
+        add(f"{prop} {RDF_TYPE} <{DSO}ActivePowerProperty> .\n")
+        add(f"{prop} <http://www.w3.org/2004/02/skos/core#broader> <https://saref.etsi.org/saref4grid/ActivePower> .\n")
         for r in series["readings"]:
-            t = r["time"]
-            reading = f"<{BASE}{sid}/active-power/{t.replace(':', '%3A')}>"
+            t, value = r["time"], r["measurement"]
+            # the IRI's digest: sha256 of the value's and the unit's texts (dso_saref.terms.digest)
+            tag = sha256(f"{value}\x1f{r['unit']}".encode()).hexdigest()[:20]
+            reading = f"<{BASE}{sid}/active-power/{t.replace(':', '%3A')}/{tag}>"
             add(f"{reading} {RDF_TYPE} <{SAREF}Measurement> .\n")
             add(f"{reading} <{SAREF}isMeasurementOf> {subject} .\n")
             add(f"{reading} <{SAREF}relatesToProperty> {prop} .\n")
-            add(f'{reading} <{SAREF}hasValue> "{r["measurement"]}"^^<{XSD}decimal> .\n')
+            add(f'{reading} <{SAREF}hasValue> "{value}"^^<{XSD}decimal> .\n')
             add(f"{reading} <{SAREF}isMeasuredIn> {KILOWATT} .\n")
             add(f'{reading} <{SAREF}hasTimestamp> "{t}"^^<{XSD}dateTime> .\n')
     return "".join(out)
@@ -165,13 +168,14 @@ def adapter_answer(data: list[dict[str, Any]]) -> Callable[[], Any]:
     from dso_saref.ke.results import HandleRequest
 
     answer = dso_saref.catalog[NAME].parse(data)
-    request = dso_saref.catalog["metering-request"].example()
+    request = {"data_type": "Anonymized", "id": "Z-SS01", "granularity": 2, "start": "2021-09-27T00:00:00Z",
+               "end": "2021-09-28T00:00:00Z"}  # one part: a zone's data needs no token
     adapter = Adapter(KnowledgeEngineClient("http://127.0.0.1:9/rest"), "dso", kb_id="https://bench.example.org/kb",
                       handlers={"metering-request": lambda message, context: answer})
-    bindings = dso_saref.to_bindings("metering-request", request)
+    bindings = dso_saref.to_bindings("metering-request", request)["metering-request"]  # the core part's set
     handle = HandleRequest("https://bench.example.org/kb/interaction/metering-request", 1, bindings,
                            "https://sp.example.org/kb")
-    return lambda: adapter._answer("metering-request", handle)
+    return lambda: adapter._answer("metering-request", handle, "bench")
 
 
 def measure(readings: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import dso_saref
 from dso_saref.config import CONFIG_ENV, KEYS
+
+if TYPE_CHECKING:  # imported by the tests that ask for a merge only (it loads pyshacl and owlrl)
+    from tests.support.merges import Merging
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -113,3 +117,12 @@ def _no_user_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 patch.delenv(name)
         patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
         yield
+
+
+@pytest.fixture(scope="session")
+def merging() -> Merging:
+    """The class shapes and the official ontologies a merged graph is checked against (skips without
+    ../shared); loaded once per session."""
+    from tests.support.merges import Merging
+
+    return Merging.load()

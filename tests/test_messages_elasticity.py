@@ -604,11 +604,6 @@ def test_issue_10_every_message_that_types_an_elasticity_class_describes_it_alik
             assert cls not in mine, problem
 
 
-@pytest.fixture(scope="module")
-def merging() -> Merging:
-    return Merging.load()
-
-
 @CLOSURE
 @given(data=st.data())
 def test_issue_10_merged_elasticity_graphs_conform_to_the_shapes_and_their_owl_rl_closure_is_consistent(

@@ -580,11 +580,6 @@ def _merged_family(extra: Graph) -> Graph:
     return graph
 
 
-@pytest.fixture(scope="module")
-def merging() -> Merging:
-    return Merging.load()
-
-
 @CLOSURE
 @given(data=st.data())
 def test_issue_10_merged_grid_graphs_conform_to_the_shapes_and_their_owl_rl_closure_is_consistent(

@@ -94,6 +94,11 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--rest-workers", default=1, show_default=True, type=click.IntRange(min=1), metavar="N",
               help="Serve the REST API from N processes on one port (the database a file or postgresql://; the KE "
                    "adapter stays in the first process).")
+@click.option("--ke-workers", default=8, show_default=True, type=click.IntRange(min=1, max=99), metavar="N",
+              help="KE exchanges handled at once (a bounded pool of handler threads).")
+@click.option("--ke-backlog", default=64, show_default=True, type=click.IntRange(min=0, max=98), metavar="N",
+              help="KE exchanges taken to wait for a handler; --ke-workers + --ke-backlog must stay under the KE's "
+                   "limit of 100.")
 @click.option("--provider", default="SP001", show_default=True, type=click.Choice(["SP001", "SP002", "DSP001"]),
               help="With --role service-provider: which reference provider of the demo's seed.")
 @click.option("--partner-key-env", default="DSO_SAREF_PARTNER_KEY", show_default=True, metavar="VARIABLE",
@@ -104,9 +109,10 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--attempts", default=8, show_default=True, type=click.IntRange(min=1),
               help="Registration attempts while the KE is unreachable (backing off up to 30 s).")
 @configured("ke_url", "db", "kb_id", "profile", "patterns", "log_level", "log_file")
-def serve(role: str, rest: str | None, rest_workers: int, provider: str, partner_key_env: str, load_seed: bool,
-          seed_value: int, attempts: int, ke_url: str, db: str | None, kb_id: str | None, profile: tuple[str, ...],
-          patterns: str | None, log_level: str, log_file: str | None) -> None:
+def serve(role: str, rest: str | None, rest_workers: int, ke_workers: int, ke_backlog: int, provider: str,
+          partner_key_env: str, load_seed: bool, seed_value: int, attempts: int, ke_url: str, db: str | None,
+          kb_id: str | None, profile: tuple[str, ...], patterns: str | None, log_level: str,
+          log_file: str | None) -> None:
     """Serve the reference DSO on a Knowledge Engine and/or its REST API until SIGINT or SIGTERM.
 
     Every exchange is logged (standard error, or --log-file); on stopping, the knowledge base is
@@ -135,7 +141,7 @@ def serve(role: str, rest: str | None, rest_workers: int, provider: str, partner
         ke_url = None  # --rest alone: the REST API without a KE
     config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id or DEFAULT_DSO_KB, seed=load_seed, seed_value=seed_value,
                          attempts=attempts, rest=rest, credentials=settings.credentials(), rest_workers=rest_workers,
-                         profiles=profile, patterns=patterns)
+                         workers=ke_workers, backlog=ke_backlog, profiles=profile, patterns=patterns)
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         outcome = serve_dso(config, stop, ready=click.echo)
