@@ -158,8 +158,10 @@ class Description:
 
     @property
     def shape_path(self) -> Path:
-        """Where the message's SHACL shape lives."""
-        return self.shape_file or data_dir("shapes") / f"{self.name}.ttl"
+        """Where the message's SHACL shape lives (a shipped profile's in ``shapes/profiles/``)."""
+        if self.shape_file is not None:
+            return self.shape_file
+        return data_dir("shapes") / ("profiles" if self.profile != "saref" else "") / f"{self.name}.ttl"
 
     @cached_property
     def shapes_graph(self) -> Graph:
