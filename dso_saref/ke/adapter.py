@@ -448,9 +448,15 @@ class Adapter:
                                                   self.settings)
         answer = self.handlers[exchange.message](message_in, context)
         sets: dict[str, list[dict[str, str]]] = {}
+        seen: dict[str, set[tuple[tuple[str, str], ...]]] = {}  # each binding once, in linear time
         for item in answer_instances(answer, counterpart, lookup, self.settings):
             for key, rows in counterpart.table_of(item, self.settings).bindings().items():
-                sets.setdefault(key, []).extend(r for r in rows if r not in sets.get(key, []))
+                kept, known = sets.setdefault(key, []), seen.setdefault(key, set())
+                for row in rows:
+                    identity = tuple(sorted(row.items()))
+                    if identity not in known:
+                        known.add(identity)
+                        kept.append(row)
         if asking and incoming:
             core = sets.get(counterpart.name, [])
             sets[counterpart.name] = [row for row in core if any(compatible(row, bound, counterpart)
