@@ -24,7 +24,7 @@ from rdflib.namespace import RDF, XSD
 from dso_saref.errors import PatternError
 from dso_saref.terms import NONE, TermError, check_iri, format_term, parse_term
 
-__all__ = ["Pattern", "Term", "Triple", "Var", "isomorphism", "parse"]
+__all__ = ["Pattern", "Term", "Triple", "Var", "isomorphism", "parse", "write_term"]
 
 
 @dataclass(frozen=True, order=True)
@@ -122,7 +122,7 @@ class Pattern:
 
     def to_text(self, prefixes: Mapping[str, str] | None = None) -> str:
         """The pattern in KE syntax, one triple per line; IRIs shortened with ``prefixes`` if given."""
-        lines = [" ".join(_write(t, prefixes or {}) for t in triple) + " ." for triple in self.triples]
+        lines = [" ".join(write_term(t, prefixes or {}) for t in triple) + " ." for triple in self.triples]
         return "\n".join(lines)
 
     def instantiate(self, rows: Iterable[Mapping[str, URIRef | Literal]]) -> Iterator[tuple[URIRef, URIRef, object]]:
@@ -151,7 +151,7 @@ class Pattern:
 
     def select_query(self) -> str:
         """A SPARQL SELECT DISTINCT of the pattern's variables matching its triples."""
-        body = "\n".join(" ".join(_write(t, {}) for t in triple) + " ." for triple in self.triples)
+        body = "\n".join(" ".join(write_term(t, {}) for t in triple) + " ." for triple in self.triples)
         names = " ".join(f"?{v}" for v in sorted(self.variables))
         return f"SELECT DISTINCT {names} WHERE {{\n{body}\n}}"
 
@@ -160,7 +160,8 @@ class Pattern:
         return [{name: result[name] for name in self.variables} for result in graph.query(self.select_query())]
 
 
-def _write(term: Term, prefixes: Mapping[str, str]) -> str:
+def write_term(term: Term, prefixes: Mapping[str, str]) -> str:
+    """``term`` in KE syntax: a prefixed name where ``prefixes`` allow one, ``a`` for ``rdf:type``."""
     if isinstance(term, Var):
         return str(term)
     if isinstance(term, URIRef):

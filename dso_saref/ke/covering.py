@@ -24,7 +24,7 @@ everything else is a backtracking search over candidate triples that counts its 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from rdflib import Literal, URIRef
@@ -38,7 +38,7 @@ from dso_saref.ke.emulator_match import (
 )
 from dso_saref.patterns import Term, Var
 
-__all__ = ["Correspondence", "cover", "same_value"]
+__all__ = ["Correspondence", "TermPairing", "cover", "same_value", "value_key"]
 
 
 @dataclass(frozen=True)
@@ -67,15 +67,58 @@ class Correspondence:
 
 def same_value(left: Term, right: Term) -> bool:
     """Whether two constants are the same RDF value (``"21.20"^^xsd:decimal`` = ``"21.2"^^xsd:decimal``)."""
-    return _value_key(left) == _value_key(right)
+    return value_key(left) == value_key(right)
 
 
-def _value_key(term: Term) -> Hashable:
+def value_key(term: Term) -> Hashable:
+    """A key equal for terms that are the same RDF value (a variable is its own key)."""
     if isinstance(term, Literal):
         if term.value is not None and not isinstance(term.value, bytes):
             return ("literal", term.language, type(term.value).__name__, term.value)
         return ("literal", term.language, str(term.datatype), str(term))
     return term
+
+
+class TermPairing:
+    """A one-to-one, consistent pairing of terms (left -> right), built and undone step by step.
+
+    Pairs of two constants are not recorded (the caller has checked they are the same value), as in
+    the KE's ``Match``; a variable may pair with a variable or a constant."""
+
+    def __init__(self) -> None:
+        self.forward: dict[Hashable, Term] = {}
+        self.backward: dict[Hashable, Hashable] = {}
+
+    def pair(self, pairs: Iterable[tuple[Term, Term]]) -> list[Hashable] | None:
+        """Record ``pairs``; the keys added (for :meth:`undo`), or ``None`` (nothing recorded) when one
+        contradicts what is recorded."""
+        added: list[Hashable] = []
+        for term, there in pairs:
+            if not isinstance(term, Var) and not isinstance(there, Var):
+                continue
+            key, other = value_key(term), value_key(there)
+            if key in self.forward:
+                if value_key(self.forward[key]) != other:
+                    break
+                continue
+            if other in self.backward:
+                break
+            self.forward[key], self.backward[other] = there, key
+            added.append(key)
+        else:
+            return added
+        self.undo(added)
+        return None
+
+    def undo(self, added: list[Hashable]) -> None:
+        """Forget the pairs :meth:`pair` added."""
+        for key in added:
+            self.backward.pop(value_key(self.forward.pop(key)))
+
+    def images(self, triples: Iterable[TaggedTriple]) -> dict[Term, Term]:
+        """Each recorded left term of ``triples`` -> its right term."""
+        terms = {value_key(t): t for triple in triples for t in triple[1:]}
+        return {terms[key]: image for key, image in self.forward.items()}
 
 
 def cover(
@@ -109,7 +152,7 @@ def _counts_allow(left: list[TaggedTriple], right: list[TaggedTriple], both_ways
 def _search(left: list[TaggedTriple], right: list[TaggedTriple], budget: int) -> Correspondence | None:
     """Backtracking: initiator triples in connected order (fewest candidates first), each tried on
     every still unmet target triple whose constants fit, keeping the term correspondence one-to-one."""
-    keys = {t: tuple(None if isinstance(x, Var) else _value_key(x) for x in t[1:]) for t in (*left, *right)}
+    keys = {t: tuple(None if isinstance(x, Var) else value_key(x) for x in t[1:]) for t in (*left, *right)}
     by_predicate: dict[tuple[int, Hashable], list[TaggedTriple]] = {}
     for r in right:
         by_predicate.setdefault((r[0], keys[r][1]), []).append(r)
@@ -139,33 +182,9 @@ def _search(left: list[TaggedTriple], right: list[TaggedTriple], budget: int) ->
         rest.discard(best)
         order.append(best)
         seen.update(x for x in best[1:] if isinstance(x, Var))
-    forward: dict[Hashable, Term] = {}
-    backward: dict[Hashable, Hashable] = {}
+    terms = TermPairing()
     met: set[TaggedTriple] = set()
     steps = 0
-
-    def bind(pairs: list[tuple[Term, Term]]) -> list[Hashable] | None:
-        added: list[Hashable] = []
-        for term, there in pairs:
-            if not isinstance(term, Var) and not isinstance(there, Var):
-                continue  # two constants (already known to be the same value) are not recorded, as in the KE
-            key, other = _value_key(term), _value_key(there)
-            if key in forward:
-                if _value_key(forward[key]) != other:
-                    break
-                continue
-            if other in backward:
-                break
-            forward[key], backward[other] = there, key
-            added.append(key)
-        else:
-            return added
-        unbind(added)
-        return None
-
-    def unbind(added: list[Hashable]) -> None:
-        for key in added:
-            backward.pop(_value_key(forward.pop(key)))
 
     # per placed triple: the next candidate index to try, the target triple it met and what it bound
     stack: list[tuple[int, TaggedTriple | None, list[Hashable]]] = [(0, None, [])]
@@ -174,7 +193,7 @@ def _search(left: list[TaggedTriple], right: list[TaggedTriple], budget: int) ->
         start, there, added = stack.pop()
         if there is not None:
             met.discard(there)
-            unbind(added)
+            terms.undo(added)
         triple = order[i]
         for k in range(start, len(candidates[triple])):
             steps += 1
@@ -183,15 +202,13 @@ def _search(left: list[TaggedTriple], right: list[TaggedTriple], budget: int) ->
             option = candidates[triple][k]
             if option in met:
                 continue
-            bound = bind(list(zip(triple[1:], option[1:], strict=True)))
+            bound = terms.pair(zip(triple[1:], option[1:], strict=True))
             if bound is None:
                 continue
             met.add(option)
             stack.append((k + 1, option, bound))
             if len(stack) == len(order):
-                images = {key: image for key, image in forward.items()}
-                terms = {_value_key(t): t for placed in left for t in placed[1:]}
-                return Correspondence({terms[key]: image for key, image in images.items()}, frozenset(met))
+                return Correspondence(terms.images(left), frozenset(met))
             stack.append((0, None, []))
             break
     return None
