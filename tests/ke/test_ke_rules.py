@@ -159,3 +159,26 @@ def test_filtering_and_union_compare_terms_not_strings() -> None:
     assert compatible({"o": '"y"'}, [])
     assert compatible({"o": '"y"'}, [{}])
     assert union([[{"o": '"x"'}], [{"o": typed}, {"o": '"y"'}]]) == [{"o": '"x"'}, {"o": '"y"'}]
+
+
+@settings(max_examples=80, deadline=None)
+@given(patterns(), patterns("efgh"), st.permutations("wxyz"), st.randoms(use_true_random=False))
+def test_level_1_an_answer_holding_a_renamed_ask_and_more_always_covers_it(
+    ask: Pattern, more: Pattern, names: list[str], rnd: object
+) -> None:
+    mapping = dict(zip("abcd", names, strict=True))
+    answer = renamed(ask, mapping, list(range(len(ask.triples))))
+    extended = Pattern(tuple(dict.fromkeys([*answer.triples, *more.triples])))
+    order = list(extended.triples)
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    found = match(Interaction("a", "kb-a", ASK, None, pattern=ask),
+                  Interaction("b", "kb-b", ANSWER, None, pattern=Pattern(tuple(order))))
+    assert found is not None
+    assert len(found.met) == len(ask.triples) and {t[1:] for t in found.met} <= set(extended.triples)
+
+    def fits(mine: tuple[object, ...], there: tuple[object, ...]) -> bool:
+        return all(a == b if not isinstance(a, Var) and not isinstance(b, Var) else found.images.get(a) == b
+                   for a, b in zip(mine, there, strict=True))
+
+    assert all(any(fits(triple, t[1:]) for t in found.met) for triple in ask.triples)  # each meets a met one
+    assert len(set(found.images.values())) == len(found.images)  # one-to-one
