@@ -230,6 +230,11 @@ POST_REACT = sorted(n for n in dso_saref.catalog if (i := dso_saref.catalog[n].i
 #: FAILs the reaction ("KB gave outgoing binding ..., but this doesn't have a matching incoming
 #: binding!"), the stand-in does not check it (docs/ke.md, "What differs").
 SHARED_RESULT_VARIABLES = {"flexibility-needs-request"}
+#: POST exchanges the KE 1.5.0 could not plan within 40 s even with only that exchange's KIs (and its
+#: parts) in the network (TNO/knowledge-engine#696); the KE then keeps planning (here: until it ran out
+#: of heap) and spoils the tests after it, so they are not run against a real KE.
+PLANNING_BLOWUP = {"activation-plan", "authorization-request", "flexibility-offers", "incentive-offer",
+                   "metering-request"}
 
 
 class _Only(Mapping[str, Description]):
@@ -282,11 +287,16 @@ def test_adapter_every_ask_exchange_between_two_full_roles(engine: Engine, name:
 
 
 @pytest.mark.parametrize("name", POST_REACT)
-def test_adapter_every_post_exchange_between_roles_registering_that_exchange_only(engine: Engine, name: str) -> None:
+def test_adapter_every_post_exchange_between_roles_registering_that_exchange_only(
+    engine: Engine, name: str, request: pytest.FixtureRequest
+) -> None:
     # the full roles make every POST unplannable on the KE 1.5.0 (TNO/knowledge-engine#696): a
     # deployment registers the exchanges it serves; here: this exchange (and its parts) only
+    if engine.real and name in PLANNING_BLOWUP:
+        pytest.xfail("the KE 1.5.0 does not finish planning this POST (TNO/knowledge-engine#696): docs/ke.md")
     if engine.real and name in SHARED_RESULT_VARIABLES:
-        pytest.xfail("the result pattern reuses argument variables for other values: the KE fails the reaction")
+        request.applymarker(pytest.mark.xfail(
+            reason="the result pattern reuses argument variables for other values: the KE fails the reaction"))
     counterpart = dso_saref.catalog[dso_saref.catalog[name].interaction.counterpart]
     answer, _ = _run_exchange(engine, name, _Only(dso_saref.catalog, {name}))
     assert answer == dso_saref.canonical(counterpart.name, counterpart.example())
