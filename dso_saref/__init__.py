@@ -41,6 +41,7 @@ from dso_saref.terms import Settings
 if TYPE_CHECKING:
     from rdflib import Graph
 
+    from dso_saref.ke.match import match
     from dso_saref.validation import Report, Violation
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "catalog",
     "from_bindings",
     "json_schema",
+    "match",
     "messages",
     "saref",
     "serialize",
@@ -76,11 +78,13 @@ __version__ = "0.2.0"
 #: The catalog of every message description (loaded on first use).
 catalog = DEFAULT
 
-_LAZY = {"Report": "dso_saref.validation", "Violation": "dso_saref.validation", "validate": "dso_saref.validation"}
+_LAZY = {"Report": "dso_saref.validation", "Violation": "dso_saref.validation", "validate": "dso_saref.validation",
+         "match": "dso_saref.ke.match"}
 
 
 def __getattr__(name: str) -> Any:
-    """Validation's names, imported on first use (``import dso_saref`` does not load pySHACL)."""
+    """Validation's names and ``match`` (a peer's KE pattern against ours, :mod:`dso_saref.ke.match`),
+    imported on first use (``import dso_saref`` does not load pySHACL nor the KE modules)."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'dso_saref' has no attribute {name!r}")

@@ -24,7 +24,7 @@ from rdflib.namespace import RDF, XSD
 from dso_saref.errors import PatternError
 from dso_saref.terms import NONE, TermError, check_iri, format_term, parse_term
 
-__all__ = ["Pattern", "Term", "Triple", "Var", "isomorphism", "parse"]
+__all__ = ["Pattern", "Term", "Triple", "Var", "isomorphism", "parse", "write_term"]
 
 
 @dataclass(frozen=True, order=True)
@@ -122,7 +122,7 @@ class Pattern:
 
     def to_text(self, prefixes: Mapping[str, str] | None = None) -> str:
         """The pattern in KE syntax, one triple per line; IRIs shortened with ``prefixes`` if given."""
-        lines = [" ".join(_write(t, prefixes or {}) for t in triple) + " ." for triple in self.triples]
+        lines = [" ".join(write_term(t, prefixes or {}) for t in triple) + " ." for triple in self.triples]
         return "\n".join(lines)
 
     def instantiate(self, rows: Iterable[Mapping[str, URIRef | Literal]]) -> Iterator[tuple[URIRef, URIRef, object]]:
@@ -161,7 +161,7 @@ class Pattern:
                     filters.append(f"FILTER (sameTerm({name}, {plain}) || sameTerm({name}, {plain}^^<{XSD.string}>))")
                     terms.append(name)
                 else:
-                    terms.append(_write(term, {}))
+                    terms.append(write_term(term, {}))
             lines.append(" ".join(terms) + " .")
         body = "\n".join(lines + filters)
         names = " ".join(f"?{v}" for v in sorted(self.variables))
@@ -172,7 +172,8 @@ class Pattern:
         return [{name: result[name] for name in self.variables} for result in graph.query(self.select_query())]
 
 
-def _write(term: Term, prefixes: Mapping[str, str]) -> str:
+def write_term(term: Term, prefixes: Mapping[str, str]) -> str:
+    """``term`` in KE syntax: a prefixed name where ``prefixes`` allow one, ``a`` for ``rdf:type``."""
     if isinstance(term, Var):
         return str(term)
     if isinstance(term, URIRef):

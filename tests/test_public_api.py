@@ -26,7 +26,8 @@ DOCUMENTED = {
     "ASK_ANSWER", "FORMATS", "POST_REACT",
     "Catalog", "Description", "DescriptionError", "DsoSarefError", "Interaction", "PatternError", "PayloadError",
     "Problem", "Report", "Settings", "UnknownMessageError", "Violation",
-    "canonical", "catalog", "from_bindings", "json_schema", "messages", "saref", "serialize", "to_bindings", "unsaref",
+    "canonical", "catalog", "from_bindings", "json_schema", "match", "messages", "saref", "serialize", "to_bindings",
+    "unsaref",
     "validate",
 }
 

@@ -1,4 +1,4 @@
-"""The Knowledge Engine commands: ``dso-saref ke emulate|kis|register|send``.
+"""The Knowledge Engine commands: ``dso-saref ke emulate|kis|match|register|send``.
 
     dso-saref ke emulate --port 8280 &
     dso-saref ke send flexibility-needs-request request.json --ke-url http://127.0.0.1:8280/rest --role service-provider
@@ -18,6 +18,7 @@ import click
 
 from dso_saref.cli.config import configured, current_config
 from dso_saref.cli.io import description, payload_errors, read_payload
+from dso_saref.cli.ke_match import match_command
 
 if TYPE_CHECKING:  # the KE modules load when a command runs, keeping every other command quick to start
     from dso_saref.catalog import Catalog
@@ -31,6 +32,9 @@ _SECONDS = click.FloatRange(min=0, min_open=True)
 @click.group("ke")
 def ke() -> None:
     """Talk to, or stand in for, the Knowledge Engine."""
+
+
+ke.add_command(match_command)
 
 
 def _limit(name: str) -> Any:

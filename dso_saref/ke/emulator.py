@@ -10,15 +10,18 @@ InterConnect generic adapter's paths (``/smartconnector/...``)::
         client = KnowledgeEngineClient(transport=InProcessTransport(emulator))
         client.register_knowledge_base("http://example.org/kb1", "kb 1", "a knowledge base")
 
-What it mirrors: knowledge bases (absolute URL ids, duplicates refused, leases), knowledge
-interactions (basic graph patterns only, names, ``<kbId>/interaction/<name>`` ids), matching as at
-reasoner level 1 (pattern isomorphism up to variable names, communicative acts), ASK = union of
-the answers renamed to the asker's variables and filtered by its bindings, POST = fan-out to every
-matching REACT with merged results, ``exchangeInfo`` per knowledge base, the ``/sc/handle`` long poll
-(202, 409, 410, queue of 50 per knowledge base), replies or 1.5.0 ``errorMessage`` s, and a
-per-exchange timeout after which a silent peer is reported FAILED. What it does not: reasoning above
-level 1, knowledge gaps, meta knowledge interactions, domain knowledge (stored, unused),
-suspension of knowledge bases that stop polling, persistence (like the KE, a restart forgets all).
+What it mirrors: knowledge bases (absolute URL ids, duplicates refused, leases), knowledge interactions
+(basic graph patterns only, names, ``<kbId>/interaction/<name>`` ids), matching as the KE 1.5.0 does at
+reasoner level 1 (an ANSWER's pattern covers the ASK's, a variable may meet a constant; POST/REACT
+argument patterns cover each other, result patterns only decide which rows are merged; communicative
+acts), ASK = union of the answers renamed to the asker's variables and filtered by its bindings (an ASK
+without bindings reaches the answerer as ``[{}]``), POST = fan-out to every matching REACT with the rows
+of matching result patterns merged, ``exchangeInfo`` per knowledge base, the ``/sc/handle`` long poll
+(202, 409, 410, queue of 50 per knowledge base), replies or 1.5.0 ``errorMessage`` s, and a per-exchange
+timeout after which a silent peer is reported FAILED. What it does not: reasoning above level 1
+(combining answers, chaining REACTs into ASKs), knowledge gaps, meta knowledge interactions, domain
+knowledge (stored, unused), suspension of knowledge bases that stop polling, persistence (like the KE, a
+restart forgets all).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from dso_saref.ke.covering import Correspondence
 from dso_saref.ke.emulator_match import DEFAULT_MATCH_BUDGET
 from dso_saref.ke.emulator_rules import (
     ASK,
@@ -47,7 +51,9 @@ from dso_saref.ke.emulator_rules import (
     parse_handle_response,
     parse_interaction,
     parse_knowledge_base,
-    rename,
+    result_match,
+    to_initiator,
+    to_target,
     union,
 )
 from dso_saref.ke.emulator_state import Handle, KnowledgeBaseState, Slot, timestamp
@@ -55,6 +61,8 @@ from dso_saref.ke.transport import KERequest, KEResponse, from_generic_adapter
 
 __all__ = ["EmulatorConfig", "KnowledgeEngineEmulator"]
 
+#: Pairs of interactions whose match is remembered before the memory starts afresh.
+_MATCHES_KEPT = 100_000
 _STOPPED = "KB with id {} will no longer respond, because it stopped."
 
 
@@ -104,6 +112,8 @@ class KnowledgeEngineEmulator:
         self._cond = threading.Condition()
         self._kbs: dict[str, KnowledgeBaseState] = {}
         self._closing = False
+        # (initiator id, target id) -> (initiator, target, how they match): registered KIs never change
+        self._matches: dict[tuple[str, str], tuple[Interaction, Interaction, Correspondence | None]] = {}
         self._routes: Mapping[tuple[str, str], Callable[[KERequest], KEResponse]] = {
             ("GET", "/version"): self._version,
             ("GET", "/sc"): self._list_kbs,
@@ -325,7 +335,7 @@ class KnowledgeEngineEmulator:
             for slot in slots:
                 info = self._info(slot)
                 if slot.status == "SUCCEEDED":
-                    rows = rename(slot.result, {v: k for k, v in slot.mapping.items()})
+                    rows = to_initiator(slot.result, slot.correspondence)
                     info["bindingSet"] = rows
                     answers.append([row for row in rows if compatible(row, asked)])
                 infos.append(info)
@@ -339,7 +349,7 @@ class KnowledgeEngineEmulator:
             for slot in slots:
                 info = self._info(slot)
                 info["argumentBindingSet"] = posted
-                rows = rename(slot.result, {v: k for k, v in slot.mapping.items()})
+                rows = [] if slot.results is None else to_initiator(slot.result, slot.results)
                 info["resultBindingSet"] = rows
                 if slot.status == "SUCCEEDED":
                     results.append(rows)
@@ -361,25 +371,39 @@ class KnowledgeEngineEmulator:
         recipients, raw = parse_exchange_body(request.json)
         pattern = ki.pattern if kind == ASK else ki.argument
         bindings = check_bindings(raw, "bindingSet", pattern, complete=complete)
-        found: list[tuple[KnowledgeBaseState, Interaction, dict[str, str]]] = []
+        found: list[tuple[KnowledgeBaseState, Interaction, Correspondence]] = []
         for peer, targets in peers:
             if recipients is not None and peer.id not in recipients:
                 continue
             for target in targets:
-                mapping = match(ki, target, budget=self.config.match_budget)
-                if mapping is not None:
-                    found.append((peer, target, mapping))
+                correspondence = self._match(ki, target)
+                if correspondence is not None:
+                    found.append((peer, target, correspondence))
         with self._cond:
             if kb.stopped:
                 raise Refusal(404, f"knowledge base {kb.id!r} was removed while its request was being matched")
             slots: list[Slot] = []
-            for peer, target, mapping in found:
+            for peer, target, correspondence in found:
                 if peer.stopped or peer.kis.get(target.id) is not target:
                     continue  # it left, or unregistered that interaction, while we matched
-                slot = Slot(peer.id, target, mapping, bindings, datetime.now(UTC))
+                slot = Slot(peer.id, target, correspondence, bindings, datetime.now(UTC))
+                if kind == POST:
+                    slot.results = result_match(ki, target, budget=self.config.match_budget)
                 slots.append(slot)
-                self._enqueue(peer, Handle(0, target, rename(bindings, mapping), kb.id, slot))
+                sent = to_target(bindings or ([{}] if kind == ASK else []), correspondence)
+                self._enqueue(peer, Handle(0, target, sent, kb.id, slot))
         return slots, bindings
+
+    def _match(self, ki: Interaction, target: Interaction) -> Correspondence | None:
+        """:func:`match`, remembered per pair of registered interactions (a re-registered one is new)."""
+        known = self._matches.get((ki.id, target.id))
+        if known is not None and known[0] is ki and known[1] is target:
+            return known[2]
+        found = match(ki, target, budget=self.config.match_budget)
+        if len(self._matches) >= _MATCHES_KEPT:
+            self._matches.clear()
+        self._matches[(ki.id, target.id)] = (ki, target, found)
+        return found
 
     def _enqueue(self, kb: KnowledgeBaseState, handle: Handle) -> None:
         kb.last_handle_id += 1

@@ -23,6 +23,7 @@ from functools import cached_property
 from rdflib import Literal, URIRef
 
 from dso_saref.errors import PatternError
+from dso_saref.ke.covering import Correspondence, cover
 from dso_saref.ke.emulator_match import DEFAULT_MATCH_BUDGET, MatchBudgetExceeded, PatternShape, find_renaming
 from dso_saref.patterns import Pattern, Var, parse
 from dso_saref.terms import TermError, check_iri, format_term, parse_term
@@ -50,6 +51,9 @@ __all__ = [
     "parse_interaction",
     "parse_knowledge_base",
     "rename",
+    "result_match",
+    "to_initiator",
+    "to_target",
     "union",
 ]
 
@@ -116,13 +120,22 @@ class Interaction:
 
     @cached_property
     def shape(self) -> PatternShape | None:
-        """What matching needs of the patterns (ASK/ANSWER: the graph pattern; POST/REACT: argument
-        and result, told apart), computed once; ``None`` without a pattern."""
-        if self.kind in (ASK, ANSWER):
-            return PatternShape.of([self.pattern]) if self.pattern is not None else None
-        if self.argument is None:
+        """What matching needs of the pattern that decides a match (ASK/ANSWER: the graph pattern;
+        POST/REACT: the argument pattern), computed once; ``None`` without a pattern."""
+        pattern = self.pattern if self.kind in (ASK, ANSWER) else self.argument
+        return PatternShape.of([pattern]) if pattern is not None else None
+
+    @cached_property
+    def result_shape(self) -> PatternShape | None:
+        """The shape of a POST/REACT's result pattern (``None`` without one)."""
+        return PatternShape.of([self.result]) if self.result is not None else None
+
+    @cached_property
+    def joint_shape(self) -> PatternShape | None:
+        """The shape of a POST/REACT's argument and result patterns told apart (``None`` without a result)."""
+        if self.argument is None or self.result is None:
             return None
-        return PatternShape.of([self.argument] if self.result is None else [self.argument, self.result])
+        return PatternShape.of([self.argument, self.result])
 
 
 def canonical_text(pattern: Pattern) -> str:
@@ -306,16 +319,56 @@ def acts_match(left: Interaction, right: Interaction) -> bool:
     return left.required <= right.satisfied and right.required <= left.satisfied
 
 
-def match(initiator: Interaction, target: Interaction, *, budget: int = DEFAULT_MATCH_BUDGET) -> dict[str, str] | None:
-    """The renaming of ``initiator``'s variables onto ``target``'s if the two interactions match at
-    reasoner level 1 (ASK/ANSWER: isomorphic patterns; POST/REACT: isomorphic argument AND result
-    patterns under one renaming), else ``None``. A comparison that takes more than ``budget`` steps
-    counts as no match and is logged."""
+def match(
+    initiator: Interaction, target: Interaction, *, budget: int = DEFAULT_MATCH_BUDGET
+) -> Correspondence | None:
+    """How ``target`` meets ``initiator`` if the two match at reasoner level 1 as the real KE 1.5.0
+    decides it, else ``None``: ASK/ANSWER when the ANSWER's pattern covers the ASK's (it may have more
+    triples; a variable may meet a constant); POST/REACT when their argument patterns cover each other
+    (result patterns are not compared: see :func:`result_match`). A comparison that takes more than
+    ``budget`` steps counts as no match and is logged."""
     if not acts_match(initiator, target) or (initiator.kind, target.kind) not in ((ASK, ANSWER), (POST, REACT)):
         return None
-    if (initiator.result is None) != (target.result is None) or initiator.shape is None or target.shape is None:
+    if initiator.shape is None or target.shape is None:
         return None
-    return _renaming(initiator.shape, target.shape, budget, f"{initiator.id} against {target.id}")
+    try:
+        return cover(initiator.shape, target.shape, both_ways=initiator.kind == POST, budget=budget)
+    except MatchBudgetExceeded:
+        _log.warning("matching %s against %s gave up after %d steps: treated as no match",
+                     initiator.id, target.id, budget)
+        return None
+
+
+def result_match(post: Interaction, react: Interaction, *, budget: int = DEFAULT_MATCH_BUDGET) -> Correspondence | None:
+    """How a REACT's result pattern meets a POST's (both ways; under the argument's correspondence
+    where one fits both), or ``None``: the KE calls a matching REACT whatever its result pattern, but
+    merges only rows of a result pattern that matches."""
+    if post.result_shape is None or react.result_shape is None or post.joint_shape is None or react.joint_shape is None:
+        return None
+    try:
+        joint = cover(post.joint_shape, react.joint_shape, both_ways=True, budget=budget)
+        return joint or cover(post.result_shape, react.result_shape, both_ways=True, budget=budget)
+    except MatchBudgetExceeded:
+        _log.warning("matching the results of %s and %s gave up after %d steps", post.id, react.id, budget)
+        return None
+
+
+def to_target(rows: Iterable[Mapping[str, str]], correspondence: Correspondence) -> Bindings:
+    """An initiator's binding set in the target's variables: renamed, values for initiator variables
+    that meet a target constant left out, the initiator's constants bound to the target variables
+    they meet (an ASK without bindings is sent as ``[{}]``, as the KE does, so that they are bound)."""
+    fixed = {name: format_term(term) for name, term in correspondence.fixed.items()}
+    renaming = correspondence.renaming
+    out = [{**{renaming[k]: v for k, v in row.items() if k in renaming}, **fixed} for row in rows]
+    return out
+
+
+def to_initiator(rows: Iterable[Mapping[str, str]], correspondence: Correspondence) -> Bindings:
+    """A target's binding set in the initiator's variables: renamed, the target's variables the
+    initiator does not have left out, the target's constants filled in for initiator variables."""
+    back = {v: k for k, v in correspondence.renaming.items()}
+    filled = {name: format_term(term) for name, term in correspondence.filled.items()}
+    return [{**{back[k]: v for k, v in row.items() if k in back}, **filled} for row in rows]
 
 
 def joint_isomorphism(

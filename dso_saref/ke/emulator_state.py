@@ -7,6 +7,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from dso_saref.ke.covering import Correspondence
 from dso_saref.ke.emulator_rules import Bindings, Interaction
 
 __all__ = ["Handle", "KnowledgeBaseState", "Slot", "timestamp"]
@@ -18,13 +19,16 @@ class Slot:
 
     kb_id: str
     target: Interaction
-    mapping: dict[str, str]
+    correspondence: Correspondence
+    """How the target's pattern (POST/REACT: argument) meets the initiator's."""
     argument: Bindings
     start: datetime
     end: datetime | None = None
     status: str | None = None
     result: Bindings = field(default_factory=list)
     failed: str | None = None
+    results: Correspondence | None = None
+    """POST/REACT: how the target's result pattern meets the initiator's (``None``: its rows are not merged)."""
 
     def finish(self, status: str, result: Bindings | None = None, failed: str | None = None) -> None:
         """Record the outcome (the first one counts)."""

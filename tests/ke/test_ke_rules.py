@@ -1,5 +1,6 @@
-"""The emulator's matching and binding rules on their own: isomorphism up to variable names (also
-jointly for argument + result patterns), binding-set checks, renaming, filtering and union."""
+"""The emulator's matching and binding rules on their own: the KE 1.5.0's level-1 matching (an ANSWER
+covers an ASK, POST/REACT arguments cover each other, result patterns matched apart), binding-set
+checks, renaming, filtering and union."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ from dso_saref.ke.emulator_rules import (
     compatible,
     joint_isomorphism,
     match,
+    result_match,
+    to_initiator,
+    to_target,
     union,
 )
 from dso_saref.patterns import Pattern, Var, parse
 
 EX = {"ex": "http://example.org/ns#"}
+XSD_STRING = URIRef("http://www.w3.org/2001/XMLSchema#string")
 TERMS = [URIRef("http://example.org/ns#p"), URIRef("http://example.org/ns#q"), URIRef("http://example.org/ns#C"),
          Literal("x")]
 
@@ -59,7 +64,7 @@ def test_a_renamed_and_reordered_pattern_matches(pattern: Pattern, names: list[s
     ask = Interaction("a", "kb-a", ASK, None, pattern=pattern)
     answer = Interaction("b", "kb-b", ANSWER, None, pattern=other)
     found = match(ask, answer)
-    assert found is not None and apply(pattern, found) == set(other.triples)
+    assert found is not None and apply(pattern, found.renaming) == set(other.triples)
 
 
 @settings(max_examples=60, deadline=None)
@@ -70,10 +75,10 @@ def test_post_and_react_match_under_one_joint_renaming(argument: Pattern, result
     post = Interaction("p", "kb-a", POST, None, argument=argument, result=result)
     react = Interaction("r", "kb-b", REACT, None, argument=renamed(argument, mapping, same_order),
                         result=renamed(result, mapping, list(range(len(result.triples)))))
-    found = match(post, react)
-    assert found is not None
-    assert apply(argument, found) == set(react.argument.triples)  # type: ignore[union-attr]
-    assert apply(result, found) == set(react.result.triples)  # type: ignore[union-attr]
+    found, results = match(post, react), result_match(post, react)
+    assert found is not None and results is not None
+    assert apply(argument, found.renaming) == set(react.argument.triples)  # type: ignore[union-attr]
+    assert apply(result, results.renaming) == set(react.result.triples)  # type: ignore[union-attr]
 
 
 def test_joint_renaming_keeps_argument_and_result_apart() -> None:
@@ -90,10 +95,41 @@ def test_joint_renaming_keeps_argument_and_result_apart() -> None:
 
 
 def test_patterns_that_differ_do_not_match() -> None:
-    base = Interaction("a", "kb", ASK, None, pattern=parse("?s ex:p ?o .", EX))
-    for text in ("?s ex:q ?o .", "?s ex:p ?o . ?s a ex:C .", "?s ex:p ?s .", "?s ex:p ex:C ."):
+    base = Interaction("a", "kb", ASK, None, pattern=parse("?s ex:p ?o . ?s a ex:C .", EX))
+    for text in ("?s ex:q ?o . ?s a ex:C .", "?s ex:p ?o .", "?s ex:p ?o . ?t a ex:C .", "?s ex:p ?o . ?s a ex:D ."):
         assert match(base, Interaction("b", "kb2", ANSWER, None, pattern=parse(text, EX))) is None
-    assert match(base, Interaction("b", "kb2", REACT, None, argument=parse("?s ex:p ?o .", EX))) is None
+    assert match(base, Interaction("b", "kb2", REACT, None, argument=parse("?s ex:p ?o . ?s a ex:C .", EX))) is None
+
+
+def test_level_1_an_answer_covers_an_ask_with_more_triples_and_constants_for_variables() -> None:
+    # as the KE 1.5.0 showed (docs/ke.md, "Reasoner levels"): more triples on the ANSWER side are fine,
+    # fewer are not; a variable meets a constant either way round and the KE binds it
+    ask = Interaction("a", "kb", ASK, None, pattern=parse("?x ex:p ?y .", EX))
+    more = Interaction("b", "kb2", ANSWER, None, pattern=parse("?m ex:p ?l . ?m a ex:C .", EX))
+    found = match(ask, more)
+    assert found is not None and found.renaming == {"x": "m", "y": "l"}
+    assert match(Interaction("c", "kb2", ASK, None, pattern=more.pattern),
+                 Interaction("d", "kb", ANSWER, None, pattern=ask.pattern)) is None
+    constant = Interaction("e", "kb2", ANSWER, None, pattern=parse('?m ex:p "fixed" .', EX))
+    filled = match(ask, constant)
+    assert filled is not None and filled.filled == {"y": Literal("fixed", datatype=XSD_STRING)}
+    assert to_initiator([{"m": "<urn:m1>"}], filled) == [{"x": "<urn:m1>", "y": '"fixed"'}]
+    asked = Interaction("f", "kb", ASK, None, pattern=parse('?x ex:p "fixed" .', EX))
+    fixed = match(asked, more)
+    assert fixed is not None and fixed.fixed == {"l": Literal("fixed", datatype=XSD_STRING)}
+    assert to_target([{}], fixed) == [{"l": '"fixed"'}]
+
+
+def test_level_1_post_and_react_need_covering_arguments_and_results_only_decide_the_merge() -> None:
+    post = Interaction("p", "kb", POST, None, argument=parse("?r a ex:Req . ?r ex:v ?v .", EX),
+                       result=parse("?r ex:ok ?ok .", EX))
+    same = Interaction("r1", "kb2", REACT, None, argument=parse("?q ex:v ?w . ?q a ex:Req .", EX),
+                       result=parse("?q ex:zzz ?z .", EX))
+    bare = Interaction("r2", "kb2", REACT, None, argument=parse("?q ex:v ?w . ?q a ex:Req .", EX))
+    subset = Interaction("r3", "kb2", REACT, None, argument=parse("?q ex:v ?w .", EX), result=post.result)
+    assert match(post, same) is not None and result_match(post, same) is None
+    assert match(post, bare) is not None and result_match(post, bare) is None
+    assert match(post, subset) is None  # a subset argument matches at level 2 only
 
 
 def test_binding_sets_are_checked_and_written_canonically() -> None:
@@ -123,3 +159,26 @@ def test_filtering_and_union_compare_terms_not_strings() -> None:
     assert compatible({"o": '"y"'}, [])
     assert compatible({"o": '"y"'}, [{}])
     assert union([[{"o": '"x"'}], [{"o": typed}, {"o": '"y"'}]]) == [{"o": '"x"'}, {"o": '"y"'}]
+
+
+@settings(max_examples=80, deadline=None)
+@given(patterns(), patterns("efgh"), st.permutations("wxyz"), st.randoms(use_true_random=False))
+def test_level_1_an_answer_holding_a_renamed_ask_and_more_always_covers_it(
+    ask: Pattern, more: Pattern, names: list[str], rnd: object
+) -> None:
+    mapping = dict(zip("abcd", names, strict=True))
+    answer = renamed(ask, mapping, list(range(len(ask.triples))))
+    extended = Pattern(tuple(dict.fromkeys([*answer.triples, *more.triples])))
+    order = list(extended.triples)
+    rnd.shuffle(order)  # type: ignore[attr-defined]
+    found = match(Interaction("a", "kb-a", ASK, None, pattern=ask),
+                  Interaction("b", "kb-b", ANSWER, None, pattern=Pattern(tuple(order))))
+    assert found is not None
+    assert len(found.met) == len(ask.triples) and {t[1:] for t in found.met} <= set(extended.triples)
+
+    def fits(mine: tuple[object, ...], there: tuple[object, ...]) -> bool:
+        return all(a == b if not isinstance(a, Var) and not isinstance(b, Var) else found.images.get(a) == b
+                   for a, b in zip(mine, there, strict=True))
+
+    assert all(any(fits(triple, t[1:]) for t in found.met) for triple in ask.triples)  # each meets a met one
+    assert len(set(found.images.values())) == len(found.images)  # one-to-one
