@@ -35,8 +35,9 @@ from dso_saref.terms import DEFAULT_BASE, DSO, NONE, UNITS, parse_term
 from tests.conftest import ROOT, shared_path
 
 #: Hypothesis settings of a test that closes merged graphs: each example costs a closure (seconds), so
-#: two examples (the simplest, then a random one), no shrinking.
-CLOSURE = settings(max_examples=2, deadline=None, phases=[Phase.generate],
+#: two examples, no shrinking, derandomised (with two examples a random draw can fail its filters
+#: every time: one CI run found the elasticity pairs unsatisfiable).
+CLOSURE = settings(max_examples=2, deadline=None, phases=[Phase.generate], derandomize=True,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                           HealthCheck.function_scoped_fixture])
 
