@@ -54,7 +54,11 @@ class RestWorkers:
         # bound, never listening: holds the port (port 0 picks one) for the workers, who listen on it too
         self._holder = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        self._holder.bind((host, port))
+        try:
+            self._holder.bind((host, port))
+        except OSError:
+            self._holder.close()
+            raise
         self.host, self.port = self._holder.getsockname()[:2]
         self._db, self._startup_timeout = db, startup_timeout
         self._context = multiprocessing.get_context("spawn")  # no fork of a process holding threads, connections
