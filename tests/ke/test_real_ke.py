@@ -252,6 +252,9 @@ class _Only(Mapping[str, Description]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def profiles(self, name: str) -> dict[str, Description]:
+        return self.catalog.profiles(name)
+
 
 def _run_exchange(engine: Engine, name: str, catalog: Mapping[str, Description] | None) -> tuple[Any, Any]:
     """Run exchange ``name`` between two adapters; (the one answer, the payload sent)."""
@@ -260,7 +263,8 @@ def _run_exchange(engine: Engine, name: str, catalog: Mapping[str, Description] 
     responder = Adapter(engine.client(), interaction.responders[0], kb_id=responder_id,
                         handlers={name: example_answer(name)}, backoff=FAST, catalog=catalog)  # type: ignore[arg-type]
     initiator = Adapter(engine.client(), interaction.initiators[0], kb_id=initiator_id, backoff=FAST,
-                        catalog=catalog)  # type: ignore[arg-type]
+                        catalog=catalog,  # type: ignore[arg-type]
+                        peers={interaction.responders[0]: [responder_id]})  # protected exchanges go to it only
     responder.register()
     initiator.register()
     counterpart = dso_saref.catalog[interaction.counterpart]
@@ -275,7 +279,15 @@ def _run_exchange(engine: Engine, name: str, catalog: Mapping[str, Description] 
     return exchange.answers[responder_id], payload
 
 
-@pytest.mark.parametrize("name", ASK_ANSWER)
+#: ASKs that a full role's other ANSWER covers at level 1 (an ANSWER may hold more triples): the client
+#: readings do not type the client (grid-topology does), so a secondary substation's readings, which
+#: type it, also hold every triple of an LV or MV client's ASK and the KE asks both (issue 13's note).
+COVERED_BY_ANOTHER = {"lv-client-reading", "mv-client-reading"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
+    strict=True, reason="covered by secondary-substation-reading's ANSWER at level 1")) if n in COVERED_BY_ANOTHER
+    else n for n in ASK_ANSWER])
 def test_adapter_every_ask_exchange_between_two_full_roles(engine: Engine, name: str) -> None:
     counterpart = dso_saref.catalog[dso_saref.catalog[name].interaction.counterpart]
     answer, payload = _run_exchange(engine, name, None)
@@ -309,7 +321,8 @@ def test_adapter_an_exchange_nobody_serves_answers_at_once_with_nobody(engine: E
     initiator.register()
     try:
         began = time.monotonic()
-        exchange = initiator.send("hems-voltage-request", {"Hems_ID": "ID1234"})
+        exchange = initiator.send("hems-voltage-request", {"Hems_ID": "ID1234"},
+                                  recipients=["https://nobody.example.org/kb"])  # a protected exchange: addressed
         assert time.monotonic() - began < 5
     finally:
         initiator.close()
