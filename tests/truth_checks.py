@@ -14,9 +14,8 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 import dso_saref
 from dso_saref.terms import DEFAULT_BASE, S4GRID, SAREF
-from dso_saref.validation import Validator
 from tests.conftest import ROOT, shared_path
-from tests.test_modelling import _inconsistencies, _naive
+from tests.test_modelling import _conformance, _inconsistencies, _merged, _naive
 
 __all__ = ["class_typed_individuals", "classes_as_values", "example", "graph_of", "inconsistencies", "naive",
            "nodes_of", "nonconformance", "untrue_readings", "values_off_measurements"]
@@ -94,22 +93,12 @@ def classes_as_values(graph: Graph) -> list[str]:
 
 def nonconformance(names: Iterable[str], graph: Graph) -> dict[str, list[str]]:
     """Each message's shape violations on a graph (the compiled engine), by message."""
-    validator = Validator(engine="compiled")
-    out = {}
-    for name in names:
-        report = validator.validate(name, graph)
-        if not report.conforms:
-            out[name] = [str(e) for e in report.errors][:5]
-    return out
+    return _conformance(graph, names)
 
 
 def graph_of(payloads: dict[str, list[Any]]) -> Graph:
     """One graph of many messages' payloads, each read as a peer reads its binding sets."""
-    graph = Graph()
-    for name, items in payloads.items():
-        for payload in items:
-            graph += naive(name, payload)
-    return graph
+    return _merged(payloads)
 
 
 def example(name: str) -> Any:
