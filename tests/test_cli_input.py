@@ -5,7 +5,6 @@ their JSON path or kept-last with a warning), and the size limit; exit 1, never 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,11 +13,9 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dso_saref.app.seed import SP001, seed
-from dso_saref.backend import DsoBackend, Storage
+from dso_saref.app.seed import SP001
 from dso_saref.cli import main
-from dso_saref.ke import EmulatorServer, KnowledgeEngineClient
-from dso_saref.ke.adapter import Adapter
+from tests.support.reference_dso import reference_dso_on_standin
 
 REQUEST = {"start": "2021-09-27T00:00:00Z", "end": "2021-09-28T00:00:00Z"}
 VOLTAGE = {"Voltage_Monitoring": [{"Hems_ID": "José", "timestamp": "2021-12-03T15:11:20Z",
@@ -32,26 +29,11 @@ def invoke(*args: str, stdin: bytes | None = None) -> Result:
     assert "Traceback" not in result.output
     return result
 
-
 @pytest.fixture(scope="module")
 def ke_url() -> Iterator[str]:
-    """A KE stand-in on a free loopback port with the reference DSO (empty database) serving it."""
-    with EmulatorServer(port=0) as server, Storage(":memory:") as storage:
-        client = KnowledgeEngineClient(server.base_url)
-        backend = DsoBackend(storage)
-        seed(backend)  # SP001 and its agreement with the DSO
-        adapter = Adapter(client, "dso", kb_id="https://dso.example.org/kb", handlers=backend.handlers())
-        adapter.register()
-        stop = threading.Event()
-        worker = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
-        worker.start()
-        try:
-            yield server.base_url
-        finally:
-            stop.set()
-            adapter.close()
-            worker.join(10)
-            client.close()
+    """A KE stand-in on a free loopback port with the seeded reference DSO serving it."""
+    with reference_dso_on_standin() as server:
+        yield server.base_url
 
 
 #: Each command that reads a JSON document: (arguments before the file, the payload it reads).

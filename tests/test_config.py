@@ -22,16 +22,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from dso_saref.app.seed import SP001, seed
-from dso_saref.backend import DsoBackend, Storage
+from dso_saref.app.seed import SP001
+from dso_saref.backend import Storage
 from dso_saref.cli import main
 from dso_saref.config import DEFAULT_KE_URL, KEYS, Config, ConfigError, load_config
 from dso_saref.ke import EmulatorServer, KnowledgeEngineClient
-from dso_saref.ke.adapter import Adapter
 from dso_saref.ke.credentials import Credentials
 from dso_saref.ke.errors import KnowledgeEngineError
 from dso_saref.terms import Settings, SettingsError
 from tests.conftest import ROOT
+from tests.support.reference_dso import reference_dso_on_standin
 
 TOKEN = "s3cr3t-t0ken-that-must-never-show"
 PASSWORD = "pa55-word-that-must-never-show"
@@ -238,23 +238,9 @@ class _ProxyServer(ThreadingHTTPServer):
 
 @pytest.fixture(scope="module")
 def standin() -> Iterator[EmulatorServer]:
-    """The KE stand-in with the reference DSO (empty database) answering on it directly."""
-    with EmulatorServer(port=0) as server, Storage(":memory:") as storage:
-        client = KnowledgeEngineClient(server.base_url)
-        backend = DsoBackend(storage)
-        seed(backend)  # SP001 and its agreement with the DSO
-        adapter = Adapter(client, "dso", kb_id="https://dso.example.org/kb", handlers=backend.handlers())
-        adapter.register()
-        stop = threading.Event()
-        worker = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
-        worker.start()
-        try:
-            yield server
-        finally:
-            stop.set()
-            adapter.close()
-            worker.join(10)
-            client.close()
+    """The KE stand-in with the seeded reference DSO answering on it directly."""
+    with reference_dso_on_standin() as server:
+        yield server
 
 
 @pytest.fixture
