@@ -88,7 +88,6 @@ SLOW_TESTS = frozenset({
     "tests/test_validation.py::test_rdfs_inference_option_validates_the_examples",
     "tests/test_validation.py::test_targets_only_hit_their_own_message_s_nodes",
     "tests/test_validation.py::test_valid_payloads_conform_to_both_layers",
-    "155",
     "tests/backend/test_clearing_properties.py::test_a_bad_bid_is_refused_alone_and_never_fails_the_clearing",
     "tests/ke/test_adapter_pool.py::test_handlers_run_together_while_the_long_poll_keeps_being_served",
     "tests/ke/test_adapter_pool.py::test_no_answer_is_lost_duplicated_or_given_to_another_request",
