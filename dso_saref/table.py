@@ -595,7 +595,16 @@ class TableBuilder:
                  level: int) -> list[str | None]:
         """The ``{digest}`` column of a variable: the hash of its digest fields' texts, row by row."""
         columns = [_broadcast(table, texts[f], f, level) for f in variable.digest]
-        return [digest(values) for values in zip(*columns, strict=True)] if columns else []
+        if not columns:
+            return []
+        known: dict[tuple[str | None, ...], str] = {}
+        out: list[str | None] = []
+        for values in zip(*columns, strict=True):
+            found = known.get(values)
+            if found is None:
+                found = known[values] = digest(values)
+            out.append(found)
+        return out
 
     # -- row by row (key steps, alternatives) ------------------------------------------------------
 

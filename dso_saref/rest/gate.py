@@ -115,12 +115,20 @@ class Gate:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = [500]
+        told = [False]
         header = (b"x-request-id", request_id.encode("ascii"))
+
+        def tell() -> None:
+            if not told[0]:
+                told[0] = True
+                self._tell(scope, request_id, status[0], time.perf_counter() - started)
 
         async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message = {**message, "headers": [*message.get("headers", ()), header]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                tell()  # before the last byte leaves: whoever has the reply finds its log line written
             await send(message)
 
         try:
@@ -135,7 +143,7 @@ class Gate:
                     return
             await self.app(scope, receive, send_with_id)
         finally:
-            self._tell(scope, request_id, status[0], time.perf_counter() - started)
+            tell()
 
     def _check(self, scope: dict[str, Any], request_id: str) -> Caller:
         try:

@@ -205,6 +205,9 @@ class Data:
             if head.function is not None and tail.function is not None:
                 ends = tail.function
                 return Edges(function={s: ends[m] for s, m in head.function.items() if m in ends})
+            if tail.function is not None:
+                ends = tail.function
+                return Edges(pairs={(s, ends[m]) for s, m in head if m in ends})
             return Edges(pairs={(s, end) for s, middle in head for end in tail.values(middle)})
         if path[0].startswith("^"):
             return Edges(pairs={(o, s) for s, o in self.edges((path[0][1:],))})
