@@ -203,7 +203,7 @@ def digest(texts: Iterable[str | None]) -> str:
     apart, stable across processes and platforms. An absent value and an empty text hash differently
     (a message without a reason is not one with an empty reason); the texts are percent-encoded, so
     neither the separator nor the absence mark can occur in them."""
-    joined = "\x1f".join("\x00" if text is None else text for text in texts)
+    joined = "\x1f".join(["\x00" if text is None else text for text in texts])
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
