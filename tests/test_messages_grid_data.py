@@ -371,7 +371,10 @@ def test_issue_10_5_readings_and_topology_name_the_same_nodes_and_each_class_is_
         graph += dso_saref.saref(name, PAYLOADS[name])
     client, ss, ps = (URIRef(BASE + p) for p in ("client/LV0001", "secondary-substation/SS01",
                                                   "primary-substation/PS01"))
-    assert set(graph.objects(client, RDF.type)) == {DSO.GridClient}
+    # the topology types the client dso:GridClient, its reading with its table's narrower class
+    assert set(graph.objects(client, RDF.type)) == {DSO.GridClient, DSO.LowVoltageClient}
+    assert set(graph.objects(URIRef(BASE + "client/MV0001"), RDF.type)) == {
+        DSO.GridClient, DSO.SpecialLowOrMediumVoltageClient}
     assert set(graph.objects(client, SAREF.hasProperty)) and (client, DSO.isSuppliedBy, ss) in graph
     assert set(graph.objects(ss, RDF.type)) == {DSO.SecondarySubstation}
     assert set(graph.objects(ps, RDF.type)) == {DSO.PrimarySubstation}

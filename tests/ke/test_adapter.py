@@ -45,13 +45,7 @@ def server() -> Iterator[EmulatorServer]:
         yield running
 
 
-#: ASKs another ANSWER of a full role covers at level 1 (tests/ke/test_real_ke.py COVERED_BY_ANOTHER).
-COVERED = {"lv-client-reading", "mv-client-reading"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    strict=True, reason="covered by secondary-substation-reading's ANSWER at level 1")) if n in COVERED
-    else n for n in EXCHANGES])
+@pytest.mark.parametrize("name", EXCHANGES)
 def test_every_exchange_runs_between_two_roles_over_http(server: EmulatorServer, name: str) -> None:
     interaction = dso_saref.catalog[name].interaction
     assert interaction.initiators and interaction.responders, f"{name}: who starts and who serves?"

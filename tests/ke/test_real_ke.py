@@ -279,15 +279,7 @@ def _run_exchange(engine: Engine, name: str, catalog: Mapping[str, Description] 
     return exchange.answers[responder_id], payload
 
 
-#: ASKs that a full role's other ANSWER covers at level 1 (an ANSWER may hold more triples): the client
-#: readings do not type the client (grid-topology does), so a secondary substation's readings, which
-#: type it, also hold every triple of an LV or MV client's ASK and the KE asks both (issue 13's note).
-COVERED_BY_ANOTHER = {"lv-client-reading", "mv-client-reading"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    strict=True, reason="covered by secondary-substation-reading's ANSWER at level 1")) if n in COVERED_BY_ANOTHER
-    else n for n in ASK_ANSWER])
+@pytest.mark.parametrize("name", ASK_ANSWER)
 def test_adapter_every_ask_exchange_between_two_full_roles(engine: Engine, name: str) -> None:
     counterpart = dso_saref.catalog[dso_saref.catalog[name].interaction.counterpart]
     answer, payload = _run_exchange(engine, name, None)

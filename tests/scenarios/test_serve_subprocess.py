@@ -12,7 +12,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 from click.testing import CliRunner
 
@@ -62,9 +61,6 @@ def send(base_url: str, name: str, payload: dict, tmp_path: Path) -> subprocess.
                           timeout=WAIT)
 
 
-@pytest.mark.xfail(strict=True, reason="cross-talk at level 1 (issue 13 note): since the stand-in matches by covering "
-                   "as KE 1.5.0 does, the zone's metering request also reaches the DSO's primary-substation-reading "
-                   "KI, which counts and registers a third exchange")
 def test_serve_answers_ke_send_through_ke_emulate(tmp_path: Path) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}/rest"
