@@ -62,6 +62,7 @@ def bench(name: str, url: str, csv_path: Path, zones: int, runs: int) -> None:
         print(f"# {name}: {stored:,} readings stored and analysed in {time.perf_counter() - began:.1f} s",
               flush=True)
         backend = DsoBackend(storage)
+        backend.parties.register_service_provider("TP001", knowledge_base_id=THIRD_PARTY)  # its agreement
         day = DAY + timedelta(days=DAYS // 2)
         handler = backend.handlers()["metering-request"]
         for granularity in Granularity:

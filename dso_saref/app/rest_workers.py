@@ -5,7 +5,10 @@ One Python process serves the API on one core (the GIL); :class:`RestWorkers` st
 processes, each with its own connection to the same database (a sqlite file or PostgreSQL) and its own
 listening socket on the same port (``SO_REUSEPORT``: the kernel spreads the connections). What makes the
 backend correct with one process (transactions, locks, idempotency keys in the database) makes it correct
-with several; nothing is shared in memory. The KE adapter, when there is one, stays in the parent::
+with several; nothing is shared in memory. The metrics are shared through files: the supervisor gives the
+workers a directory of their own for this run (prometheus-client's multiprocess mode, removed on close), so
+``/metrics`` counts the whole server whichever worker answers. The KE adapter, when there is one, stays in
+the parent::
 
     with RestWorkers("postgresql://dso@127.0.0.1/dso", "127.0.0.1:8080", workers=4) as api:
         print(api.base_url)
@@ -16,7 +19,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
@@ -25,8 +31,10 @@ from multiprocessing.synchronize import Event
 from types import TracebackType
 from typing import Any, Self
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from dso_saref.backend import DsoBackend
-from dso_saref.monitoring.metrics import Metrics
+from dso_saref.monitoring.metrics import MULTIPROCESS_DIR, Metrics
 from dso_saref.rest.gate import Observer
 from dso_saref.rest.server import RestServer, parse_address
 
@@ -34,10 +42,14 @@ __all__ = ["RestWorkers", "serve_rest"]
 
 log = logging.getLogger("dso_saref.app.serve")
 
+#: Held while a worker is spawned with the metrics directory in the (process-wide) environment.
+_SPAWNING = threading.Lock()
+
 
 class RestWorkers:
     """The REST API over the database ``db`` served on ``address`` by ``workers`` processes; a worker
-    that dies is started again (``restarts`` counts them).
+    that dies is started again (``restarts`` counts them). The workers' metrics are kept in
+    ``metrics_directory`` while they run.
 
     Raises ValueError for an in-memory database (each process would have its own) or fewer than one
     worker, OSError when the address cannot be bound, RuntimeError when a worker does not start within
@@ -61,6 +73,7 @@ class RestWorkers:
             raise
         self.host, self.port = self._holder.getsockname()[:2]
         self._db, self._startup_timeout = db, startup_timeout
+        self.metrics_directory = tempfile.mkdtemp(prefix="dso-saref-metrics-")
         self._context = multiprocessing.get_context("spawn")  # no fork of a process holding threads, connections
         self._stop = threading.Event()
         self._stoppers: dict[int, Connection] = {}  # a multiprocessing Event would hang on set() once a waiter died
@@ -85,7 +98,16 @@ class RestWorkers:
         process = self._context.Process(target=_work, name=f"rest-worker-{i}", daemon=True,
                                         args=(self._db, f"{self.host}:{self.port}", self._level, started, stop,
                                               self._failures))
-        process.start()
+        with _SPAWNING:  # the child inherits the environment: prometheus_client reads it when first imported
+            previous = os.environ.get(MULTIPROCESS_DIR)
+            os.environ[MULTIPROCESS_DIR] = self.metrics_directory
+            try:
+                process.start()
+            finally:
+                if previous is None:
+                    del os.environ[MULTIPROCESS_DIR]
+                else:
+                    os.environ[MULTIPROCESS_DIR] = previous
         stop.close()
         return process, started
 
@@ -107,6 +129,8 @@ class RestWorkers:
                 i = sentinels[sentinel]
                 dead = self._processes[i]
                 dead.join()
+                if dead.pid is not None:  # its counts stay (files of its pid); its live gauges go
+                    mark_process_dead(dead.pid, self.metrics_directory)
                 log.warning("REST worker %d (pid %s) ended with exit code %s: starting it again", i, dead.pid,
                             dead.exitcode)
                 process, started = self._spawn(i)
@@ -134,7 +158,7 @@ class RestWorkers:
         return [p.pid for p in self._processes if p.pid is not None]
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the workers (their open requests finish first) and free the port."""
+        """Stop the workers (their open requests finish first), free the port and remove the metrics."""
         self._stop.set()
         self._wake_writer.send(None)
         for stopper in self._stoppers.values():
@@ -149,6 +173,7 @@ class RestWorkers:
                 process.terminate()
                 process.join(timeout)
         self._holder.close()
+        shutil.rmtree(self.metrics_directory, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self
@@ -160,7 +185,7 @@ class RestWorkers:
 
 def _work(db: str, address: str, level: int, started: Event, stop: Connection, failures: Any) -> None:
     """One worker: its own connection to ``db``, the API on ``address`` until told to ``stop`` (or the
-    parent is gone)."""
+    parent is gone), counting its requests in the metrics directory of its environment."""
     from dso_saref.backend import Storage
 
     logging.basicConfig(level=level, format="%(asctime)s %(processName)s %(levelname)s %(message)s")
@@ -170,7 +195,7 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
         failures.put(f"{type(exc).__name__}: {exc}")
         return
     try:
-        server, _ = serve_rest(DsoBackend(storage), address, reuse_port=True)
+        server, _ = serve_rest(DsoBackend(storage), address, reuse_port=True, metrics=Metrics(multiprocess=True))
     except Exception as exc:
         storage.close()
         failures.put(f"{type(exc).__name__}: {exc}")
@@ -186,11 +211,13 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
 
 
 def serve_rest(backend: DsoBackend, address: str, *, observers: Sequence[Observer] = (), reuse_port: bool = False,
-               ke_url: str | None = None, kb_id: str | None = None) -> tuple[RestServer, Metrics]:
+               ke_url: str | None = None, kb_id: str | None = None,
+               metrics: Metrics | None = None) -> tuple[RestServer, Metrics]:
     """The DSO's REST API over ``backend``, with the portal and monitoring (``ke_url`` and ``kb_id`` in
     its readiness), served on ``address`` (a started :class:`~dso_saref.rest.server.RestServer`, sharing
     its port with other processes when ``reuse_port``), logging each request and telling ``observers``;
-    and its :class:`~dso_saref.monitoring.metrics.Metrics` (give ``metrics.exchange`` to the KE side)."""
+    and its :class:`~dso_saref.monitoring.metrics.Metrics` (``metrics``, or new ones; give
+    ``metrics.exchange`` to the KE side)."""
     from dso_saref.app.rest_api import dso_api
 
     def observe(record: Any) -> None:
@@ -198,5 +225,5 @@ def serve_rest(backend: DsoBackend, address: str, *, observers: Sequence[Observe
                  record.party or "anonymous", record.seconds * 1000, record.request_id,
                  f": {record.refusal}" if record.refusal else "")
 
-    api = dso_api(backend, ke_url=ke_url, kb_id=kb_id, observers=[observe, *observers])
+    api = dso_api(backend, ke_url=ke_url, kb_id=kb_id, observers=[observe, *observers], metrics=metrics)
     return RestServer(api.app, address, reuse_port=reuse_port), api.metrics

@@ -20,6 +20,13 @@ One :class:`Metrics` per served application, with a registry of its own (no glob
 ``dso_saref_ke_exchange_duration_seconds``              their latency histogram by ``interaction``, ``side``
 ======================================================  ====================================================
 
+Several processes serving one API (:class:`~dso_saref.app.rest_workers.RestWorkers`) count together
+with prometheus-client's multiprocess mode: each worker's values go to files of its own in the directory
+``PROMETHEUS_MULTIPROC_DIR`` names (set before the process imports ``prometheus_client``), and
+``Metrics(multiprocess=True)`` exposes the sum over every file, so ``/metrics`` shows the whole server's
+counts whichever worker answers; a dead worker's files stay, so its counts are neither lost nor counted
+twice. The status page's :class:`History` stays per process.
+
 Labels have bounded values: a route is an operation's path template or one of the application's fixed
 paths (``other`` for anything else, such as unknown paths); a reason is a kind, never free text: on the
 REST channel the kind of the status (``no-key``, ``forbidden``, ...), on the KE the policy's refusal code
@@ -28,9 +35,11 @@ REST channel the kind of the status (``no-key``, ``forbidden``, ...), on the KE 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from dso_saref.backend.policy import Code
 from dso_saref.monitoring.exchanges import INVALID, REFUSED, ExchangeRecord
@@ -38,7 +47,10 @@ from dso_saref.monitoring.history import History
 from dso_saref.rest.gate import RequestRecord
 from dso_saref.rest.operations import DSO_OPERATIONS, Operation
 
-__all__ = ["FIXED_ROUTES", "LATENCY_BUCKETS", "Metrics", "refusal_reason"]
+__all__ = ["FIXED_ROUTES", "LATENCY_BUCKETS", "MULTIPROCESS_DIR", "Metrics", "refusal_reason"]
+
+#: The environment variable naming the directory of the multiprocess mode (prometheus-client's).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Latency histogram buckets (seconds).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -64,28 +76,36 @@ def refusal_reason(status: int, detail: str | None = None) -> str:
 
 class Metrics:
     """The metrics of one application serving ``operations`` (their path templates are the routes),
-    with a :class:`History` of the last ``history_minutes`` minutes."""
+    with a :class:`History` of the last ``history_minutes`` minutes; ``multiprocess``: counted with the
+    other processes writing to the directory :data:`MULTIPROCESS_DIR` names, and exposed summed over them.
+
+    Raises RuntimeError for ``multiprocess`` when that directory is not set, is not a directory, or was
+    set after ``prometheus_client`` was imported in this process (its values would stay in memory)."""
 
     def __init__(self, operations: Sequence[Operation] = DSO_OPERATIONS, *, history: History | None = None,
-                 fixed_routes: Sequence[str] = FIXED_ROUTES) -> None:
+                 fixed_routes: Sequence[str] = FIXED_ROUTES, multiprocess: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        own = self.registry
+        if multiprocess:
+            MultiProcessCollector(self.registry, path=_multiprocess_dir())
+            own = None  # the values are in the files: registering them too would expose them twice
         self.history = history or History()
         self._templates = {op.exchange: op.path for op in operations}
         self._fixed = tuple(fixed_routes)
         self.requests = Counter("dso_saref_http_requests", "HTTP requests by route, method and status",
-                                ("route", "method", "status"), registry=self.registry)
+                                ("route", "method", "status"), registry=own)
         self.latency = Histogram("dso_saref_http_request_duration_seconds", "HTTP request latency",
-                                 ("route", "method"), buckets=LATENCY_BUCKETS, registry=self.registry)
+                                 ("route", "method"), buckets=LATENCY_BUCKETS, registry=own)
         self.refusals = Counter("dso_saref_refusals", "Refused requests and exchanges by channel and reason",
-                                ("channel", "reason"), registry=self.registry)
+                                ("channel", "reason"), registry=own)
         self.validation_failures = Counter("dso_saref_validation_failures",
                                            "Requests refused as not the catalog's message, by channel and message",
-                                           ("channel", "message"), registry=self.registry)
+                                           ("channel", "message"), registry=own)
         self.exchanges = Counter("dso_saref_ke_exchanges", "Knowledge Engine exchanges by interaction, side and "
-                                 "outcome", ("interaction", "side", "outcome"), registry=self.registry)
+                                 "outcome", ("interaction", "side", "outcome"), registry=own)
         self.exchange_latency = Histogram("dso_saref_ke_exchange_duration_seconds", "Knowledge Engine exchange "
                                           "latency", ("interaction", "side"), buckets=LATENCY_BUCKETS,
-                                          registry=self.registry)
+                                          registry=own)
 
     def route(self, record: RequestRecord) -> str:
         """The route label of a request: its operation's path template, a fixed route, or ``other``."""
@@ -126,3 +146,14 @@ class Metrics:
     def exposition(self) -> tuple[bytes, str]:
         """The metrics in the Prometheus text format, and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _multiprocess_dir() -> str:
+    """The directory of the multiprocess mode, checked to be in effect in this process."""
+    path = os.environ.get(MULTIPROCESS_DIR)
+    if not path or not os.path.isdir(path):
+        raise RuntimeError(f"multiprocess metrics need {MULTIPROCESS_DIR} to name a directory, got {path!r}")
+    if values.ValueClass is values.MutexValue:
+        raise RuntimeError(f"{MULTIPROCESS_DIR} was set after prometheus_client was imported in this process: "
+                           "its metrics would not be shared")
+    return path
