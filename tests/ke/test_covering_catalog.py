@@ -21,18 +21,6 @@ COUNTERPART = {ASK: ANSWER, POST: REACT}
 OURS = candidates()
 INITIATORS = [c for c in OURS if c.kind in COUNTERPART]
 
-#: Pairs (initiator KI, target KI) of different messages that meet on purpose, with the reason.
-ON_PURPOSE: dict[tuple[str, str], str] = {
-    # The optional postal-code part of the two fault-location settings is one pattern (a setting about a
-    # postal-code area: its anchor is only typed dso:FaultLocationSetting). The reactor of either keeps
-    # the other's part until it expires; the parts are joined to a core by the setting node, minted from
-    # the threshold value and the postal code, so the other setting's rows join no core of this message.
-    ("fault-min-elapsed-time--postal-code", "fault-min-hems--postal-code"):
-        "the two fault-location settings share their postal-code part's pattern",
-    ("fault-min-hems--postal-code", "fault-min-elapsed-time--postal-code"):
-        "the two fault-location settings share their postal-code part's pattern",
-}
-
 
 def reached(initiator: Candidate) -> list[Candidate]:
     """The ANSWERs/REACTs of ours that the KE asks or calls for ``initiator`` at level 1."""
@@ -42,8 +30,7 @@ def reached(initiator: Candidate) -> list[Candidate]:
 
 @pytest.mark.parametrize("initiator", INITIATORS, ids=[c.label for c in INITIATORS])
 def test_no_ki_of_ours_covers_another_message_s_ki(initiator: Candidate) -> None:
-    strays = [target.label for target in reached(initiator) if target.message != initiator.message
-              and (initiator.ki, target.ki) not in ON_PURPOSE]
+    strays = [target.label for target in reached(initiator) if target.message != initiator.message]
     assert strays == [], f"{initiator.label} also reaches {strays}"
 
 
@@ -51,12 +38,6 @@ def test_every_ask_and_post_of_ours_reaches_its_own_message() -> None:
     # the negative test above means nothing if nothing matches at all
     lonely = [c.label for c in INITIATORS if not any(t.message == c.message for t in reached(c))]
     assert lonely == []
-
-
-def test_the_pairs_met_on_purpose_still_meet() -> None:
-    by_ki = {c.ki: c for c in INITIATORS}
-    for (initiator, target), reason in ON_PURPOSE.items():
-        assert target in [t.ki for t in reached(by_ki[initiator])], f"no longer met ({reason}): drop the entry"
 
 
 @pytest.mark.parametrize("profile", sorted({c.profile for c in OURS if c.message == "metering-data"}))
