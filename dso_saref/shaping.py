@@ -316,7 +316,9 @@ _PREFIX_LINES = {**PREFIXES, "sh": "http://www.w3.org/ns/shacl#", "skos": "http:
                  "schema": "http://schema.org/", **{f"ic-{module}": f"http://ontology.tno.nl/interconnect/{path}#"
                                                    for module, path in (("data", "datapoint"), ("dev", "device"),
                                                                         ("flex", "flexibility"), ("tplg", "topology"),
-                                                                        ("uom", "units"), ("user", "user"))}}
+                                                                        ("uom", "units"), ("user", "user"),
+                                                                        ("inc", "incentivetable"),
+                                                                        ("pwlm", "powerlimit"))}}
 
 
 def _short(iri: str) -> str:

@@ -50,7 +50,8 @@ def test_shipped_profiles_are_the_issue_13_set() -> None:
     measurements = ["disaggregated-data", "hems-voltage", "lv-client-reading", "metering-data", "mv-client-reading",
                     "primary-substation-reading", "secondary-substation-reading"]
     assert sorted([f"{m}@saref-core" for m in measurements] + [f"{m}@interconnect" for m in measurements]
-                             + ["flexibility-offers@interconnect"]) == SHIPPED
+                             + [f"{m}@interconnect" for m in ("flexibility-offers", "grid-topology", "incentive-offer",
+                                                             "incentive-response")]) == SHIPPED
 
 
 @pytest.mark.parametrize("name", PROFILES)

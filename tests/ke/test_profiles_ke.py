@@ -32,6 +32,8 @@ PREFIXES = {
     "dpv": "https://w3id.org/dpv#", "ic-data": "http://ontology.tno.nl/interconnect/datapoint#",
     "ic-tplg": "http://ontology.tno.nl/interconnect/topology#", "ic-uom": "http://ontology.tno.nl/interconnect/units#",
     "ic-dev": "http://ontology.tno.nl/interconnect/device#", "ic-flex": "http://ontology.tno.nl/interconnect/flexibility#",
+    "ic-inc": "http://ontology.tno.nl/interconnect/incentivetable#",
+    "ic-pwlm": "http://ontology.tno.nl/interconnect/powerlimit#", "ic-user": "http://ontology.tno.nl/interconnect/user#",
 }
 PILOT = "https://pilot.example.org/kb"
 OURS = "https://dso.example.org/kb/ours"
@@ -83,6 +85,10 @@ EXACT = {
                                         "metering-data--interconnect--readings--ask"],
     "flexibility-offers.post.json": ["flexibility-offers--interconnect"],
     "flexibility-offers.meters.post.gp": ["flexibility-offers--interconnect--meters"],
+    "grid-topology.ask.gp": ["grid-topology--interconnect"],
+    "grid-topology.secondary-substation.ask.json": ["grid-topology--interconnect--secondary-substation--answer",
+                                                    "grid-topology--interconnect--secondary-substation--ask"],
+    "incentive-offer.react.json": ["incentive-offer--interconnect"],
 }
 NEAR_MISSES = ["hems-voltage.near-miss-extra.gp", "metering-data.near-miss-missing.gp",
                "mv-client-reading.near-miss-typo.gp"]
