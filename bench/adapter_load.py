@@ -13,6 +13,7 @@ exchange of the DSO and of the stand-in, then the ratios of the last workers set
     python bench/adapter_load.py                                  # sqlite, workers 1 and 8 (about 2 minutes)
     python bench/adapter_load.py --db postgresql://dso@127.0.0.1:5432/postgres --workers 8
     python bench/adapter_load.py --exchange metering --clients 1,16
+    python bench/adapter_load.py --ke-url http://127.0.0.1:8280/rest --workers 8   # a running KE instead
 
 Issue 15's targets: 60 concurrent askers with 0 failures, >= 150 exchanges/s, p99 < 250 ms at 16.
 Everything lives in a temporary directory, removed at the end; nothing is written elsewhere.
@@ -126,8 +127,10 @@ class Result:
                 f"{1000 * self.cpu_ke / max(total, 1):.1f} |")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far."""
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of process ``pid`` so far (``nan`` for a process not ours to look at)."""
+    if pid is None:
+        return float("nan")
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -145,7 +148,8 @@ def request_for(exchange: str, i: int) -> tuple[str, list[dict[str, str]], Calla
     return "metering-request", rows, lambda result: len(result) == 24
 
 
-def load(ke_url: str, exchange: str, clients: int, requests: int, pids: tuple[int, int], ramp: float = 0.0) -> Result:
+def load(ke_url: str, exchange: str, clients: int, requests: int, pids: tuple[int, int | None],
+         ramp: float = 0.0) -> Result:
     """``clients`` askers, each its own knowledge base and connection, send ``requests`` in all; all
     start at once, or spread over ``ramp`` seconds."""
     from dso_saref.ke.roles import interactions_for
@@ -239,6 +243,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="requests per level")
     parser.add_argument("--exchange", choices=["needs", "metering"], default="needs")
     parser.add_argument("--ramp", type=float, default=0.0, help="seconds over which the askers start (0: at once)")
+    parser.add_argument("--ke-url", default=None,
+                        help="the REST base of a running KE to use instead of starting the stand-in")
     parser.add_argument("--dso", nargs=4, metavar=("KE_URL", "DB", "WORKERS", "LOG"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.dso:
@@ -247,13 +253,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="adapter-load-") as tmp:
         db = args.db or str(Path(tmp) / "dso.sqlite")
         prepare(db, max(int(c) for c in args.clients.split(",")))
-        standin, found = start(["-m", "dso_saref.ke.standin", "--port", "0", "--exchange-timeout", "30"],
-                               r"at (http://127\.0\.0\.1:\d+/rest)", Path(tmp) / "standin.err")
-        ke_url = found.group(1)
-        print(f"stand-in {ke_url}; database {'PostgreSQL' if db.startswith('postgres') else 'sqlite file'}; "
+        standin = None
+        if args.ke_url:
+            ke_url = args.ke_url
+        else:
+            standin, found = start(["-m", "dso_saref.ke.standin", "--port", "0", "--exchange-timeout", "30"],
+                                   r"at (http://127\.0\.0\.1:\d+/rest)", Path(tmp) / "standin.err")
+            ke_url = found.group(1)
+        database = "PostgreSQL" if db.startswith("postgres") else "sqlite file"
+        print(f"{'KE' if args.ke_url else 'stand-in'} {ke_url}; database {database}; "
               f"{os.cpu_count()} CPUs; exchange {args.exchange}; load average {os.getloadavg()[0]:.1f}")
         print("| DSO workers, askers | requests | failed | exchanges/s | p50 ms | p99 ms | max ms | "
-              "DSO CPU ms/exchange | stand-in CPU ms/exchange |")
+              f"DSO CPU ms/exchange | {'KE' if args.ke_url else 'stand-in'} CPU ms/exchange |")
         print("|---|---|---|---|---|---|---|---|---|")
         table: dict[tuple[int, int], Result] = {}
         try:
@@ -264,13 +275,14 @@ def main() -> None:
                 try:
                     for clients in [int(c) for c in args.clients.split(",")]:
                         result = load(ke_url, args.exchange, clients, max(args.requests, clients),
-                                      (dso.pid, standin.pid), args.ramp)
+                                      (dso.pid, standin.pid if standin else None), args.ramp)
                         table[workers, clients] = result
                         print(result.line(f"{workers}, {clients}"), flush=True)
                 finally:
                     stop(dso)
         finally:
-            stop(standin)
+            if standin is not None:
+                stop(standin)
     settings = sorted({w for w, _ in table})
     if len(settings) > 1:
         first, last = settings[0], settings[-1]

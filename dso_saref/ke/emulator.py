@@ -59,7 +59,10 @@ from dso_saref.ke.emulator_rules import (
 from dso_saref.ke.emulator_state import Handle, KnowledgeBaseState, Slot, timestamp
 from dso_saref.ke.transport import KERequest, KEResponse, from_generic_adapter
 
-__all__ = ["EmulatorConfig", "KnowledgeEngineEmulator"]
+__all__ = ["WAITING_ROUTES", "EmulatorConfig", "KnowledgeEngineEmulator"]
+
+#: The calls that may wait (for peers, or for work): (method, path relative to the REST base).
+WAITING_ROUTES = frozenset({("POST", "/sc/ask"), ("POST", "/sc/post"), ("GET", "/sc/handle")})
 
 #: Pairs of interactions whose match is remembered before the memory starts afresh.
 _MATCHES_KEPT = 100_000
@@ -109,7 +112,10 @@ class KnowledgeEngineEmulator:
 
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         self.config = config or EmulatorConfig()
-        self._cond = threading.Condition()
+        # one lock; each long poll and each exchange waits on a condition of its own, so that a
+        # queued request or a reply wakes one waiter, not every open exchange
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
         self._kbs: dict[str, KnowledgeBaseState] = {}
         self._closing = False
         # (initiator id, target id) -> (initiator, target, how they match): registered KIs never change
@@ -166,10 +172,31 @@ class KnowledgeEngineEmulator:
             return self._cond.wait_for(lambda: (kb := self._kbs.get(kb_id)) is not None and len(kb.queue) >= size,
                                        timeout)
 
+    def wait_for_delivered(self, kb_id: str, size: int, timeout: float) -> bool:
+        """Block until ``size`` handle requests were delivered to ``kb_id`` and not yet answered, and
+        none waits in its queue (for tests and demos); ``False`` on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: (kb := self._kbs.get(kb_id)) is not None and len(kb.outstanding) >= size and not kb.queue,
+                timeout)
+
     def handle(self, request: KERequest) -> KEResponse:
         """The KE's reply to ``request``: a KE REST path (``/sc/ask``) or a generic adapter path
         (``/smartconnector/ask``). Never raises for bad input: it answers 4xx as the KE does; text that
         could not be sent back (lone surrogates) and over-deep JSON are refused before anything else."""
+        response = self._handle(request, wait=True)
+        if response is None:  # pragma: no cover - a waiting call always answers
+            raise RuntimeError("a waiting call came back without a reply")
+        return response
+
+    def handle_ready(self, request: KERequest) -> KEResponse | None:
+        """:meth:`handle`'s reply when it is ready without waiting (a long poll that finds work
+        queued, every refusal, every call that never waits); ``None`` for an ASK, a POST, or a long
+        poll that would wait for work: send those to :meth:`handle` (an HTTP server calls this on
+        its event loop and the waiting ones in threads)."""
+        return self._handle(request, wait=False)
+
+    def _handle(self, request: KERequest, *, wait: bool) -> KEResponse | None:
         try:
             check_document(dict(request.headers), 1, "the headers")
             check_document(request.text, 1, "the text body")
@@ -191,6 +218,10 @@ class KnowledgeEngineEmulator:
                 return self._gone()
             return _error(503, "the knowledge engine emulator is stopping")
         try:
+            if (request.method.upper(), request.path) == ("GET", "/sc/handle"):
+                return self._poll(request, wait=wait)
+            if not wait and (request.method.upper(), request.path) in WAITING_ROUTES:
+                return None
             return route(request)
         except Refusal as refusal:
             return _error(refusal.status, refusal.message)
@@ -213,6 +244,8 @@ class KnowledgeEngineEmulator:
             handle.slot.finish("FAILED", failed=_STOPPED.format(kb.id))
         kb.queue.clear()
         kb.outstanding.clear()
+        if kb.work is not None:
+            kb.work.notify_all()
         self._cond.notify_all()
 
     def _kb(self, request: KERequest) -> KnowledgeBaseState:
@@ -263,6 +296,7 @@ class KnowledgeEngineEmulator:
                 description=str(fields["description"]),
                 lease=fields["lease"],  # type: ignore[arg-type]
                 level=fields["level"] or self.config.default_reasoner_level,  # type: ignore[arg-type]
+                work=threading.Condition(self._lock),
             )
             if kb.lease is not None:
                 self._renew(kb)
@@ -383,10 +417,11 @@ class KnowledgeEngineEmulator:
             if kb.stopped:
                 raise Refusal(404, f"knowledge base {kb.id!r} was removed while its request was being matched")
             slots: list[Slot] = []
+            waiter = threading.Condition(self._lock)
             for peer, target, correspondence in found:
                 if peer.stopped or peer.kis.get(target.id) is not target:
                     continue  # it left, or unregistered that interaction, while we matched
-                slot = Slot(peer.id, target, correspondence, bindings, datetime.now(UTC))
+                slot = Slot(peer.id, target, correspondence, bindings, datetime.now(UTC), waiter=waiter)
                 if kind == POST:
                     slot.results = result_match(ki, target, budget=self.config.match_budget)
                 slots.append(slot)
@@ -412,11 +447,15 @@ class KnowledgeEngineEmulator:
             oldest = kb.queue.popleft()
             oldest.slot.finish("FAILED", failed="Handle request queue is full. This oldest request has been cancelled.")
         kb.queue.append(handle)
+        if kb.work is not None:
+            kb.work.notify()
         self._cond.notify_all()
 
     def _await(self, slots: list[Slot]) -> None:
+        """Wait (lock held) until every slot has its outcome, or the exchange timeout; the silent fail."""
         timeout = self.config.exchange_timeout
-        self._cond.wait_for(lambda: self._closing or all(s.status for s in slots), timeout=timeout)
+        if slots and slots[0].waiter is not None:
+            slots[0].waiter.wait_for(lambda: self._closing or all(s.status for s in slots), timeout=timeout)
         for slot in slots:
             if self._closing:
                 slot.finish("FAILED", failed="the knowledge engine emulator is stopping")
@@ -437,11 +476,15 @@ class KnowledgeEngineEmulator:
 
     # -- the reactive side -------------------------------------------------------------------
 
-    def _poll(self, request: KERequest) -> KEResponse:
+    def _poll(self, request: KERequest, *, wait: bool = True) -> KEResponse | None:
+        """The long poll: the oldest queued handle request, or 202 after ``handle_timeout``; without
+        ``wait``, ``None`` instead of waiting when nothing is queued."""
         with self._cond:
             kb = self._kb(request)
             if kb.polling:
                 raise Refusal(409, "Only one connection per Knowledge-Base-Id is allowed and we already have one.")
+            if not wait and not (kb.queue or kb.stopped or self._closing):
+                return None
             kb.polling = True
             self._cond.notify_all()
             try:
@@ -455,12 +498,13 @@ class KnowledgeEngineEmulator:
                     if remaining <= 0:
                         return _error(202, "This is a heartbeat message that the server is still alive, "
                                            "please renew your long polling request.", "info")
-                    self._cond.wait(remaining)
+                    (kb.work or self._cond).wait(remaining)
             finally:
                 kb.polling = False
 
     def _deliver(self, kb: KnowledgeBaseState, handle: Handle) -> KEResponse:
         kb.outstanding[handle.id] = handle
+        self._cond.notify_all()
         while len(kb.outstanding) > self.config.outstanding_limit:
             _, oldest = kb.outstanding.popitem(last=False)
             oldest.slot.finish("FAILED", failed=f"Knowledge base {kb.id} should have max "

@@ -5,7 +5,10 @@
 decodes it (400 for bytes that are not UTF-8, JSON that is not JSON or nests too deeply), and hands it
 to :meth:`~dso_saref.ke.emulator.KnowledgeEngineEmulator.handle` in a worker thread: long polls and
 exchanges in a large pool (they wait), everything else in a small one, so the event loop never
-blocks and a crowd of long polls cannot starve replies. Every answer, errors included, is JSON in the
+waits and a crowd of long polls cannot starve replies. A long poll that finds work queued is answered
+on the event loop at once (:meth:`~dso_saref.ke.emulator.KnowledgeEngineEmulator.handle_ready`): under
+a burst of exchanges a hop to a thread and back put it behind every one of them (issue 15 item 8,
+docs/performance.md). Every answer, errors included, is JSON in the
 KE's error format (``{"messageType": "error", "message": ...}``)::
 
     app = StandinApp(KnowledgeEngineEmulator(), base_path="/rest", limits=ServerLimits(max_body=2**20))
@@ -26,7 +29,7 @@ from anyio import CapacityLimiter
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from dso_saref.ke.emulator import KnowledgeEngineEmulator
+from dso_saref.ke.emulator import WAITING_ROUTES, KnowledgeEngineEmulator
 from dso_saref.ke.transport import KERequest, KEResponse, from_generic_adapter
 
 __all__ = ["GA_PREFIX", "ServerLimits", "StandinApp", "ke_error_body"]
@@ -37,8 +40,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 #: Where the InterConnect generic adapter's paths start (served at the root, beside the KE base path).
 GA_PREFIX = "/smartconnector"
-_WAITING = frozenset({("POST", "/sc/ask"), ("POST", "/sc/post"), ("GET", "/sc/handle")})
 _QUICK_WORKERS = 16
+_POLL = ("GET", "/sc/handle")
 _JSON = "application/json; charset=UTF-8"
 _log = logging.getLogger("dso_saref.ke.emulator")
 
@@ -126,10 +129,17 @@ class StandinApp:
         fields = dict(headers.items())
         waiting, quick = self._worker_pools()
         translated = from_generic_adapter(KERequest(method, path))
-        pool = waiting if (method, translated.path if translated else path) in _WAITING else quick
-        status, payload = await anyio.to_thread.run_sync(
-            self._answer, method, path, fields, content_type, body, limiter=pool
-        )
+        route = (method, translated.path if translated else path)
+        # a long poll that finds work is answered here, on the event loop: a hop to a thread and back
+        # would make it queue behind every waiting exchange for the interpreter
+        ready = self._answer(method, path, fields, content_type, body, wait=False) if route == _POLL else None
+        if ready is not None:
+            status, payload = ready
+        else:
+            status, payload = await anyio.to_thread.run_sync(
+                self._answer, method, path, fields, content_type, body, limiter=waiting if route in WAITING_ROUTES
+                else quick
+            )
         extra = {"allow": ", ".join(self.emulator.allowed_methods(path))} if status == 405 else None
         return Response(payload, status_code=status, media_type=_JSON if payload else None, headers=extra)
 
@@ -178,9 +188,11 @@ class StandinApp:
             stop.cancel()
 
     def _answer(
-        self, method: str, path: str, headers: dict[str, str], content_type: str, raw: bytes
-    ) -> tuple[int, bytes]:
-        """Decode, ask the emulator, encode (in a worker thread): the status and the JSON body."""
+        self, method: str, path: str, headers: dict[str, str], content_type: str, raw: bytes, wait: bool = True
+    ) -> tuple[int, bytes] | None:
+        """Decode, ask the emulator, encode (in a worker thread): the status and the JSON body;
+        without ``wait``, ``None`` when the emulator would have to wait (see
+        :meth:`~dso_saref.ke.emulator.KnowledgeEngineEmulator.handle_ready`)."""
         body: object = None
         text: str | None = None
         if raw:
@@ -199,8 +211,9 @@ class StandinApp:
                 except ValueError as exc:
                     return 400, ke_error_body(f"the body is not valid JSON: {exc}")
         try:
-            response = self.emulator.handle(KERequest(method, path, headers, body, text))
-            return response.status, _encode(response)
+            request = KERequest(method, path, headers, body, text)
+            response = self.emulator.handle(request) if wait else self.emulator.handle_ready(request)
+            return None if response is None else (response.status, _encode(response))
         except Exception:  # a defect of the stand-in, not of the request: logged in full, answered 500
             _log.exception("the knowledge engine stand-in failed on %s %s", method, path)
             return 500, ke_error_body(f"the knowledge engine stand-in failed on {method} {path}; see its log")

@@ -3,6 +3,7 @@ requests, and each peer's slot in an exchange (state only; the rules live in the
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,12 +30,17 @@ class Slot:
     failed: str | None = None
     results: Correspondence | None = None
     """POST/REACT: how the target's result pattern meets the initiator's (``None``: its rows are not merged)."""
+    waiter: threading.Condition | None = field(default=None, repr=False)
+    """The condition its exchange waits on, woken when the outcome is recorded."""
 
     def finish(self, status: str, result: Bindings | None = None, failed: str | None = None) -> None:
-        """Record the outcome (the first one counts)."""
+        """Record the outcome (the first one counts) and wake the exchange; call with the lock of
+        ``waiter`` held."""
         if self.status is None:
             self.status, self.result, self.failed = status, result or [], failed
             self.end = datetime.now(UTC)
+            if self.waiter is not None:
+                self.waiter.notify_all()
 
 
 @dataclass(eq=False)
@@ -65,6 +71,8 @@ class KnowledgeBaseState:
     last_handle_id: int = 0
     polling: bool = False
     stopped: bool = False
+    work: threading.Condition | None = field(default=None, repr=False)
+    """The condition its long poll waits on, woken when work is queued or the knowledge base stops."""
     domain_knowledge: str = ""
 
     def to_json(self) -> dict[str, object]:
