@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -56,6 +57,7 @@ from dso_saref.ke.transport import InProcessTransport
 __all__ = ["DemoConfig", "Network", "PucResult", "Step", "result_table", "run_demo", "run_puc", "shorten"]
 
 Echo = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -236,7 +238,10 @@ class Network:
         if self.rest is not None:
             self.rest.close()
         for adapter in self.adapters.values():
-            adapter.close()
+            try:
+                adapter.close()
+            except KnowledgeEngineError as exc:  # e.g. a real KE that ran out of memory planning: close the rest
+                log.warning("could not unregister %s: %s", adapter.kb_id, exc)
         for thread in self._threads:
             thread.join(timeout=self.config.handle_timeout + 10.0)
         for adapter in self.adapters.values():
