@@ -147,6 +147,9 @@ EXIT_CODES = [
     (("config", "show"), 0),
     (("config", "show", "--config", "/nonexistent.toml"), 2),
     (("demo", "--db", EXAMPLE), 2),  # the demo writes a new database
+    (("demo", "--only", "HLUC99 PUC1"), 2),  # an unknown use case
+    (("demo", "--only", "HLUC11 PUC2", "--quiet"), 0),
+    (("demo", "--only", "HLUC11 PUC2", "--ke-url", "http://127.0.0.1:{closed}/rest"), 1),  # no KE there
 ]
 
 

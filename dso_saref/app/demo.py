@@ -18,8 +18,11 @@ For tests, :meth:`Network.start` gives the network and its :class:`~dso_saref.ap
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,22 +38,26 @@ from dso_saref.app.scenarios import (
     Scenario,
     ScenarioFailed,
     World,
+    exchanges_of,
     prerequisites,
 )
 from dso_saref.app.seed import seed_world
 from dso_saref.backend import DsoBackend, Storage
 from dso_saref.errors import DsoSarefError
+from dso_saref.exchange import ExchangeContext, Handler
 from dso_saref.ke.adapter import Adapter, Backoff, Exchange
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 from dso_saref.ke.emulator import EmulatorConfig, KnowledgeEngineEmulator
 from dso_saref.ke.emulator_http import EmulatorServer
 from dso_saref.ke.errors import KnowledgeEngineError
 from dso_saref.ke.roles import interactions_for
+from dso_saref.ke.scope import Scope
 from dso_saref.ke.transport import InProcessTransport
 
 __all__ = ["DemoConfig", "Network", "PucResult", "Step", "result_table", "run_demo", "run_puc", "shorten"]
 
 Echo = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,13 @@ class DemoConfig:
     """How the demo runs: the ``seed`` of its data, the emulator over loopback ``http`` or in process,
     the emulator's long-poll and per-exchange timeouts (seconds), the database (``:memory:``), and the
     ``channel`` the parties talk through: ``ke`` (the Knowledge Engine emulator) or ``rest`` (the DSO's
-    REST API and the service providers' on loopback, :mod:`dso_saref.app.rest_demo`)."""
+    REST API and the service providers' on loopback, :mod:`dso_saref.app.rest_demo`).
+
+    ``ke_url``: a real Knowledge Engine's REST URL instead of the emulator (the parties register at
+    reasoner level 1, each under a fresh knowledge base id deleted on close; ``exchange_timeout`` is
+    then how long an exchange may take). ``scope``: use cases whose exchanges alone the parties
+    register (with what they build on; empty: every exchange of each role), as a deployment that
+    serves only those would (docs/ke.md, "The POST planning blow-up")."""
 
     seed: int = 7
     http: bool = False
@@ -66,6 +79,8 @@ class DemoConfig:
     exchange_timeout: float = 10.0
     db: str = ":memory:"
     channel: str = "ke"
+    ke_url: str | None = None
+    scope: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +126,11 @@ def _json(message: Any) -> Any:
 
 
 class Network:
-    """The parties of the demo on one emulated KE; use :meth:`start` (a context manager)."""
+    """The parties of the demo on one KE (the emulator, or a real one at ``config.ke_url``); use
+    :meth:`start` (a context manager). The scenarios name parties by their seed knowledge base ids
+    (:data:`~dso_saref.app.scenarios.PARTIES`); on a real KE each party registers under that id with
+    a fresh suffix, and the network translates between the two at its edges (recipients, answers,
+    the requester its handlers see)."""
 
     def __init__(self, backend: DsoBackend, *, config: DemoConfig, echo: Echo) -> None:
         self.backend = backend
@@ -120,9 +139,16 @@ class Network:
         self.steps: list[Step] = []
         if config.channel not in ("ke", "rest"):
             raise ValueError(f"channel must be ke or rest, not {config.channel!r}")
-        self.emulator = KnowledgeEngineEmulator(EmulatorConfig(handle_timeout=config.handle_timeout,
-                                                               exchange_timeout=config.exchange_timeout))
-        self.server = EmulatorServer(self.emulator, port=0).start() if config.http else None
+        if config.ke_url is not None and config.channel != "ke":
+            raise ValueError("ke_url needs the ke channel")
+        self.catalog = Scope(dso_saref.catalog, exchanges_of(config.scope)) if config.scope else None
+        self.emulator = None if config.ke_url else KnowledgeEngineEmulator(EmulatorConfig(
+            handle_timeout=config.handle_timeout, exchange_timeout=config.exchange_timeout))
+        self.server = EmulatorServer(self.emulator, port=0).start() if config.http and self.emulator else None
+        run = uuid.uuid4().hex[:12] if config.ke_url else None
+        #: each party's knowledge base on the KE by its seed id, and back
+        self.kb_ids = {p.kb_id: f"{p.kb_id}/{run}" if run else p.kb_id for p in PARTIES}
+        self._seed_ids = {real: seed for seed, real in self.kb_ids.items()}
         self.rest = None
         if config.channel == "rest":
             from dso_saref.app.rest_demo import RestCarrier
@@ -157,13 +183,18 @@ class Network:
 
     @property
     def where(self) -> str:
-        """Where the KE is: its loopback URL or "in process" (with REST: where the DSO's API is)."""
+        """Where the KE is: its URL or "in process" (with REST: where the DSO's API is)."""
         if self.rest is not None:
             return f"not used: REST, the DSO's API at {self.rest.where}"
-        return self.server.base_url if self.server is not None else "in process"
+        if self.config.ke_url is not None:
+            return f"(real) {self.config.ke_url}"
+        return f"emulator {self.server.base_url}" if self.server is not None else "emulator in process"
 
     def client(self) -> KnowledgeEngineClient:
-        """A new client of the network's KE (in process or over HTTP), for one more party."""
+        """A new client of the network's KE (in process, over HTTP, or the real one), for one more party."""
+        if self.config.ke_url is not None:  # the real KE's long poll idles 29 s; an exchange may plan long
+            timeouts = Timeouts(read=30.0, exchange=self.config.exchange_timeout, long_poll=40.0)
+            return KnowledgeEngineClient(self.config.ke_url, timeout=timeouts, reasoner_level=1)
         timeouts = Timeouts(read=10.0, exchange=self.config.exchange_timeout + 5.0,
                             long_poll=self.config.handle_timeout + 10.0)
         if self.server is not None:
@@ -171,22 +202,35 @@ class Network:
         return KnowledgeEngineClient(transport=InProcessTransport(self.emulator), timeout=timeouts)
 
     def _join(self, party: PartySpec, world: World) -> None:
-        served = {spec.name for spec in interactions_for(party.role) if not spec.initiates}
-        handlers = {name: h for name, h in world.handlers(party).items() if name in served}
+        specs = interactions_for(party.role, self.catalog)  # type: ignore[arg-type]  # a Scope reads as a Catalog
+        served = {spec.name for spec in specs if not spec.initiates}
+        handlers = {name: self._as_seen_by_seed(h) for name, h in world.handlers(party).items() if name in served}
+        self._names[party.kb_id] = party.name
         if self.rest is not None:
             self.rest.join(party, handlers)
-            self._names[party.kb_id] = party.name
             return
-        adapter = Adapter(self.client(), party.role, kb_id=party.kb_id, kb_name=f"{party.name} (dso-saref demo)",
-                          handlers=handlers, backoff=Backoff(initial=0.05, cap=0.5, attempts=3))
+        kb_id = self.kb_ids[party.kb_id]
+        adapter = Adapter(self.client(), party.role, kb_id=kb_id, kb_name=f"{party.name} (dso-saref demo)",
+                          handlers=handlers, backoff=Backoff(initial=0.05, cap=0.5, attempts=3),
+                          catalog=self.catalog,  # type: ignore[arg-type]
+                          peers={"dso": (self.kb_ids[PARTIES[0].kb_id],)})
         adapter.register()
         self.adapters[party.name] = adapter
-        self._names[party.kb_id] = party.name
         if handlers:
             thread = threading.Thread(target=adapter.serve, args=(self._stop,), name=f"demo-{party.name}", daemon=True)
             thread.start()
             self._threads.append(thread)
-            self.emulator.wait_for_poll(party.kb_id, timeout=10.0)
+            if self.emulator is not None:
+                self.emulator.wait_for_poll(kb_id, timeout=10.0)
+            # a real KE keeps the handle requests of a knowledge base that has not polled yet (up to 50, for
+            # ke.kb.wait.timeout seconds): the first exchange waits for the poll this thread is about to send
+
+    def _as_seen_by_seed(self, handler: Handler) -> Handler:
+        """``handler`` seeing the requester by its seed id (the backend's parties know those)."""
+        def handle(message: Any, context: ExchangeContext) -> Any:
+            seed = self._seed_ids.get(context.requester, context.requester)
+            return handler(message, dataclasses.replace(context, requester=seed))
+        return handle
 
     def close(self) -> None:
         """Stop serving, unregister every knowledge base, stop the emulator."""
@@ -194,14 +238,18 @@ class Network:
         if self.rest is not None:
             self.rest.close()
         for adapter in self.adapters.values():
-            adapter.close()
+            try:
+                adapter.close()
+            except KnowledgeEngineError as exc:  # e.g. a real KE that ran out of memory planning: close the rest
+                log.warning("could not unregister %s: %s", adapter.kb_id, exc)
         for thread in self._threads:
             thread.join(timeout=self.config.handle_timeout + 10.0)
         for adapter in self.adapters.values():
             adapter.client.close()
         if self.server is not None:
             self.server.close()
-        self.emulator.close()
+        if self.emulator is not None:
+            self.emulator.close()
 
     # -- exchanges ------------------------------------------------------------------------------------
 
@@ -217,7 +265,9 @@ class Network:
         if self.rest is not None:
             exchange = self.rest.send(sender, name, payload, to)
         else:
-            exchange = self.adapters[sender].send(name, payload, recipients=[to] if to else None)
+            sent = self.adapters[sender].send(name, payload, recipients=[self.kb_ids.get(to, to)] if to else None)
+            exchange = Exchange(sent.name, {self._seed_ids.get(kb, kb): a for kb, a in sent.answers.items()},
+                                {self._seed_ids.get(kb, kb): why for kb, why in sent.failed.items()})
         self.steps.append(Step(sender, name, payload, triples, exchange))
         target = self._names.get(to, to) if to else "all"
         self.echo(f"  {sender} -> {target}  {name}  ({triples} triples)")
@@ -260,10 +310,10 @@ def run_demo(config: DemoConfig | None = None, *, echo: Echo = print,
     """Run every use case (or those in ``only``, with what they build on), narrating on ``echo``."""
     config = config or DemoConfig()
     with Network.start(config, echo=echo) as network:
-        echo(f"dso-saref demo: seed {config.seed}, Knowledge Engine emulator {network.where}, "
+        echo(f"dso-saref demo: seed {config.seed}, Knowledge Engine {network.where}, "
              f"{len(PARTIES)} parties:")
         for party in PARTIES:
-            echo(f"  {party.name:7} {party.role:22} {party.kb_id}")
+            echo(f"  {party.name:7} {party.role:22} {network.kb_ids[party.kb_id]}")
         if only:
             wanted = [s for puc in only for s in prerequisites(puc)]
             scenarios = [s for s in SCENARIOS if s in wanted]

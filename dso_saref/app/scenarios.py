@@ -19,7 +19,7 @@ market of PUC 1; HLUC 11 PUC 3's opportunities come from its needs): :func:`prer
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -63,6 +63,7 @@ __all__ = [
     "Scenario",
     "ScenarioFailed",
     "World",
+    "exchanges_of",
     "prerequisites",
 ]
 
@@ -409,22 +410,32 @@ def hluc11_puc3(world: World) -> str:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One primary use case: its name in the spec, what it is, how to run it, what it needs first."""
+    """One primary use case: its name in the spec, what it is, how to run it, the exchanges it starts
+    (``sends``: what a deployment running only it registers) and the use cases it needs first."""
 
     puc: str
     title: str
     run: Callable[[World], str]
+    sends: tuple[str, ...]
     needs: tuple[str, ...] = ()
 
 
+_FLEXIBILITY = ("flexibility-needs", "flexibility-needs-request", "flexibility-offers", "activation-plan")
+
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("HLUC5 PUC1", "Data access authorization management", hluc5_puc1),
-    Scenario("HLUC5 PUC2", "DSO data sharing services", hluc5_puc2),
-    Scenario("HLUC10 PUC1", "Day-ahead grid operation planning with flexibility", hluc10_puc1),
-    Scenario("HLUC10 PUC2", "Intraday adjustment of flexibility needs", hluc10_puc2, ("HLUC10 PUC1",)),
-    Scenario("HLUC11 PUC1", "HEMS data to support fault location", hluc11_puc1),
-    Scenario("HLUC11 PUC2", "Quantification of consumers' load elasticity", hluc11_puc2),
-    Scenario("HLUC11 PUC3", "LV network operation status and load types", hluc11_puc3, ("HLUC10 PUC1",)),
+    Scenario("HLUC5 PUC1", "Data access authorization management", hluc5_puc1,
+             ("authorization-request", "metering-request")),
+    Scenario("HLUC5 PUC2", "DSO data sharing services", hluc5_puc2,
+             ("metering-request", "flexibility-data-request", "incentive-offer")),
+    Scenario("HLUC10 PUC1", "Day-ahead grid operation planning with flexibility", hluc10_puc1, _FLEXIBILITY),
+    Scenario("HLUC10 PUC2", "Intraday adjustment of flexibility needs", hluc10_puc2, _FLEXIBILITY,
+             ("HLUC10 PUC1",)),
+    Scenario("HLUC11 PUC1", "HEMS data to support fault location", hluc11_puc1,
+             ("fault-min-hems", "fault-min-elapsed-time", "fault-postal-codes", "fault-notification",
+              "hems-status-request", "hems-voltage-request")),
+    Scenario("HLUC11 PUC2", "Quantification of consumers' load elasticity", hluc11_puc2, ("elasticity-input",)),
+    Scenario("HLUC11 PUC3", "LV network operation status and load types", hluc11_puc3,
+             ("disaggregated-data-request", "opportunities-request"), ("HLUC10 PUC1",)),
 )
 
 
@@ -438,3 +449,9 @@ def prerequisites(puc: str) -> list[Scenario]:
     for needed in by_name[puc].needs:
         order += [s for s in prerequisites(needed) if s not in order]
     return [*order, by_name[puc]]
+
+
+def exchanges_of(pucs: Iterable[str]) -> set[str]:
+    """Every exchange that use cases ``pucs`` and what they build on start; raises ``KeyError`` for an
+    unknown use case."""
+    return {name for puc in pucs for scenario in prerequisites(puc) for name in scenario.sends}

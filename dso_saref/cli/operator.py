@@ -192,9 +192,14 @@ def _serve_provider(provider: str, rest: str | None, key_env: str, seed_value: i
               help="Carry the exchanges through the Knowledge Engine emulator or the REST APIs (loopback).")
 @click.option("--format", "fmt", type=_FORMAT, default="text", show_default=True,
               help="json: the results as one JSON document (the narration goes to standard error).")
+@click.option("--ke-url", default=None, metavar="URL",
+              help="A real Knowledge Engine's REST URL instead of the emulator (docs/ke.md).")
+@click.option("--only", "only", multiple=True, metavar="PUC",
+              help="Run this use case (e.g. 'HLUC11 PUC1') and what it builds on; repeatable. With "
+                   "--ke-url the parties register only the exchanges these use cases start.")
 @configured("log_level", "log_file", log_default="WARNING")
-def demo(seed: int, http: bool, db: str | None, quiet: bool, channel: str, fmt: str, log_level: str,
-         log_file: str | None) -> None:
+def demo(seed: int, http: bool, db: str | None, quiet: bool, channel: str, fmt: str, ke_url: str | None,
+         only: tuple[str, ...], log_level: str, log_file: str | None) -> None:
     """Run every use case of D4.2 section 2.1 end to end on a Knowledge Engine emulator (or over REST).
 
     The DSO, two service providers, a data service provider and a third party each speak through their
@@ -207,13 +212,21 @@ def demo(seed: int, http: bool, db: str | None, quiet: bool, channel: str, fmt: 
 
     if db is not None and Path(db).exists():
         raise click.UsageError(f"{db} exists: the demo writes a new database")
+    from dso_saref.app.scenarios import prerequisites
+
+    for puc in only:
+        try:
+            prerequisites(puc)
+        except KeyError as exc:
+            raise click.BadParameter(str(exc.args[0]), param_hint="--only") from exc
 
     def narrate(line: str) -> None:
         click.echo(line, err=fmt == "json")
 
     try:
-        results = run_demo(DemoConfig(seed=seed, http=http, db=db or ":memory:", channel=channel),
-                           echo=(lambda _line: None) if quiet else narrate)
+        config = DemoConfig(seed=seed, http=http, db=db or ":memory:", channel=channel, ke_url=ke_url,
+                            exchange_timeout=60.0 if ke_url else 10.0, scope=only if ke_url else ())
+        results = run_demo(config, echo=(lambda _line: None) if quiet else narrate, only=only or None)
     except (BackendError, KnowledgeEngineError, OSError) as exc:
         raise click.ClickException(f"the demo could not run: {exc}") from exc
     if fmt == "json":
