@@ -229,10 +229,6 @@ ASK_ANSWER = sorted(n for n in dso_saref.catalog if (i := dso_saref.catalog[n].i
                     and i.type == dso_saref.ASK_ANSWER)
 POST_REACT = sorted(n for n in dso_saref.catalog if (i := dso_saref.catalog[n].interaction) is not None
                     and i.type == dso_saref.POST_REACT)
-#: REACT exchanges whose result pattern reuses an argument variable for other values: the real KE
-#: FAILs the reaction ("KB gave outgoing binding ..., but this doesn't have a matching incoming
-#: binding!"), the stand-in does not check it (docs/ke.md, "What differs").
-SHARED_RESULT_VARIABLES = {"flexibility-needs-request"}
 #: POST exchanges the KE 1.5.0 could not plan within 40 s even with only that exchange's KIs (and its
 #: parts) in the network (TNO/knowledge-engine#696); the KE then keeps planning (here: until it ran out
 #: of heap) and spoils the tests after it, so they are not run against a real KE. ``flexibility-needs``
@@ -276,16 +272,11 @@ def test_adapter_every_ask_exchange_between_two_full_roles(engine: Engine, name:
 
 
 @pytest.mark.parametrize("name", POST_REACT)
-def test_adapter_every_post_exchange_between_roles_registering_that_exchange_only(
-    engine: Engine, name: str, request: pytest.FixtureRequest
-) -> None:
+def test_adapter_every_post_exchange_between_roles_registering_that_exchange_only(engine: Engine, name: str) -> None:
     # the full roles make every POST unplannable on the KE 1.5.0 (TNO/knowledge-engine#696): a
     # deployment registers the exchanges it serves; here: this exchange (and its parts) only
     if engine.real and name in PLANNING_BLOWUP:
         pytest.xfail("the KE 1.5.0 does not finish planning this POST (TNO/knowledge-engine#696): docs/ke.md")
-    if engine.real and name in SHARED_RESULT_VARIABLES:
-        request.applymarker(pytest.mark.xfail(
-            reason="the result pattern reuses argument variables for other values: the KE fails the reaction"))
     counterpart = dso_saref.catalog[dso_saref.catalog[name].interaction.counterpart]
     answer, _ = _run_exchange(engine, name, Scope(dso_saref.catalog, {name}))
     assert answer == dso_saref.canonical(counterpart.name, counterpart.example())
