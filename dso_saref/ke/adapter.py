@@ -252,14 +252,16 @@ class Adapter:
         if exchange.interaction is not None and exchange.interaction.type == ASK_ANSWER:
             bindings = self._ask_bindings(exchange, counterpart, payload)
             result = self.client.ask(self.kb_id, ki_id, bindings, recipients=recipients, timeout=timeout)
-            return self._collect(name, counterpart, result.exchange_info, lambda info: info.binding_set, timeout)
+            return self._collect(name, counterpart, result.exchange_info, result.binding_set,
+                                 lambda info: info.binding_set, timeout)
         sets = exchange.table(payload, self.settings).bindings()
         for part in exchange.parts[1:]:  # the optional values first: the reactor joins them to the core
             if sets.get(part.key):
                 self.client.post(self.kb_id, self.ki_ids[ki_name(part.key)], sets[part.key], recipients=recipients,
                                  timeout=timeout)
         posted = self.client.post(self.kb_id, ki_id, sets[exchange.name], recipients=recipients, timeout=timeout)
-        return self._collect(name, counterpart, posted.exchange_info, lambda info: info.result_binding_set, timeout)
+        return self._collect(name, counterpart, posted.exchange_info, posted.result_binding_set,
+                             lambda info: info.result_binding_set, timeout)
 
     def _counterpart(self, exchange: Description) -> Description:
         interaction = exchange.interaction
@@ -276,15 +278,27 @@ class Adapter:
             raise PayloadError(exchange.name, [Problem("$", "an ASK filter must be a JSON object")])
         return [filter_bindings(exchange, payload, self.settings)]
 
-    def _collect(self, name: str, counterpart: Description, infos: Sequence[ExchangeInfo],
+    def _collect(self, name: str, counterpart: Description, infos: Sequence[ExchangeInfo], merged: Any,
                  bindings_of: Callable[[ExchangeInfo], Any], timeout: float | None) -> Exchange:
+        """Each peer's answer as our JSON. The KE gives the merged rows in our variables and each peer's
+        rows in that peer's own variables (the same as ours only when it registered our very pattern):
+        one peer's answer is the merged rows; of several, each must be in our variables."""
         answers: dict[str, Any] = {}
         failed: dict[str, str] = {}
+        succeeded = [info for info in infos if info.succeeded]
+        ours = set(counterpart.parts[0].variables)
         for info in infos:
             if not info.succeeded:
                 failed[info.knowledge_base_id] = info.failed_message or info.status
                 continue
-            sets = {counterpart.name: list(bindings_of(info) or [])}
+            rows = list(merged or []) if len(succeeded) == 1 else list(bindings_of(info) or [])
+            strange = sorted({k for row in rows for k in row} - ours)
+            if strange:
+                failed[info.knowledge_base_id] = (
+                    f"its answer is in its own variables ({', '.join(strange)}) and several peers answered: "
+                    f"the Knowledge Engine says whose rows are whose only in each peer's own variables")
+                continue
+            sets = {counterpart.name: rows}
             try:
                 sets.update(self._fetch_parts(counterpart, sets[counterpart.name], info.knowledge_base_id, timeout))
                 rows = counterpart.parse_bindings(sets)
@@ -314,9 +328,8 @@ class Adapter:
             anchors = list({tuple(row[a] for a in shared): {a: row[a] for a in shared} for row in parent}.values())
             result = self.client.ask(self.kb_id, self.ki_ids[ki_name(part.key) + "--ask"], anchors,
                                      recipients=[peer], timeout=timeout)
-            rows = [row for info in result.exchange_info if info.succeeded for row in (info.binding_set or [])]
-            if rows:
-                sets[part.key] = rows
+            if result.binding_set:  # one peer: the merged rows, in our variables
+                sets[part.key] = list(result.binding_set)
         return sets
 
     # -- the serving side --------------------------------------------------------------------

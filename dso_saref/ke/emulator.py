@@ -16,7 +16,8 @@ reasoner level 1 (an ANSWER's pattern covers the ASK's, a variable may meet a co
 argument patterns cover each other, result patterns only decide which rows are merged; communicative
 acts), ASK = union of the answers renamed to the asker's variables and filtered by its bindings (an ASK
 without bindings reaches the answerer as ``[{}]``), POST = fan-out to every matching REACT with the rows
-of matching result patterns merged, ``exchangeInfo`` per knowledge base, the ``/sc/handle`` long poll
+of matching result patterns merged, ``exchangeInfo`` per knowledge base (its binding sets in that
+knowledge base's own variables, as the KE's), the ``/sc/handle`` long poll
 (202, 409, 410, queue of 50 per knowledge base), replies or 1.5.0 ``errorMessage`` s, and a per-exchange
 timeout after which a silent peer is reported FAILED. What it does not: reasoning above level 1
 (combining answers, chaining REACTs into ASKs), knowledge gaps, meta knowledge interactions, domain
@@ -368,9 +369,9 @@ class KnowledgeEngineEmulator:
             infos, answers = [], []
             for slot in slots:
                 info = self._info(slot)
+                info["bindingSet"] = slot.result  # as the KE 1.5.0: each peer's rows in its own variables
                 if slot.status == "SUCCEEDED":
                     rows = to_initiator(slot.result, slot.correspondence)
-                    info["bindingSet"] = rows
                     answers.append([row for row in rows if compatible(row, asked)])
                 infos.append(info)
         return KEResponse(200, {"bindingSet": union(answers), "exchangeInfo": infos})
@@ -381,12 +382,11 @@ class KnowledgeEngineEmulator:
             self._await(slots)
             infos, results = [], []
             for slot in slots:
-                info = self._info(slot)
-                info["argumentBindingSet"] = posted
-                rows = [] if slot.results is None else to_initiator(slot.result, slot.results)
-                info["resultBindingSet"] = rows
-                if slot.status == "SUCCEEDED":
-                    results.append(rows)
+                info = self._info(slot)  # as the KE 1.5.0: each peer's binding sets in its own variables
+                info["argumentBindingSet"] = to_target(posted, slot.correspondence)
+                info["resultBindingSet"] = slot.result
+                if slot.status == "SUCCEEDED" and slot.results is not None:
+                    results.append(to_initiator(slot.result, slot.results))
                 infos.append(info)
         return KEResponse(200, {"resultBindingSet": union(results), "exchangeInfo": infos})
 

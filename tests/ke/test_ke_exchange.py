@@ -51,6 +51,9 @@ def test_ask_answer_between_two_knowledge_bases_in_threads(kbs: KnowledgeEngineC
     assert sorted(result.binding_set, key=lambda r: r["m"]) == [{"m": M1, "v": value(1.5)}, {"m": M2, "v": value(2.5)}]
     [info] = result.exchange_info
     assert (info.knowledge_base_id, info.status, info.succeeded) == (KB_B, "SUCCEEDED", True)
+    # the peer's own rows in its own variables (as the KE 1.5.0): only the merged set is in the asker's
+    assert sorted(info.binding_set or [], key=lambda r: r["meter"]) == [
+        {"meter": M1, "reading": value(1.5)}, {"meter": M2, "reading": value(2.5)}]
     assert info.knowledge_interaction_id == f"{KB_B}/interaction/readings"
     assert info.exchange_start <= info.exchange_end
 
@@ -115,8 +118,9 @@ def test_post_fans_out_to_every_reactor_and_merges_their_results(kbs: KnowledgeE
         '"false"^^<http://www.w3.org/2001/XMLSchema#boolean>', '"true"^^<http://www.w3.org/2001/XMLSchema#boolean>'
     ]
     assert all(row["m"] == M1 for row in result.result_binding_set)
-    for info in result.exchange_info:
-        assert info.succeeded and info.argument_binding_set == [{"m": M1, "v": value(3.0)}]
+    for info in result.exchange_info:  # each reactor's binding sets in its own variables, as the KE 1.5.0's
+        assert info.succeeded and info.argument_binding_set == [{"device": M1, "power": value(3.0)}]
+        assert [set(row) for row in info.result_binding_set or []] == [{"device", "flag"}]
 
 
 def test_post_reaches_reactors_by_argument_and_merges_only_matching_results(kbs: KnowledgeEngineClient) -> None:

@@ -136,17 +136,18 @@ class Pilot:
     kis: dict[str, str]
     replies: dict[str, Callable[[Rows], Rows]]
     received: dict[str, list[Rows]]
+    kb_id: str = PILOT
 
     def serve(self, stop: threading.Event) -> None:
         names = {ki: name for name, ki in self.kis.items()}
         while not stop.is_set():
-            request = self.client.poll(PILOT)
+            request = self.client.poll(self.kb_id)
             if request is None:
                 continue
             name = names[request.knowledge_interaction_id]
             self.received.setdefault(name, []).append([dict(r) for r in request.binding_set])
             reply = self.replies.get(name, lambda rows: [])
-            self.client.respond(PILOT, request.knowledge_interaction_id, request.handle_request_id,
+            self.client.respond(self.kb_id, request.knowledge_interaction_id, request.handle_request_id,
                                 reply([dict(r) for r in request.binding_set]))
 
 
@@ -161,19 +162,19 @@ def client_of(emulator: KnowledgeEngineEmulator) -> KnowledgeEngineClient:
 
 
 def pilot(emulator: KnowledgeEngineEmulator, kis: Mapping[str, tuple[str, Mapping[str, str]]],
-          replies: Mapping[str, Callable[[Rows], Rows]] | None = None) -> Pilot:
+          replies: Mapping[str, Callable[[Rows], Rows]] | None = None, kb_id: str = PILOT) -> Pilot:
     """A pilot registering ``kis``: name -> (KE type, registration)."""
     client = client_of(emulator)
-    client.register_knowledge_base(PILOT, "pilot", "a pilot's knowledge base")
+    client.register_knowledge_base(kb_id, "pilot", "a pilot's knowledge base")
     ids = {}
     for name, (kind, reg) in kis.items():
         register = {"ask": client.register_ask, "answer": client.register_answer}.get(kind)
         if register is not None:
-            ids[name] = register(PILOT, reg["graph"], name=name, prefixes=reg["prefixes"])
+            ids[name] = register(kb_id, reg["graph"], name=name, prefixes=reg["prefixes"])
         else:
             register = client.register_post if kind == "post" else client.register_react
-            ids[name] = register(PILOT, reg["argument"], reg.get("result"), name=name, prefixes=reg["prefixes"])
-    return Pilot(client, ids, dict(replies or {}), {})
+            ids[name] = register(kb_id, reg["argument"], reg.get("result"), name=name, prefixes=reg["prefixes"])
+    return Pilot(client, ids, dict(replies or {}), {}, kb_id)
 
 
 @contextmanager
@@ -249,6 +250,27 @@ def test_the_pilot_answers_our_ask_and_we_read_its_answer_as_our_json(
     adapter.close()
     assert exchanged.failed == {}
     assert exchanged.answers == {PILOT: expected}
+
+
+def test_two_pilots_answering_in_their_own_variables_are_refused_by_name_not_misread(
+        emulator: KnowledgeEngineEmulator) -> None:
+    # the KE 1.5.0 gives each peer's rows in that peer's own variables and only the merged rows in ours:
+    # one peer's answer is read from the merged rows (the test above); of two, whose rows are whose is
+    # said only in their variables, so each is reported failed with the reason, never read as ours
+    _, _, rows, _ = _request_and_expected("lv-client-reading", "interconnect")
+    adapter = ours("service-provider", "interconnect", emulator)
+    registration = fixture("lv-client-reading.ask.gp")
+    names = renaming(*spec_of(adapter, ki_of("lv-client-reading", "interconnect")), registration["graph"],
+                     registration["prefixes"])
+    second = "https://pilot-2.example.org/kb"
+    reply = {"pilot-answer": lambda _: rename(rows, names)}
+    peers = [pilot(emulator, {"pilot-answer": ("answer", registration)}, reply, kb_id=kb) for kb in (PILOT, second)]
+    with running(*(peer.serve for peer in peers)):
+        exchanged = adapter.send("lv-client-reading", None, profile="interconnect", recipients=[PILOT, second])
+    adapter.close()
+    assert exchanged.answers == {}
+    assert set(exchanged.failed) == {PILOT, second}
+    assert all("in its own variables" in why for why in exchanged.failed.values()), exchanged.failed
 
 
 @pytest.mark.parametrize(("name", "exchange", "profile", "initiator", "responder"), LOOKUPS)
