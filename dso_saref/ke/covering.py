@@ -149,10 +149,31 @@ def _counts_allow(left: list[TaggedTriple], right: list[TaggedTriple], both_ways
     return True
 
 
+def _may_mix(left: list[TaggedTriple], right: list[TaggedTriple], keys: Mapping[TaggedTriple, tuple[Hashable, ...]]
+             ) -> bool:
+    """Whether a triple of ``left`` might meet one of ``right`` with a variable against a constant in its
+    subject or object (a variable predicate: always): with the same predicate, one side's variable and
+    the other's constant in the same place. Linear: it spares a near miss the candidate search."""
+    places: list[dict[tuple[int, Hashable, int], set[bool]]] = []
+    for triples in (left, right):
+        kinds: dict[tuple[int, Hashable, int], set[bool]] = {}
+        for triple in triples:
+            subject, predicate, obj = keys[triple]
+            if predicate is None:
+                return True
+            kinds.setdefault((triple[0], predicate, 0), set()).add(subject is None)
+            kinds.setdefault((triple[0], predicate, 2), set()).add(obj is None)
+        places.append(kinds)
+    mine, theirs = places
+    return any(len(mine[place] | theirs[place]) > 1 for place in mine.keys() & theirs.keys())
+
+
 def _search(left: list[TaggedTriple], right: list[TaggedTriple], budget: int) -> Correspondence | None:
     """Backtracking: initiator triples in connected order (fewest candidates first), each tried on
     every still unmet target triple whose constants fit, keeping the term correspondence one-to-one."""
     keys = {t: tuple(None if isinstance(x, Var) else value_key(x) for x in t[1:]) for t in (*left, *right)}
+    if len(left) == len(right) and not _may_mix(left, right, keys):
+        return None  # variables can meet only variables: a cover would be an isomorphism, and there is none
     by_predicate: dict[tuple[int, Hashable], list[TaggedTriple]] = {}
     for r in right:
         by_predicate.setdefault((r[0], keys[r][1]), []).append(r)
