@@ -41,7 +41,7 @@ from dso_saref.app.scenarios import (
     exchanges_of,
     prerequisites,
 )
-from dso_saref.app.seed import seed_world
+from dso_saref.app.seed import DSO_KB, seed_world
 from dso_saref.backend import DsoBackend, Storage
 from dso_saref.errors import DsoSarefError
 from dso_saref.exchange import ExchangeContext, Handler
@@ -213,7 +213,7 @@ class Network:
         adapter = Adapter(self.client(), party.role, kb_id=kb_id, kb_name=f"{party.name} (dso-saref demo)",
                           handlers=handlers, backoff=Backoff(initial=0.05, cap=0.5, attempts=3),
                           catalog=self.catalog,  # type: ignore[arg-type]
-                          peers={"dso": (self.kb_ids[PARTIES[0].kb_id],)})
+                          peers={"dso": (self.kb_ids[DSO_KB],)})
         adapter.register()
         self.adapters[party.name] = adapter
         if handlers:
