@@ -5,8 +5,7 @@ request)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from dso_saref.exchange import ExchangeContext
@@ -33,21 +32,6 @@ def standin(**config: Any) -> EmulatorServer:
 def client(server: EmulatorServer) -> KnowledgeEngineClient:
     """A client of ``server`` whose waits stay above the stand-in's."""
     return KnowledgeEngineClient(server.base_url, timeout=Timeouts(read=WAIT, exchange=WAIT + 5, long_poll=WAIT))
-
-
-@contextmanager
-def serving(adapter: Adapter) -> Iterator[threading.Thread]:
-    """``adapter`` registered and serving in a thread; closed (and its thread ended) afterwards."""
-    stop = threading.Event()
-    thread = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        stop.set()
-        adapter.close()
-        thread.join(timeout=WAIT)
-        adapter.client.close()
 
 
 def authorization(end_user: str) -> dict[str, Any]:

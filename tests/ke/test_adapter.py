@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from adapter_support import FAST, serving
+from adapter_support import FAST
 
 import dso_saref
 from dso_saref.exchange import ExchangeContext
@@ -25,6 +25,7 @@ from dso_saref.ke import (
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.roles import interactions_for
 from dso_saref.messages.observability import HemsVoltageRequest
+from tests.support.reference_dso import serving
 
 EXCHANGES = sorted(name for name in dso_saref.catalog if dso_saref.catalog[name].interaction is not None)
 

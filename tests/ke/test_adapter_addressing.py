@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from adapter_support import DSO, FAST, authorization, client, dso_adapter, granting, provider, serving, standin
+from adapter_support import DSO, FAST, authorization, client, dso_adapter, granting, provider, standin
 
 from dso_saref.catalog import DEFAULT
 from dso_saref.ke import EmulatorServer
 from dso_saref.ke.adapter import Adapter
 from dso_saref.ke.addressing import ADDRESSING, DEFAULT_PEERS, Disclosure, Unaddressed, recipients_for
+from tests.support.reference_dso import serving
 
 INTRUDER = "https://intruder.example.org/kb"
 

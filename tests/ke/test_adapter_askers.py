@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from adapter_support import DSO, WAIT, authorization, client, dso_adapter, granting, serving, standin
+from adapter_support import DSO, WAIT, authorization, client, dso_adapter, granting, standin
 
 import dso_saref
 from dso_saref.app.serve import ServeConfig
 from dso_saref.ke import EmulatorServer, KnowledgeEngineClient
 from dso_saref.ke.results import PostResult
 from dso_saref.ke.roles import interactions_for
+from tests.support.reference_dso import serving
 
 ASKERS = 60
 

@@ -19,7 +19,6 @@ from adapter_support import (
     dso_adapter,
     granting,
     provider,
-    serving,
     standin,
     token_of,
 )
@@ -28,6 +27,7 @@ from dso_saref.ke import EmulatorServer
 from dso_saref.ke.adapter import Adapter
 from dso_saref.ke.pool import HandlerPool
 from dso_saref.messages.observability import HemsVoltage, HemsVoltageRequest
+from tests.support.reference_dso import serving
 
 SP = "https://test.example.org/kb/hems-provider"
 

@@ -39,7 +39,8 @@ from dso_saref.ke import (
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.scope import Scope
 from tests.conftest import REAL_KE_URL
-from tests.ke.test_adapter import example_answer, serving
+from tests.ke.test_adapter import example_answer
+from tests.support.reference_dso import serving
 
 FAST = Backoff(initial=0.05, cap=0.2, attempts=3)
 M1 = "<http://example.org/m1>"

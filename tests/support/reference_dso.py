@@ -25,13 +25,21 @@ def reference_dso_on_standin() -> Iterator[EmulatorServer]:
         seed(backend)  # SP001 and its agreement with the DSO
         adapter = Adapter(client, "dso", kb_id=DSO_KB, handlers=backend.handlers())
         adapter.register()
-        stop = threading.Event()
-        worker = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
-        worker.start()
-        try:
+        with serving(adapter):
             yield server
-        finally:
-            stop.set()
-            adapter.close()
-            worker.join(10)
-            client.close()
+
+
+@contextmanager
+def serving(adapter: Adapter, timeout: float = 15.0) -> Iterator[threading.Thread]:
+    """``adapter`` (registered) serving in a thread; closed, with its client, and its thread ended (within
+    ``timeout`` seconds) afterwards."""
+    stop = threading.Event()
+    thread = threading.Thread(target=adapter.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        adapter.close()
+        thread.join(timeout=timeout)
+        adapter.client.close()
