@@ -1,6 +1,6 @@
-"""Helpers of the adapter tests: a stand-in over HTTP on loopback, adapters serving in a thread, and the
-authorization exchange whose answer names what was asked (so that each answer can be matched to its
-request)."""
+"""Helpers of the adapter tests: a stand-in over HTTP on loopback and the authorization exchange whose
+answer names what was asked (so that each answer can be matched to its request); adapters serve
+through ``tests.support.reference_dso.serving``."""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ from adapter_support import (
     dso_adapter,
     granting,
     provider,
-    serving,
     standin,
     token_of,
 )
@@ -32,6 +31,7 @@ from dso_saref.backend.registry import OperationsRegistry
 from dso_saref.ke import EmulatorServer, Gone, KnowledgeEngineClient, KnowledgeEngineTimeout, Timeouts
 from dso_saref.ke.adapter import Adapter, Exchange
 from dso_saref.ke.registration import KnowledgeBaseInUse, Liveness, Probe, ProbeStopped, liveness
+from tests.support.reference_dso import serving
 
 
 @pytest.fixture
