@@ -8,11 +8,16 @@ over its own connection, back to back. Every answer is checked (the open needs o
 hourly values); a failed or wrong answer counts as a failure. For each number of workers of the DSO
 (``--workers``; 1 is one exchange at a time, as before the pool) and each number of askers
 (``--clients``) it prints requests, failures, exchanges/s, p50/p99/max latency, and the CPU time per
-exchange of the DSO and of the stand-in, then the ratios of the last workers setting to the first::
+exchange of the DSO and of the stand-in, then the ratios of the last workers setting to the first. The
+askers send a request again to a DSO whose queue at the KE was full, as the client does by default
+(:class:`~dso_saref.ke.queue_retry.QueueRetry`): "re-sent" counts the replies that said so (each one
+a pause and a send again; a request still crowded out after the last attempt is a failure);
+``--no-retry`` shows the KE's answer as it is::
 
     python bench/adapter_load.py                                  # sqlite, workers 1 and 8 (about 2 minutes)
     python bench/adapter_load.py --db postgresql://dso@127.0.0.1:5432/postgres --workers 8
     python bench/adapter_load.py --exchange metering --clients 1,16
+    python bench/adapter_load.py --workers 8 --clients 60 --no-retry     # a burst without the askers' retry
     python bench/adapter_load.py --ke-url http://127.0.0.1:8280/rest --workers 8   # a running KE instead
 
 Issue 15's targets: 60 concurrent askers with 0 failures, >= 150 exchanges/s, p99 < 250 ms at 16.
@@ -35,8 +40,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import requests
+
 import dso_saref
-from dso_saref.ke import KnowledgeEngineClient, KnowledgeEngineError, Timeouts
+from dso_saref.ke import HTTPTransport, KnowledgeEngineClient, KnowledgeEngineError, QueueRetry, Timeouts
+from dso_saref.ke.queue_retry import DEFAULT_QUEUE_RETRY
 
 DSO_KB = "https://dso.example.org/kb"
 WINDOW = (datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
@@ -101,13 +109,15 @@ def run_dso(ke_url: str, db: str, workers: int, log_file: str) -> None:
 
 @dataclass
 class Result:
-    """One level: latencies (ms) of the good answers, failures by kind, wall time, CPU seconds used."""
+    """One level: latencies (ms) of the good answers, failures by kind, wall time, CPU seconds used,
+    replies that said the DSO's queue was full (each followed by a send again while attempts last)."""
 
     latencies: list[float]
     failures: dict[str, int]
     wall: float
     cpu_dso: float
     cpu_ke: float
+    crowded: int = 0
 
     def percentile(self, p: float) -> float:
         """The ``p`` quantile of the latencies (ms)."""
@@ -122,7 +132,8 @@ class Result:
         pct = self.percentile
         failed = sum(self.failures.values())
         why = f" ({', '.join(f'{k}: {v}' for k, v in sorted(self.failures.items()))})" if failed else ""
-        return (f"| {label} | {total} | {failed}{why} | {rate:.1f} | {pct(0.5):.0f} | {pct(0.99):.0f} | "
+        return (f"| {label} | {total} | {failed}{why} | {self.crowded} | {rate:.1f} | {pct(0.5):.0f} | "
+                f"{pct(0.99):.0f} | "
                 f"{done[-1] if done else float('nan'):.0f} | {1000 * self.cpu_dso / max(total, 1):.1f} | "
                 f"{1000 * self.cpu_ke / max(total, 1):.1f} |")
 
@@ -148,18 +159,39 @@ def request_for(exchange: str, i: int) -> tuple[str, list[dict[str, str]], Calla
     return "metering-request", rows, lambda result: len(result) == 24
 
 
-def load(ke_url: str, exchange: str, clients: int, requests: int, pids: tuple[int, int | None],
-         ramp: float = 0.0) -> Result:
-    """``clients`` askers, each its own knowledge base and connection, send ``requests`` in all; all
-    start at once, or spread over ``ramp`` seconds."""
+class Crowding:
+    """Sessions that count the replies saying a queue at the KE was full."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def session(self) -> requests.Session:
+        session = requests.Session()
+        session.hooks["response"].append(self._look)
+        return session
+
+    def _look(self, response: requests.Response, *args: object, **kwargs: object) -> None:
+        if b"queue is full" in response.content:
+            with self._lock:
+                self.count += 1
+
+
+def load(ke_url: str, exchange: str, clients: int, count: int, pids: tuple[int, int | None],
+         ramp: float = 0.0, retry: QueueRetry | None = DEFAULT_QUEUE_RETRY) -> Result:
+    """``clients`` askers, each its own knowledge base and connection, send ``count`` requests in all; all
+    start at once, or spread over ``ramp`` seconds; a request crowded out at the KE is sent again as
+    ``retry`` says."""
     from dso_saref.ke.roles import interactions_for
 
     spec = next(s for s in interactions_for("service-provider")
                 if s.name == ("flexibility-needs-request" if exchange == "needs" else "metering-request"))
     name, rows, good = request_for(exchange, 0)
     askers = []
+    crowding = Crowding()
     for c in range(clients):
-        ke = KnowledgeEngineClient(ke_url, timeout=LONG)
+        ke = KnowledgeEngineClient(transport=HTTPTransport(ke_url, session_factory=crowding.session), timeout=LONG,
+                                   queue_retry=retry)
         kb = asker_kb(c)
         ke.register_knowledge_base(kb, f"asker {c}", "bench/adapter_load.py")
         ki = ke.register_post(kb, spec.argument_pattern or "", spec.result_pattern, name=name, prefixes=spec.prefixes)
@@ -168,7 +200,7 @@ def load(ke_url: str, exchange: str, clients: int, requests: int, pids: tuple[in
     failures: dict[str, int] = {}
     lock = threading.Lock()
     go = threading.Barrier(clients + 1)
-    share = [requests // clients + (1 if c < requests % clients else 0) for c in range(clients)]
+    share = [count // clients + (1 if c < count % clients else 0) for c in range(clients)]
 
     def asker(c: int) -> None:
         ke, kb, ki = askers[c]
@@ -205,7 +237,7 @@ def load(ke_url: str, exchange: str, clients: int, requests: int, pids: tuple[in
     for ke, kb, _ in askers:
         ke.delete_knowledge_base(kb)
         ke.close()
-    return Result(latencies, failures, wall, used[0], used[1])
+    return Result(latencies, failures, wall, used[0], used[1], crowding.count)
 
 
 # -- processes --------------------------------------------------------------------------------------------
@@ -243,6 +275,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="requests per level")
     parser.add_argument("--exchange", choices=["needs", "metering"], default="needs")
     parser.add_argument("--ramp", type=float, default=0.0, help="seconds over which the askers start (0: at once)")
+    parser.add_argument("--no-retry", action="store_true",
+                        help="askers take the KE's 'queue is full' as the answer (no send again)")
     parser.add_argument("--ke-url", default=None,
                         help="the REST base of a running KE to use instead of starting the stand-in")
     parser.add_argument("--dso", nargs=4, metavar=("KE_URL", "DB", "WORKERS", "LOG"), help=argparse.SUPPRESS)
@@ -263,9 +297,9 @@ def main() -> None:
         database = "PostgreSQL" if db.startswith("postgres") else "sqlite file"
         print(f"{'KE' if args.ke_url else 'stand-in'} {ke_url}; database {database}; "
               f"{os.cpu_count()} CPUs; exchange {args.exchange}; load average {os.getloadavg()[0]:.1f}")
-        print("| DSO workers, askers | requests | failed | exchanges/s | p50 ms | p99 ms | max ms | "
+        print("| DSO workers, askers | requests | failed | re-sent | exchanges/s | p50 ms | p99 ms | max ms | "
               f"DSO CPU ms/exchange | {'KE' if args.ke_url else 'stand-in'} CPU ms/exchange |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         table: dict[tuple[int, int], Result] = {}
         try:
             for workers in [int(w) for w in args.workers.split(",")]:
@@ -275,7 +309,8 @@ def main() -> None:
                 try:
                     for clients in [int(c) for c in args.clients.split(",")]:
                         result = load(ke_url, args.exchange, clients, max(args.requests, clients),
-                                      (dso.pid, standin.pid if standin else None), args.ramp)
+                                      (dso.pid, standin.pid if standin else None), args.ramp,
+                                      None if args.no_retry else DEFAULT_QUEUE_RETRY)
                         table[workers, clients] = result
                         print(result.line(f"{workers}, {clients}"), flush=True)
                 finally:

@@ -11,6 +11,7 @@ every process of the machine::
 
     python bench/poll_trace.py --clients 16,60          # about 40 s
     python bench/poll_trace.py --workers 2 --clients 60
+    python bench/poll_trace.py --clients 60 --no-retry  # what the KE answers a burst, without the askers' retry
 
 Diagnostics only: it wraps methods of the stand-in and of the DSO inside their processes; everything
 lives in a temporary directory.
@@ -143,6 +144,7 @@ def main() -> None:
     parser.add_argument("--workers", default="8", help="handler threads of the DSO")
     parser.add_argument("--clients", default="16,60", help="concurrent askers, comma-separated")
     parser.add_argument("--requests", default="600", help="requests per level")
+    parser.add_argument("--no-retry", action="store_true", help="askers do not send crowded-out requests again")
     parser.add_argument("--standin", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.add_argument("--dso", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,7 +167,7 @@ def main() -> None:
         adapter_load.start = traced_start
         for clients in args.clients.split(","):
             sys.argv = [adapter_load.__file__, "--workers", args.workers, "--clients", clients,
-                        "--requests", args.requests]
+                        "--requests", args.requests, *(["--no-retry"] if args.no_retry else [])]
             print(f"== DSO workers {args.workers}, {clients} askers; load average {os.getloadavg()[0]:.1f}")
             adapter_load.main()
             report(json.loads(Path(traces["standin"]).read_text()), json.loads(Path(traces["dso"]).read_text()))

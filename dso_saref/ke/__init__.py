@@ -24,6 +24,7 @@ from dso_saref.ke.errors import (
     UnexpectedResponse,
     UnsupportedOperation,
 )
+from dso_saref.ke.queue_retry import QueueRetry
 from dso_saref.ke.results import (
     AskResult,
     Binding,
@@ -72,6 +73,7 @@ __all__ = [
     "Lease",
     "NotFound",
     "PostResult",
+    "QueueRetry",
     "ServerError",
     "Timeouts",
     "Transport",

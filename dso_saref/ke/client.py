@@ -39,6 +39,7 @@ from dso_saref.ke.errors import (
     UnexpectedResponse,
     error_for_status,
 )
+from dso_saref.ke.queue_retry import DEFAULT_QUEUE_RETRY, QueueRetry, Result, send_with_retry
 from dso_saref.ke.results import (
     AskResult,
     CommunicativeAct,
@@ -170,6 +171,8 @@ class KnowledgeEngineClient:
     ``reasoner_level`` (1-5, default 1, the closest to exact pattern matching) is sent when a
     knowledge base is registered; ``None`` leaves it to the KE's configuration. Communicative acts
     are only sent when given. ``credentials`` go with ``base_url`` (a ready transport carries its own).
+    ``queue_retry``: how an ASK or POST is sent again to the peers whose part the KE cancelled because
+    their queue was full (they never received it; :mod:`~dso_saref.ke.queue_retry`); ``None``: never.
     """
 
     def __init__(
@@ -180,6 +183,7 @@ class KnowledgeEngineClient:
         timeout: Timeouts | None = None,
         reasoner_level: int | None = 1,
         credentials: Credentials | None = None,
+        queue_retry: QueueRetry | None = DEFAULT_QUEUE_RETRY,
     ) -> None:
         if (base_url is None) == (transport is None):
             raise ValueError("give exactly one of base_url and transport")
@@ -189,6 +193,7 @@ class KnowledgeEngineClient:
             raise ValueError(f"reasoner_level must be 1 to 5 or None, got {reasoner_level!r}")
         self.timeouts = timeout or Timeouts()
         self.reasoner_level = reasoner_level
+        self.queue_retry = queue_retry
         self.transport = transport or HTTPTransport(
             str(base_url), connect_timeout=self.timeouts.connect, read_timeout=self.timeouts.read,
             credentials=credentials,
@@ -406,12 +411,8 @@ class KnowledgeEngineClient:
     ) -> AskResult:
         """ASK through ``ki_id``: ``bindings`` may bind some variables to filter the answers;
         ``recipients`` limits the knowledge bases asked. Waits up to ``timeout`` seconds (default
-        ``Timeouts.exchange``), then raises ``KnowledgeEngineTimeout``."""
-        response = self._call(
-            "POST", "/sc/ask", kb_id=kb_id, ki_id=ki_id, body=self._exchange_body(bindings, recipients),
-            timeout=timeout or self.timeouts.exchange,
-        )
-        return AskResult.from_json(self._json(response, "POST /sc/ask"))
+        ``Timeouts.exchange``, retries included), then raises ``KnowledgeEngineTimeout``."""
+        return self._exchange("/sc/ask", kb_id, ki_id, bindings, recipients, timeout, AskResult.from_json)
 
     def post(
         self,
@@ -424,12 +425,28 @@ class KnowledgeEngineClient:
     ) -> PostResult:
         """POST complete argument ``bindings`` through ``ki_id`` to every matching REACT (or only
         ``recipients``); returns their merged results. Waits up to ``timeout`` seconds (default
-        ``Timeouts.exchange``), then raises ``KnowledgeEngineTimeout``."""
-        response = self._call(
-            "POST", "/sc/post", kb_id=kb_id, ki_id=ki_id, body=self._exchange_body(bindings, recipients),
-            timeout=timeout or self.timeouts.exchange,
-        )
-        return PostResult.from_json(self._json(response, "POST /sc/post"))
+        ``Timeouts.exchange``, retries included), then raises ``KnowledgeEngineTimeout``."""
+        return self._exchange("/sc/post", kb_id, ki_id, bindings, recipients, timeout, PostResult.from_json)
+
+    def _exchange(
+        self,
+        path: str,
+        kb_id: str,
+        ki_id: str,
+        bindings: Sequence[Mapping[str, str]],
+        recipients: Sequence[str] | None,
+        timeout: float | None,
+        read: Callable[[object], Result],
+    ) -> Result:
+        """One ASK or POST, sent again to crowded-out peers as :attr:`queue_retry` says."""
+        operation = f"POST {path}"
+
+        def send(to: Sequence[str] | None, seconds: float) -> Result:
+            response = self._call("POST", path, kb_id=kb_id, ki_id=ki_id, body=self._exchange_body(bindings, to),
+                                  timeout=seconds)
+            return read(self._json(response, operation))
+
+        return send_with_retry(send, recipients, self.queue_retry, timeout or self.timeouts.exchange)
 
     # -- the reactive side -------------------------------------------------------------------
 

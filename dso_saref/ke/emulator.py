@@ -67,6 +67,9 @@ WAITING_ROUTES = frozenset({("POST", "/sc/ask"), ("POST", "/sc/post"), ("GET", "
 
 #: Pairs of interactions whose match is remembered before the memory starts afresh.
 _MATCHES_KEPT = 100_000
+#: The KE 1.5.0's ``failedMessage`` for a handle request cancelled because its queue was full.
+QUEUE_FULL_MESSAGE = "java.lang.Exception: Handle request queue is full. This oldest request has been cancelled."
+
 _STOPPED = "KB with id {} will no longer respond, because it stopped."
 
 
@@ -445,7 +448,7 @@ class KnowledgeEngineEmulator:
         handle.id = kb.last_handle_id
         if len(kb.queue) >= self.config.queue_limit:
             oldest = kb.queue.popleft()
-            oldest.slot.finish("FAILED", failed="Handle request queue is full. This oldest request has been cancelled.")
+            oldest.slot.finish("FAILED", failed=QUEUE_FULL_MESSAGE)
         kb.queue.append(handle)
         if kb.work is not None:
             kb.work.notify()

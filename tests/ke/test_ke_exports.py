@@ -18,7 +18,7 @@ def isort_style(name: str) -> tuple[int, str]:
 
 
 MODULES = ["adapter", "client", "emulator", "emulator_asgi", "emulator_http", "emulator_match", "emulator_protocol",
-           "emulator_rules", "emulator_state", "errors", "results", "roles", "standin", "transport"]
+           "emulator_rules", "emulator_state", "errors", "queue_retry", "results", "roles", "standin", "transport"]
 
 
 @pytest.mark.parametrize("name", ["dso_saref.ke", *(f"dso_saref.ke.{m}" for m in MODULES)])

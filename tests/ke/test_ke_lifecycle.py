@@ -235,7 +235,8 @@ def test_the_oldest_queued_request_fails_beyond_the_queue_limit(
 ) -> None:
     assert EmulatorConfig().queue_limit == 50
     server = make_server(queue_limit=2)
-    with KnowledgeEngineClient(server.base_url, timeout=Timeouts(exchange=WAIT, long_poll=WAIT)) as ke:
+    timeouts = Timeouts(exchange=WAIT, long_poll=WAIT)
+    with KnowledgeEngineClient(server.base_url, timeout=timeouts, queue_retry=None) as ke:  # the KE's own answer
         ke.register_knowledge_base(KB_A, "A", "asks")
         ke.register_knowledge_base(KB_B, "B", "answers late")
         ask = ke.register_ask(KB_A, "?s ex:p ?o .", prefixes=PREFIXES)
