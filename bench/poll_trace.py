@@ -5,8 +5,9 @@ timestamps on both sides of the long poll, then prints per level: the handle req
 queued for the DSO, delivered, and cancelled because its queue of 50 was full; how long they waited
 in it; the round trip of a poll that found work, split into the way in (the DSO's HTTP client, the
 network, the stand-in's event loop until its app is called), the stand-in's app, and the way back;
-the DSO's own time between two polls; whether its poller ever waited for room in its pool; and when a
-request was first cancelled, how many the DSO had taken by then. One clock (``time.monotonic``) serves
+the DSO's own time between two polls; whether its poller ever waited for room in its pool; the first
+300 ms of the burst (requests queued and delivered every 25 ms); and when a request was first
+cancelled, how many the DSO had taken by then. One clock (``time.monotonic``) serves
 every process of the machine::
 
     python bench/poll_trace.py --clients 16,60          # about 40 s
@@ -131,6 +132,12 @@ def report(standin: Events, dso: Events) -> None:
     if rooms:
         print(f"  DSO poller waiting for room in its pool: {_spread([1000 * (e[2] - e[1]) for e in rooms])}; "
               f"requests in the pool at a poll: max {max(e[3] for e in rooms)}")
+    if queued:
+        start = min(e[1] for e in queued.values())
+        marks = [25 * k for k in range(1, 13)]
+        print("  the burst, ms after the first request was queued: " + ", ".join(
+            f"{m}: {sum(1 for e in queued.values() if e[1] < start + m / 1000)} queued / "
+            f"{sum(1 for t in delivered.values() if t < start + m / 1000)} delivered" for m in marks))
     if cancelled:
         start = min(e[1] for e in queued.values())
         first = min(e[1] for e in queued.values() if e[3])

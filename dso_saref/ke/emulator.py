@@ -65,7 +65,7 @@ __all__ = ["WAITING_ROUTES", "EmulatorConfig", "KnowledgeEngineEmulator"]
 #: The calls that may wait (for peers, or for work): (method, path relative to the REST base).
 WAITING_ROUTES = frozenset({("POST", "/sc/ask"), ("POST", "/sc/post"), ("GET", "/sc/handle")})
 
-#: Pairs of interactions whose match is remembered before the memory starts afresh.
+#: Pairs of interaction signatures whose match is remembered before the memory starts afresh.
 _MATCHES_KEPT = 100_000
 #: The KE 1.5.0's ``failedMessage`` for a handle request cancelled because its queue was full.
 QUEUE_FULL_MESSAGE = "java.lang.Exception: Handle request queue is full. This oldest request has been cancelled."
@@ -122,8 +122,10 @@ class KnowledgeEngineEmulator:
         self._cond = threading.Condition(self._lock)
         self._kbs: dict[str, KnowledgeBaseState] = {}
         self._closing = False
-        # (initiator id, target id) -> (initiator, target, how they match): registered KIs never change
-        self._matches: dict[tuple[str, str], tuple[Interaction, Interaction, Correspondence | None]] = {}
+        # how two interactions match (arguments; POST/REACT results), by what matching reads of them
+        # (Interaction.signature): a crowd of askers registering the catalog's patterns is matched once
+        self._matches: dict[tuple[tuple[object, ...], tuple[object, ...]], Correspondence | None] = {}
+        self._results: dict[tuple[tuple[object, ...], tuple[object, ...]], Correspondence | None] = {}
         self._routes: Mapping[tuple[str, str], Callable[[KERequest], KEResponse]] = {
             ("GET", "/version"): self._version,
             ("GET", "/sc"): self._list_kbs,
@@ -408,39 +410,46 @@ class KnowledgeEngineEmulator:
         recipients, raw = parse_exchange_body(request.json)
         pattern = ki.pattern if kind == ASK else ki.argument
         bindings = check_bindings(raw, "bindingSet", pattern, complete=complete)
-        found: list[tuple[KnowledgeBaseState, Interaction, Correspondence]] = []
+        found: list[tuple[KnowledgeBaseState, Interaction, Correspondence, Correspondence | None, Bindings]] = []
         for peer, targets in peers:
             if recipients is not None and peer.id not in recipients:
                 continue
             for target in targets:
-                correspondence = self._match(ki, target)
+                correspondence = self._remembered(self._matches, ki, target, match)
                 if correspondence is not None:
-                    found.append((peer, target, correspondence))
+                    results = self._remembered(self._results, ki, target, result_match) if kind == POST else None
+                    sent = to_target(bindings or ([{}] if kind == ASK else []), correspondence)
+                    found.append((peer, target, correspondence, results, sent))
         with self._cond:
             if kb.stopped:
                 raise Refusal(404, f"knowledge base {kb.id!r} was removed while its request was being matched")
             slots: list[Slot] = []
             waiter = threading.Condition(self._lock)
-            for peer, target, correspondence in found:
+            for peer, target, correspondence, results, sent in found:
                 if peer.stopped or peer.kis.get(target.id) is not target:
                     continue  # it left, or unregistered that interaction, while we matched
-                slot = Slot(peer.id, target, correspondence, bindings, datetime.now(UTC), waiter=waiter)
-                if kind == POST:
-                    slot.results = result_match(ki, target, budget=self.config.match_budget)
+                slot = Slot(peer.id, target, correspondence, bindings, datetime.now(UTC), results=results,
+                            waiter=waiter)
                 slots.append(slot)
-                sent = to_target(bindings or ([{}] if kind == ASK else []), correspondence)
                 self._enqueue(peer, Handle(0, target, sent, kb.id, slot))
         return slots, bindings
 
-    def _match(self, ki: Interaction, target: Interaction) -> Correspondence | None:
-        """:func:`match`, remembered per pair of registered interactions (a re-registered one is new)."""
-        known = self._matches.get((ki.id, target.id))
-        if known is not None and known[0] is ki and known[1] is target:
-            return known[2]
-        found = match(ki, target, budget=self.config.match_budget)
-        if len(self._matches) >= _MATCHES_KEPT:
-            self._matches.clear()
-        self._matches[(ki.id, target.id)] = (ki, target, found)
+    def _remembered(
+        self,
+        memory: dict[tuple[tuple[object, ...], tuple[object, ...]], Correspondence | None],
+        ki: Interaction,
+        target: Interaction,
+        compare: Callable[..., Correspondence | None],
+    ) -> Correspondence | None:
+        """``compare(ki, target)`` (:func:`match` or :func:`result_match`), remembered by the two
+        interactions' signatures; called without the lock (a slow comparison delays only its caller)."""
+        key = (ki.signature, target.signature)
+        if key in memory:
+            return memory[key]
+        found = compare(ki, target, budget=self.config.match_budget)
+        if len(memory) >= _MATCHES_KEPT:
+            memory.clear()
+        memory[key] = found
         return found
 
     def _enqueue(self, kb: KnowledgeBaseState, handle: Handle) -> None:

@@ -113,6 +113,13 @@ class Interaction:
                 out[key] = canonical_text(pattern)
         return out
 
+    @cached_property
+    def signature(self) -> tuple[object, ...]:
+        """What matching reads of this interaction (type, communicative act, patterns with their
+        variable names): two with the same signature match everything alike, whoever registered them."""
+        texts = tuple(None if p is None else canonical_text(p) for p in (self.pattern, self.argument, self.result))
+        return (self.kind, self.required, self.satisfied, *texts)
+
     @property
     def reply_pattern(self) -> Pattern | None:
         """The pattern a reply to this (ANSWER or REACT) interaction must bind completely."""
