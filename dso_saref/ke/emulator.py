@@ -371,28 +371,28 @@ class KnowledgeEngineEmulator:
         slots, asked = self._start(request, ASK, complete=False)
         with self._cond:
             self._await(slots)
-            infos, answers = [], []
-            for slot in slots:
-                info = self._info(slot)
-                info["bindingSet"] = slot.result  # as the KE 1.5.0: each peer's rows in its own variables
-                if slot.status == "SUCCEEDED":
-                    rows = to_initiator(slot.result, slot.correspondence)
-                    answers.append([row for row in rows if compatible(row, asked)])
-                infos.append(info)
+        infos, answers = [], []  # every slot has its outcome now, which never changes: no lock needed
+        for slot in slots:
+            info = self._info(slot)
+            info["bindingSet"] = slot.result  # as the KE 1.5.0: each peer's rows in its own variables
+            if slot.status == "SUCCEEDED":
+                rows = to_initiator(slot.result, slot.correspondence)
+                answers.append([row for row in rows if compatible(row, asked)])
+            infos.append(info)
         return KEResponse(200, {"bindingSet": union(answers), "exchangeInfo": infos})
 
     def _post(self, request: KERequest) -> KEResponse:
         slots, posted = self._start(request, POST, complete=True)
         with self._cond:
             self._await(slots)
-            infos, results = [], []
-            for slot in slots:
-                info = self._info(slot)  # as the KE 1.5.0: each peer's binding sets in its own variables
-                info["argumentBindingSet"] = to_target(posted, slot.correspondence)
-                info["resultBindingSet"] = slot.result
-                if slot.status == "SUCCEEDED" and slot.results is not None:
-                    results.append(to_initiator(slot.result, slot.results))
-                infos.append(info)
+        infos, results = [], []  # every slot has its outcome now, which never changes: no lock needed
+        for slot in slots:
+            info = self._info(slot)  # as the KE 1.5.0: each peer's binding sets in its own variables
+            info["argumentBindingSet"] = to_target(posted, slot.correspondence)
+            info["resultBindingSet"] = slot.result
+            if slot.status == "SUCCEEDED" and slot.results is not None:
+                results.append(to_initiator(slot.result, slot.results))
+            infos.append(info)
         return KEResponse(200, {"resultBindingSet": union(results), "exchangeInfo": infos})
 
     def _start(
