@@ -217,3 +217,24 @@ def test_recipients_limit_who_is_asked(kbs: KnowledgeEngineClient) -> None:
     answering.result()
     assert result.binding_set == [{"m": M2, "v": value(2.5)}]
     assert [info.knowledge_base_id for info in result.exchange_info] == [KB_C]
+
+
+def test_an_interaction_registered_again_with_another_pattern_is_matched_by_its_new_pattern(
+    kbs: KnowledgeEngineClient,
+) -> None:
+    # the stand-in remembers match verdicts by what the two interactions say, not by their ids
+    ask = kbs.register_ask(KB_A, "?m ex:measured ?v .", prefixes=PREFIXES, name="readings")
+    same = kbs.register_ask(KB_C, "?m ex:measured ?v .", prefixes=PREFIXES, name="readings")
+    answer = kbs.register_answer(KB_B, "?meter ex:measured ?reading .", prefixes=PREFIXES, name="readings")
+    answering = serve(kbs, KB_B, measurements([(M1, 1.5)]), count=2)
+    for kb, ki in ((KB_A, ask), (KB_C, same)):  # the second asker says the same: the same answer
+        assert kbs.ask(kb, ki).binding_set == [{"m": M1, "v": value(1.5)}]
+    answering.result()
+    kbs.delete_knowledge_interaction(KB_B, answer)
+    kbs.register_answer(KB_B, "?meter ex:counted ?reading .", prefixes=PREFIXES, name="readings")
+    assert kbs.ask(KB_A, ask).exchange_info == []
+    kbs.delete_knowledge_interaction(KB_A, ask)
+    again = kbs.register_ask(KB_A, "?m ex:counted ?v .", prefixes=PREFIXES, name="readings")
+    answering = serve(kbs, KB_B, measurements([(M2, 2.5)]))
+    assert kbs.ask(KB_A, again).binding_set == [{"m": M2, "v": value(2.5)}]
+    answering.result()
