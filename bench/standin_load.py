@@ -6,6 +6,9 @@
 3. 200 knowledge bases long-poll at once and answer one ASK that reaches them all.
 4. SIGTERM of a ``python -m dso_saref.ke.standin`` process with a long poll and 10 half-sent
    requests open: seconds until it has exited.
+5. 60 askers (service providers) each POST ``flexibility-needs-request`` to a DSO that registered its
+   whole role, in process (no HTTP; the DSO does not answer, so only the stand-in's own work counts):
+   its CPU time per POST, for each asker's first POST (the matching of a new interaction) and the next.
 
 ::
 
@@ -27,9 +30,11 @@ import threading
 import time
 from collections.abc import Callable
 
+import dso_saref
 from dso_saref.ke import (
     EmulatorConfig,
     EmulatorServer,
+    InProcessTransport,
     KnowledgeEngineClient,
     KnowledgeEngineEmulator,
     KnowledgeEngineError,
@@ -179,6 +184,40 @@ def shutdown_seconds() -> float:
             process.communicate()
 
 
+def crowd_of_askers(askers: int) -> str:
+    """The stand-in's CPU time per POST of ``askers`` new askers to a DSO with its whole role."""
+    from dso_saref.ke.roles import interactions_for
+
+    emulator = KnowledgeEngineEmulator(EmulatorConfig(exchange_timeout=0.001))
+    ke = KnowledgeEngineClient(transport=InProcessTransport(emulator), queue_retry=None)
+    dso = "https://dso.example.org/kb"
+    ke.register_knowledge_base(dso, "DSO", "serves the whole role")
+    served = [s for s in interactions_for("dso") if not s.initiates]
+    for s in served:
+        if s.argument_pattern is not None:
+            ke.register_react(dso, s.argument_pattern, s.result_pattern, name=s.name, prefixes=s.prefixes)
+        else:
+            ke.register_answer(dso, s.graph_pattern or "", name=s.name, prefixes=s.prefixes)
+    spec = next(s for s in interactions_for("service-provider") if s.name == "flexibility-needs-request")
+    rows = dso_saref.to_bindings("flexibility-needs-request", {"start": "2030-01-01T00:00:00Z",
+                                                               "end": "2030-01-02T00:00:00Z"})[spec.name]
+    kis = []
+    for c in range(askers):
+        kb = f"https://asker{c}.example.org/kb"
+        ke.register_knowledge_base(kb, f"asker {c}", "posts")
+        kis.append((kb, ke.register_post(kb, spec.argument_pattern or "", spec.result_pattern, name=spec.name,
+                                         prefixes=spec.prefixes)))
+    spent = []
+    for _ in ("first", "next"):
+        began = time.process_time()
+        for kb, ki in kis:
+            ke.post(kb, ki, rows, recipients=[dso])
+        spent.append(1000 * (time.process_time() - began) / askers)
+    emulator.close()
+    return (f"{askers} askers POST to a DSO serving {len(served)} interactions: stand-in CPU per POST "
+            f"{spent[0]:.2f} ms (each asker's first), {spent[1]:.2f} ms (the next)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -191,6 +230,7 @@ def main() -> None:
     times = [shutdown_seconds() for _ in range(args.runs)]
     print(f"4. SIGTERM with a long poll and 10 half-sent requests open: exited in "
           f"{', '.join(f'{t:.2f}' for t in times)} s")
+    print(f"5. {crowd_of_askers(60)}")
 
 
 if __name__ == "__main__":
