@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: What the KE's ``failedMessage`` says (after ``java.lang.Exception: ``) when it cancelled a queued request.
 QUEUE_FULL = "Handle request queue is full"
+#: ... and when, in a race, it could not queue a new request even after cancelling the oldest (also undelivered).
+_NOT_QUEUED = "It was not possible to add this request to the knowledge base's queue"
 
 Result = TypeVar("Result", AskResult, PostResult)
 
@@ -63,8 +65,11 @@ DEFAULT_QUEUE_RETRY = QueueRetry()
 
 
 def crowded_out(info: ExchangeInfo) -> bool:
-    """Whether the KE cancelled this peer's part, undelivered, because the peer's queue was full."""
-    return not info.succeeded and QUEUE_FULL in (info.failed_message or "")
+    """Whether the KE cancelled this peer's part, undelivered, because the peer's queue was full.
+    (Not when it cancelled one of more than 100 *delivered* and unanswered requests: that peer may
+    be working on it.)"""
+    message = info.failed_message or ""
+    return not info.succeeded and (QUEUE_FULL in message or _NOT_QUEUED in message)
 
 
 def crowded_peers(infos: Sequence[ExchangeInfo]) -> list[str]:

@@ -134,7 +134,11 @@ def test_crowded_out_reads_the_kes_text_and_a_peer_with_a_delivered_part_is_not_
     full = info(KB_B, "FAILED", QUEUE_FULL_MESSAGE)
     assert crowded_out(full)
     assert crowded_out(info(KB_B, "FAILED", "Handle request queue is full. This oldest request has been cancelled."))
+    assert crowded_out(info(KB_B, "FAILED", "java.lang.Exception: It was not possible to add this request to the "
+                                            "knowledge base's queue."))
     assert not crowded_out(info(KB_B, "FAILED", "KB with id x will no longer respond, because it stopped."))
+    delivered = "Knowledge base x should have max 100 outstanding handle requests. Cancelling oldest handle request 7."
+    assert not crowded_out(info(KB_B, "FAILED", f"java.lang.Exception: {delivered}"))
     assert not crowded_out(info(KB_B, "SUCCEEDED", QUEUE_FULL_MESSAGE))
     infos = [full, info(KB_C, "FAILED", QUEUE_FULL_MESSAGE), info(KB_C, ki="other"), info(KB_A)]
     assert crowded_peers(infos) == [KB_B]
