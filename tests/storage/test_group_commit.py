@@ -96,3 +96,9 @@ def test_an_in_memory_database_has_no_group_commit() -> None:
     db = Storage(":memory:")
     assert isinstance(db, SqliteStorage) and db.group is None
     db.close()
+
+
+def test_without_the_group_commit_sqlite_syncs_every_commit(tmp_path: Path) -> None:
+    db = SqliteStorage(str(tmp_path / "full.sqlite"), group_commit=False)
+    assert db.group is None and db.query_one("PRAGMA synchronous")[0] == 2  # FULL
+    db.close()

@@ -163,14 +163,17 @@ class GroupCommit:
 
 
 class SqliteStorage(Storage):
-    """The backend's sqlite3 database (a file path, a ``sqlite://`` URL or ``":memory:"``)."""
+    """The backend's sqlite3 database (a file path, a ``sqlite://`` URL or ``":memory:"``); a file's
+    commits are synced by a :class:`GroupCommit` unless ``group_commit`` is false (then each commit is
+    synced by sqlite, ``synchronous=FULL``)."""
 
     schemes = ("sqlite",)
 
     dialect = SQLITE
 
     def __init__(self, url: str | Path = ":memory:", *, fault_hook: FaultHook | None = None,
-                 migrations: Sequence[Migration] = MIGRATIONS, timeout: float = 10.0) -> None:
+                 migrations: Sequence[Migration] = MIGRATIONS, timeout: float = 10.0,
+                 group_commit: bool = True) -> None:
         self.url = str(url)
         self.path = sqlite_path(self.url)
         self._fault_hook = fault_hook
@@ -182,7 +185,7 @@ class SqliteStorage(Storage):
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
             if self.path != ":memory:" and not self.path.startswith("file::memory:"):
-                if self._journal(timeout) == "wal":
+                if self._journal(timeout) == "wal" and group_commit:
                     self._db.execute("PRAGMA synchronous = NORMAL")
                     self.group = GroupCommit(self.path + "-wal")
                 else:
