@@ -200,19 +200,17 @@ class SharedHistory:
         try:
             named = [(ring, ring.names()) for ring in rings]
             out = []
+            quiet = (0,) * _LATENCIES
             for minute in range(last - count + 1, last + 1):
-                requests, latencies = 0, [0] * _LATENCIES
+                found = [(counts, names) for ring, names in named if (counts := ring.read(minute)) is not None]
                 keyed: Counter[str] = Counter()
-                for ring, names in named:
-                    counts = ring.read(minute)
-                    if counts is None:
-                        continue
-                    requests += counts[0]
-                    latencies = [a + b for a, b in zip(latencies, counts[1:1 + _LATENCIES], strict=True)]
+                for counts, names in found:
                     for name, value in zip(names, counts[1 + _LATENCIES:], strict=False):
                         if value:
                             keyed[name] += value
-                out.append(Minute(datetime.fromtimestamp(minute * 60, UTC), requests, tuple(latencies),
+                columns = zip(*(c[1:1 + _LATENCIES] for c, _ in found), strict=True)
+                latencies = tuple(map(sum, columns)) if found else quiet
+                out.append(Minute(datetime.fromtimestamp(minute * 60, UTC), sum(c[0] for c, _ in found), latencies,
                                   _kind(keyed, _EXCHANGE), _kind(keyed, _REFUSAL)))
             return out
         finally:
