@@ -18,6 +18,7 @@ import io
 import itertools
 import logging
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -29,10 +30,11 @@ from dso_saref.backend import DsoBackend, Storage
 from dso_saref.exchange import ExchangeContext
 from dso_saref.messages.flexibility import FlexibilityNeedsRequest
 from dso_saref.monitoring.exchanges import ExchangeRecord
-from dso_saref.monitoring.history import History
+from dso_saref.monitoring.history import Activity, History
 from dso_saref.monitoring.logs import access_log, exchange_log, json_lines_handler
 from dso_saref.monitoring.metrics import Metrics
 from dso_saref.monitoring.observed import observed_handlers
+from dso_saref.monitoring.shared_history import SharedHistory
 from dso_saref.portal.site import Site
 from dso_saref.portal.status import status_view
 from dso_saref.rest.app import create_app
@@ -82,17 +84,26 @@ def records(count: int) -> None:
 
 
 def status_page() -> None:
-    history = History()
     now = time.time()
-    for minute in range(24 * 60):
-        for n in range(20):
-            history.request(0.001 * (n + 1), refusal="no-key" if n == 0 else None, at=now - minute * 60)
-        history.exchange("answered", at=now - minute * 60)
     site = Site()
     site.pages()
-    for hours in (1, 6, 24):
-        ms = timed(lambda h=hours: site.status(status_view(history, hours=h, now=now)))
-        print(f"| status page, {hours} h window (full history) | {ms:.1f} ms |")
+    with tempfile.TemporaryDirectory() as directory:
+        workers = [SharedHistory(directory, pid=pid) for pid in (1, 2)]  # two workers' files
+        for kind, history in (("in memory", History()), ("shared, 2 workers' files", workers[0])):
+            writers: list[Activity] = [history] if kind == "in memory" else list(workers)
+            cycle = itertools.cycle([0.002, 0.004, 0.008])
+            print(f"| {type(history).__name__}.request (per request) | "
+                  f"{per_call(lambda h=history, c=cycle: h.request(next(c)), 100_000):.2f} us |")
+            for minute in range(24 * 60):
+                for n in range(20):
+                    writers[n % len(writers)].request(0.001 * (n + 1), refusal="no-key" if n == 0 else None,
+                                                      at=now - minute * 60)
+                writers[0].exchange("answered", at=now - minute * 60)
+            for hours in (1, 6, 24):
+                ms = timed(lambda h=hours, hist=history: site.status(status_view(hist, hours=h, now=now)))
+                print(f"| status page, {hours} h window (full history, {kind}) | {ms:.1f} ms |")
+        for history in workers:
+            history.close()
     print(f"| portal build (every page, in memory) | {timed(lambda: Site().pages(), runs=3):.0f} ms |")
 
 

@@ -230,6 +230,28 @@ def wrk_load(url: str, key: str, kind: str, connections: int, seconds: float, ru
             "created": int(created), "errors": int(errors), "acked": acked}
 
 
+def process_cpu(pid: int) -> float:
+    """The CPU seconds (user and system) the process ``pid`` and its live descendants have used (Linux
+    ``/proc``; 0 where it cannot be read): the server's own cost, whatever the load generator takes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    family, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, (parent, _) in stats.items():
+            if parent in family and child not in family:
+                family.add(child)
+                grew = True
+    return sum(cpu for p, (_, cpu) in stats.items() if p in family)
+
+
 def have_wrk(install: bool) -> bool:
     """Whether ``wrk`` is on PATH, installing Debian's package when allowed and absent."""
     if shutil.which("wrk"):
@@ -278,21 +300,23 @@ def main() -> None:
             url, key = ready["url"], ready["key"]
             print(f"server {url} (pid {server.pid}, {args.workers} worker(s), "
                   f"{'PostgreSQL' if args.pg else 'sqlite'}), client {client}, {args.seconds:g} s per level")
-            print(f"{'load':22} {'conns':>5} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-                  f"{'201s':>7} {'errors':>6}")
+            print(f"{'load':27} {'conns':>5} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+                  f"{'201s':>7} {'errors':>6} {'srv CPU ms/req':>14}")
             acked: list[str] = []
             for kind in ("get", "post"):
                 for connections in levels:
                     run = f"{kind}{connections}"
+                    cpu = process_cpu(server.pid)
                     if client == "wrk":
                         result = wrk_load(url, key, kind, connections, args.seconds, run, Path(tmp))
                     else:
                         result = python_load(url, key, kind, connections, args.seconds, args.requests, run)
+                    cpu = process_cpu(server.pid) - cpu
                     acked += result["acked"]
                     label = "GET /v1/flexibility/needs" if kind == "get" else "POST /v1/flexibility/offers"
-                    print(f"{label:22} {connections:5d} {int(result['requests']):9d} {result['rps']:8.0f} "
+                    print(f"{label:27} {connections:5d} {int(result['requests']):9d} {result['rps']:8.0f} "
                           f"{result['p50']:8.1f} {result['p99']:8.1f} {int(result['created']):7d} "
-                          f"{int(result['errors']):6d}", flush=True)
+                          f"{int(result['errors']):6d} {cpu * 1000 / max(1, result['requests']):14.2f}", flush=True)
         finally:
             server.stdin.close()  # type: ignore[union-attr]
             server.wait(60)

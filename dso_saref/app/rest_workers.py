@@ -7,8 +7,9 @@ listening socket on the same port (``SO_REUSEPORT``: the kernel spreads the conn
 backend correct with one process (transactions, locks, idempotency keys in the database) makes it correct
 with several; nothing is shared in memory. The metrics are shared through files: the supervisor gives the
 workers a directory of their own for this run (prometheus-client's multiprocess mode, removed on close), so
-``/metrics`` counts the whole server whichever worker answers. The KE adapter, when there is one, stays in
-the parent::
+``/metrics`` counts the whole server whichever worker answers, and so is the status page's history. The KE
+adapter, when there is one, stays in the parent, and counts its exchanges in the same directory
+(:meth:`RestWorkers.supervisor_metrics`)::
 
     with RestWorkers("postgresql://dso@127.0.0.1/dso", "127.0.0.1:8080", workers=4) as api:
         print(api.base_url)
@@ -34,7 +35,7 @@ from typing import Any, Self
 from prometheus_client.multiprocess import mark_process_dead
 
 from dso_saref.backend import DsoBackend
-from dso_saref.monitoring.metrics import MULTIPROCESS_DIR, Metrics
+from dso_saref.monitoring.metrics import MULTIPROCESS_DIR, Metrics, counting_into
 from dso_saref.rest.gate import Observer
 from dso_saref.rest.server import RestServer, parse_address
 
@@ -83,6 +84,8 @@ class RestWorkers:
         self._changed = threading.Condition()
         self.restarts = 0
         self._supervisor: threading.Thread | None = None
+        self._counting = contextlib.ExitStack()
+        self._metrics: Metrics | None = None
         started = [self._spawn(i) for i in range(workers)]
         self._processes = [process for process, _ in started]
         for i, (_, event) in enumerate(started):
@@ -141,6 +144,16 @@ class RestWorkers:
                     self.restarts += 1
                     self._changed.notify_all()
 
+    def supervisor_metrics(self) -> Metrics:
+        """The metrics of this process (the supervisor's), counted with the workers': give its ``exchange``
+        to the Knowledge Engine adapter, and its exchanges are in ``/metrics`` and on the status page
+        whichever worker answers. The same object on every call; this process counts into the workers'
+        directory until :meth:`close` (see :func:`~dso_saref.monitoring.metrics.counting_into`)."""
+        if self._metrics is None:
+            self._counting.enter_context(counting_into(self.metrics_directory))
+            self._metrics = Metrics(multiprocess=True)
+        return self._metrics
+
     def wait_restarts(self, count: int, timeout: float) -> bool:
         """Whether ``count`` workers have been started again within ``timeout`` seconds."""
         with self._changed:
@@ -173,6 +186,7 @@ class RestWorkers:
                 process.terminate()
                 process.join(timeout)
         self._holder.close()
+        self._counting.close()
         shutil.rmtree(self.metrics_directory, ignore_errors=True)
 
     def __enter__(self) -> Self:

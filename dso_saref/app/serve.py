@@ -177,6 +177,7 @@ def serve(config: ServeConfig, stop: threading.Event, *,
         if config.rest is not None:
             if config.rest_workers > 1:
                 rest = RestWorkers(config.db, config.rest, config.rest_workers)
+                metrics = rest.supervisor_metrics() if config.ke_url is not None else None
             else:
                 rest, metrics = serve_rest(backend, config.rest, observers=[count], ke_url=config.ke_url,
                                            kb_id=config.kb_id)

@@ -38,7 +38,7 @@ from dso_saref.backend.registry import OperationsRegistry, Outcome
 from dso_saref.backend.settings import Bounds
 from dso_saref.backend.storage import Row, Storage, Transaction, from_db_time, to_db_time
 from dso_saref.exchange import Outgoing
-from dso_saref.messages.common import PowerType, Status
+from dso_saref.messages.common import Direction, PowerType, Status
 from dso_saref.messages.flexibility import (
     Acknowledgement,
     ActivationPlan,
@@ -55,6 +55,8 @@ __all__ = ["DSO", "FlexibilityMarket", "NeedRecord", "OfferRecord"]
 #: The actor name of the DSO itself in the registry of operations.
 DSO = "DSO"
 
+#: How many needs' eligible meters one query reads.
+_BATCH = 500
 _UNITS_OF = {PowerType.ACTIVE: ("kW", "MW"), PowerType.REACTIVE: ("kVAr", "MVAr")}
 
 
@@ -177,7 +179,7 @@ class FlexibilityMarket:
             params.append(status)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._storage.query(f"SELECT * FROM flexibility_needs{where} ORDER BY start, request_id", params)
-        return [self._need_record(r) for r in rows]
+        return self._need_records(rows)
 
     def needs_request(self, request: FlexibilityNeedsRequest, *, requester: str, now: datetime) -> FlexibilityNeeds:
         """The open needs overlapping the requested window (3.2.2.1.1.1), logged."""
@@ -187,13 +189,23 @@ class FlexibilityMarket:
         return FlexibilityNeeds([r.need for r in records])
 
     def _need_record(self, row: Row) -> NeedRecord:
-        meters = [r["meter_id"] for r in self._storage.query(
-            "SELECT meter_id FROM need_eligible_meters WHERE request_id = ? ORDER BY meter_id", (row["request_id"],))]
-        need = FlexibilityNeed(request_id=row["request_id"], needs=row["quantity"], unit=row["unit"],
-                               direction=row["direction"], power_type=row["power_type"],
-                               start=from_db_time(row["start"]), end=from_db_time(row["end"]),
-                               eligible_clients=meters, zone_id=row["zone_id"])
-        return NeedRecord(need, row["kind"], row["status"], row["version"])
+        return self._need_records([row])[0]
+
+    def _need_records(self, rows: Sequence[Row]) -> list[NeedRecord]:
+        """The records of stored needs: their eligible meters read in one query (per ``_BATCH`` needs),
+        and their messages built without validating again what was validated before it was stored."""
+        meters: dict[str, list[str]] = {row["request_id"]: [] for row in rows}
+        ids = list(meters)
+        for first in range(0, len(ids), _BATCH):
+            batch = ids[first:first + _BATCH]
+            for r in self._storage.query("SELECT request_id, meter_id FROM need_eligible_meters WHERE request_id IN "
+                                         f"({', '.join('?' * len(batch))}) ORDER BY request_id, meter_id", batch):
+                meters[r["request_id"]].append(r["meter_id"])
+        return [NeedRecord(FlexibilityNeed.model_construct(
+            request_id=row["request_id"], needs=float(row["quantity"]), unit=row["unit"],
+            direction=Direction(row["direction"]), power_type=PowerType(row["power_type"]),
+            start=from_db_time(row["start"]), end=from_db_time(row["end"]), eligible_clients=meters[row["request_id"]],
+            zone_id=row["zone_id"]), row["kind"], row["status"], row["version"]) for row in rows]
 
     # -- offers ---------------------------------------------------------------------------------------
 

@@ -9,6 +9,10 @@ Memory is bounded: one bucket per minute for the last ``minutes`` minutes, each 
     history.request(0.004, refusal=None)
     history.exchange("answered")
     [(m.start, m.requests, m.percentile(0.99)) for m in history.window(hours=1)]
+
+:class:`History` keeps one process's history in memory; several processes serving one API share theirs
+through files (:class:`~dso_saref.monitoring.shared_history.SharedHistory`). Both are an
+:class:`Activity`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
-__all__ = ["LATENCY_BOUNDS", "History", "Minute"]
+__all__ = ["LATENCY_BOUNDS", "Activity", "History", "Minute", "bucket_index"]
 
 #: Upper bounds (seconds) of the latency buckets of a minute: 0.25 ms to 60 s, about 12 % apart.
 LATENCY_BOUNDS: tuple[float, ...] = tuple(0.00025 * 1.12 ** i for i in range(math.ceil(math.log(240_000, 1.12)) + 1))
@@ -66,6 +71,23 @@ class Minute:
         return LATENCY_BOUNDS[-1]  # pragma: no cover - the counts add up to ``requests``
 
 
+class Activity(Protocol):
+    """What records the recent activity and gives it back minute by minute (what the metrics tell and the
+    status page reads)."""
+
+    def request(self, seconds: float, *, refusal: str | None = None, at: float | None = None) -> None:
+        """Count a request that took ``seconds`` (and was refused for ``refusal``, if given)."""
+
+    def refusal(self, reason: str, *, at: float | None = None) -> None:
+        """Count a refusal that was no request of the REST API (a refused Knowledge Engine exchange)."""
+
+    def exchange(self, outcome: str, *, at: float | None = None) -> None:
+        """Count a Knowledge Engine exchange with ``outcome``."""
+
+    def window(self, *, hours: float = 6.0, now: float | None = None) -> list[Minute]:
+        """Every minute of the last ``hours``, oldest first, quiet minutes included."""
+
+
 class History:
     """Per-minute counts of the last ``minutes`` minutes (thread-safe); ``clock`` gives the time in
     seconds since the epoch."""
@@ -90,7 +112,7 @@ class History:
 
     def request(self, seconds: float, *, refusal: str | None = None, at: float | None = None) -> None:
         """Count a request that took ``seconds`` (and was refused for ``refusal``, if given)."""
-        index = _bucket_index(seconds)
+        index = bucket_index(seconds)
         with self._lock:
             bucket = self._bucket(at)
             bucket.requests += 1
@@ -121,6 +143,6 @@ class History:
                            dict(b.refusals)) for m, b in buckets]
 
 
-def _bucket_index(seconds: float) -> int:
+def bucket_index(seconds: float) -> int:
     """The index of the latency bucket of ``seconds`` (the first bound it does not exceed)."""
     return bisect.bisect_left(LATENCY_BOUNDS, seconds)

@@ -25,7 +25,8 @@ with prometheus-client's multiprocess mode: each worker's values go to files of 
 ``PROMETHEUS_MULTIPROC_DIR`` names (set before the process imports ``prometheus_client``), and
 ``Metrics(multiprocess=True)`` exposes the sum over every file, so ``/metrics`` shows the whole server's
 counts whichever worker answers; a dead worker's files stay, so its counts are neither lost nor counted
-twice. The status page's :class:`History` stays per process.
+twice. The status page's history is shared the same way: each process counts into a file of its own in
+that directory (:class:`~dso_saref.monitoring.shared_history.SharedHistory`) and the page sums them all.
 
 Labels have bounded values: a route is an operation's path template or one of the application's fixed
 paths (``other`` for anything else, such as unknown paths); a reason is a kind, never free text: on the
@@ -35,19 +36,22 @@ REST channel the kind of the status (``no-key``, ``forbidden``, ...), on the KE 
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from dso_saref.backend.policy import Code
 from dso_saref.monitoring.exchanges import INVALID, REFUSED, ExchangeRecord
-from dso_saref.monitoring.history import History
+from dso_saref.monitoring.history import Activity, History
+from dso_saref.monitoring.shared_history import SharedHistory
 from dso_saref.rest.gate import RequestRecord
 from dso_saref.rest.operations import DSO_OPERATIONS, Operation
 
-__all__ = ["FIXED_ROUTES", "LATENCY_BUCKETS", "MULTIPROCESS_DIR", "Metrics", "refusal_reason"]
+__all__ = ["FIXED_ROUTES", "LATENCY_BUCKETS", "MULTIPROCESS_DIR", "Metrics", "counting_into", "refusal_reason"]
 
 #: The environment variable naming the directory of the multiprocess mode (prometheus-client's).
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -58,6 +62,9 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 #: Routes besides the operations: exact paths, or prefixes ending with ``/`` (their label is the prefix).
 FIXED_ROUTES = ("/health", "/ready", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
                 "/static/docs/", "/portal", "/portal/")
+
+#: Held while this process's choice of prometheus-client's storage is changed.
+_SWITCHING = threading.Lock()
 
 _REASONS = {400: "invalid", 403: "forbidden", 404: "not-found", 405: "method-not-allowed", 406: "not-acceptable",
             413: "too-large", 415: "unsupported-media-type", 429: "too-many-requests", 500: "server-error",
@@ -76,20 +83,23 @@ def refusal_reason(status: int, detail: str | None = None) -> str:
 
 class Metrics:
     """The metrics of one application serving ``operations`` (their path templates are the routes),
-    with a :class:`History` of the last ``history_minutes`` minutes; ``multiprocess``: counted with the
-    other processes writing to the directory :data:`MULTIPROCESS_DIR` names, and exposed summed over them.
+    with the recent ``history`` the status page plots (default: a :class:`History` of the last day);
+    ``multiprocess``: counted with the other processes writing to the directory :data:`MULTIPROCESS_DIR`
+    names, and exposed summed over them (the default history then a
+    :class:`~dso_saref.monitoring.shared_history.SharedHistory` in the same directory).
 
     Raises RuntimeError for ``multiprocess`` when that directory is not set, is not a directory, or was
     set after ``prometheus_client`` was imported in this process (its values would stay in memory)."""
 
-    def __init__(self, operations: Sequence[Operation] = DSO_OPERATIONS, *, history: History | None = None,
+    def __init__(self, operations: Sequence[Operation] = DSO_OPERATIONS, *, history: Activity | None = None,
                  fixed_routes: Sequence[str] = FIXED_ROUTES, multiprocess: bool = False) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         own = self.registry
         if multiprocess:
-            MultiProcessCollector(self.registry, path=_multiprocess_dir())
+            directory = _multiprocess_dir()
+            MultiProcessCollector(self.registry, path=directory)
             own = None  # the values are in the files: registering them too would expose them twice
-        self.history = history or History()
+        self.history: Activity = history or (SharedHistory(directory) if multiprocess else History())
         self._templates = {op.exchange: op.path for op in operations}
         self._fixed = tuple(fixed_routes)
         self.requests = Counter("dso_saref_http_requests", "HTTP requests by route, method and status",
@@ -157,3 +167,33 @@ def _multiprocess_dir() -> str:
         raise RuntimeError(f"{MULTIPROCESS_DIR} was set after prometheus_client was imported in this process: "
                            "its metrics would not be shared")
     return path
+
+
+@contextlib.contextmanager
+def counting_into(directory: str) -> Iterator[None]:
+    """Within the block, this process's prometheus-client values are counted in ``directory`` with the
+    processes of the multiprocess mode there, although it imported ``prometheus_client`` without it: the
+    supervisor of the REST worker processes, where the Knowledge Engine adapter runs, so that the
+    exchanges it serves are in every worker's ``/metrics`` (make its ``Metrics(multiprocess=True)``
+    within the block). Values of metrics made before the block stay in memory; those made within keep
+    counting in the directory's files after it (until the process ends).
+
+    Raises RuntimeError when this process counts in another directory already."""
+    with _SWITCHING:
+        previous = os.environ.get(MULTIPROCESS_DIR)
+        switched = values.ValueClass is values.MutexValue
+        if not switched and previous != directory:
+            raise RuntimeError(f"this process counts its metrics in {previous!r} already")
+        if switched:
+            os.environ[MULTIPROCESS_DIR] = directory
+            values.ValueClass = values.MultiProcessValue()
+    try:
+        yield
+    finally:
+        if switched:
+            with _SWITCHING:
+                values.ValueClass = values.MutexValue
+                if previous is None:
+                    os.environ.pop(MULTIPROCESS_DIR, None)
+                else:
+                    os.environ[MULTIPROCESS_DIR] = previous

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from dso_saref.monitoring.health import Readiness
-from dso_saref.monitoring.history import History
+from dso_saref.monitoring.history import Activity
 from dso_saref.portal.site import MEDIA_TYPES, Site
 from dso_saref.portal.status import status_view
 
@@ -38,7 +38,8 @@ def _hours(text: str | None) -> float:
     return min(max(hours, 1 / 60), 24.0) if hours == hours else 6.0  # NaN -> the default
 
 
-def add_portal(app: FastAPI, site: Site, *, history: History | None = None, readiness: Readiness | None = None) -> None:
+def add_portal(app: FastAPI, site: Site, *, history: Activity | None = None,
+               readiness: Readiness | None = None) -> None:
     """Serve ``site`` at ``/portal/`` on ``app``, its status page live from ``history`` and ``readiness``
     (``?hours=`` chooses the window, 1 minute to 24 hours)."""
 

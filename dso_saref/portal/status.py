@@ -1,5 +1,5 @@
 """The status page's content: the charts of the last hours (request rate, latency percentiles, Knowledge
-Engine exchange outcomes, refusals) from a :class:`~dso_saref.monitoring.history.History`, the totals of
+Engine exchange outcomes, refusals) from an :class:`~dso_saref.monitoring.history.Activity`, the totals of
 the window, and the readiness checks::
 
     view = status_view(metrics.history, readiness, hours=6)
@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from markupsafe import Markup
 
 from dso_saref.monitoring.health import Check, Readiness
-from dso_saref.monitoring.history import History, Minute
+from dso_saref.monitoring.history import Activity, Minute
 from dso_saref.portal.charts import Series, line_chart
 
 __all__ = ["WINDOWS", "StatusView", "status_view"]
@@ -56,7 +56,7 @@ def _by_key(minutes: Sequence[Minute], attribute: str) -> list[Series]:
     return [Series(k, [getattr(m, attribute).get(k, 0) for m in minutes]) for k in keys]
 
 
-def status_view(history: History | None, readiness: Readiness | None = None, *, hours: float = 6.0,
+def status_view(history: Activity | None, readiness: Readiness | None = None, *, hours: float = 6.0,
                 now: float | None = None) -> StatusView:
     """The status page of ``history`` over the last ``hours`` (``None``: a static copy, no data)."""
     generated = datetime.now(UTC) if now is None else datetime.fromtimestamp(now, UTC)

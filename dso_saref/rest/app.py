@@ -172,9 +172,9 @@ def _operation_of(operations: Sequence[Operation]) -> Callable[[str, str], str |
 def _build(operations: Sequence[Operation], serving: Serving, *, config: RestConfig, journal: Journal,
            authenticate: Callable[[str | None], Caller], observers: Sequence[Observer]) -> FastAPI:
     app = FastAPI(title=config.title, version=API_VERSION, docs_url=None, redoc_url=None, openapi_url="/openapi.json")
-    for op in operations:
-        app.add_api_route(op.path, serving.endpoint(op), methods=[op.method], include_in_schema=False,
-                          name=op.operation_id)
+    for op in operations:  # plain routes: the endpoint reads its request itself, no dependencies to solve
+        app.router.add_route(op.path, serving.endpoint(op), methods=[op.method], name=op.operation_id,
+                             include_in_schema=False)
     operation_of = _operation_of(operations)
 
     def openapi() -> dict[str, Any]:

@@ -8,10 +8,12 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from dso_saref.app.rest_workers import RestWorkers
 from dso_saref.app.seed import THIRD_PARTY, SeedSummary, seed_world
 from dso_saref.backend import DsoBackend, Storage
 from dso_saref.backend.credentials import Credentials
@@ -110,3 +112,12 @@ def publish_need(api: Api, request_id: str = "N1", meters: tuple[str, ...] = ("M
     api.backend.publish_needs([need])
     return {"request_id": request_id, "offer_id": "O1", "offer": 1.0, "unit": "kW", "price": 0.1,
             "start": need.start.isoformat(), "end": need.end.isoformat(), "meter_ids": [meters[0]]}
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[RestWorkers]:
+    """The REST API served by two worker processes on a sqlite file (empty but for its schema)."""
+    db = str(tmp_path / "dso.sqlite")
+    Storage(db).close()  # the schema, before two workers open it
+    with RestWorkers(db, "127.0.0.1:0", workers=2) as workers:
+        yield workers

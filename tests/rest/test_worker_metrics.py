@@ -4,95 +4,53 @@ neither lost nor counted twice once it is replaced."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_client.parser import text_string_to_metric_families
 
 from dso_saref.app.rest_workers import RestWorkers
 from dso_saref.backend import Storage
 from dso_saref.monitoring.metrics import MULTIPROCESS_DIR, Metrics
+from tests.rest.workers import ask_every_worker, served, served_by
+from tests.rest.workers import get as get_at
 
 pytestmark = pytest.mark.slow  # starts processes that import the library (a few seconds each)
 
-REQUESTS = "dso_saref_http_requests"
-#: Attempts at reaching each worker with a new connection (the kernel picks one per connection).
-ATTEMPTS = 200
-
 
 def get(api: RestWorkers, path: str) -> str:
-    """The body of ``GET path`` on a new connection (so the kernel picks a worker)."""
-    connection = http.client.HTTPConnection(api.host, api.port, timeout=30)
-    try:
-        connection.request("GET", path)
-        reply = connection.getresponse()
-        body = reply.read().decode()
-        assert reply.status == 200, body
-        return body
-    finally:
-        connection.close()
-
-
-def served(text_or_samples: str | list, route: str) -> float:
-    """The requests to ``route`` answered 200 in an exposition (text) or in merged samples."""
-    families = (text_string_to_metric_families(text_or_samples) if isinstance(text_or_samples, str)
-                else text_or_samples)
-    return sum(s.value for f in families if f.name == REQUESTS for s in f.samples
-               if s.name == f"{REQUESTS}_total" and s.labels.get("route") == route and s.labels["status"] == "200")
-
-
-def served_by(api: RestWorkers, pid: int, route: str) -> float:
-    """The requests to ``route`` one worker (``pid``) answered, from its own file."""
-    path = Path(api.metrics_directory) / f"counter_{pid}.db"
-    return served(list(MultiProcessCollector.merge([str(path)])), route) if path.exists() else 0.0
+    """The body of ``GET path`` on a new connection, which must answer 200."""
+    return get_at(api.host, api.port, path)
 
 
 def scrape_every_worker(api: RestWorkers) -> list[str]:
     """``/metrics`` as each live worker answers it (new connections until each has answered once)."""
-    answers: dict[int, str] = {}
-    for _ in range(ATTEMPTS):
-        before = {pid: served_by(api, pid, "/metrics") for pid in api.pids}
-        body = get(api, "/metrics")
-        # the answering worker counts its reply before its last byte leaves
-        [pid] = [pid for pid in api.pids if served_by(api, pid, "/metrics") > before[pid]]
-        answers.setdefault(pid, body)
-        if set(answers) == set(api.pids):
-            return list(answers.values())
-    raise AssertionError(f"the kernel gave {ATTEMPTS} connections to the workers {sorted(answers)} only")
+    answers = ask_every_worker(api.host, api.port, api.metrics_directory, api.pids, "/metrics", "/metrics")
+    return list({pid: body for pid, body in reversed(answers)}.values())
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[RestWorkers]:
-    db = str(tmp_path / "dso.sqlite")
-    Storage(db).close()  # the schema, before two workers open it
-    with RestWorkers(db, "127.0.0.1:0", workers=2) as workers:
-        yield workers
-
-
-def test_metrics_of_either_worker_count_the_requests_served_by_both(api: RestWorkers) -> None:
+def test_metrics_of_either_worker_count_the_requests_served_by_both(two_workers: RestWorkers) -> None:
+    api = two_workers
     for _ in range(40):
         get(api, "/health")
-    by_worker = [served_by(api, pid, "/health") for pid in api.pids]
+    by_worker = [served_by(api.metrics_directory, pid, "/health") for pid in api.pids]
     assert sum(by_worker) == 40 and all(by_worker), f"not spread over both workers: {by_worker}"
     assert [served(body, "/health") for body in scrape_every_worker(api)] == [40.0, 40.0]
 
 
-def test_a_killed_worker_counts_are_kept_once_and_its_replacement_adds_to_them(api: RestWorkers) -> None:
+def test_a_killed_worker_counts_are_kept_once_and_its_replacement_adds_to_them(two_workers: RestWorkers) -> None:
+    api = two_workers
     for _ in range(30):
         get(api, "/health")
     victim = api.pids[0]
-    lost_with_it = served_by(api, victim, "/health")
+    lost_with_it = served_by(api.metrics_directory, victim, "/health")
     os.kill(victim, signal.SIGKILL)
     assert api.wait_restarts(1, timeout=60)
     assert victim not in api.pids
     for _ in range(20):
         get(api, "/health")
-    assert served_by(api, victim, "/health") == lost_with_it  # the dead worker's file stays as it was
+    assert served_by(api.metrics_directory, victim, "/health") == lost_with_it  # the dead worker's file stays as it was
     assert [served(body, "/health") for body in scrape_every_worker(api)] == [50.0, 50.0]
 
 

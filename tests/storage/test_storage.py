@@ -209,10 +209,11 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password():
 
 # -- sqlite only ----------------------------------------------------------------------------------------
 
-def test_sqlite_file_uses_wal_and_full_sync(tmp_path):
+def test_sqlite_file_uses_wal_and_a_group_commit(tmp_path):
     storage = Storage(tmp_path / "dso.sqlite")
     assert storage.query_one("PRAGMA journal_mode")[0] == "wal"
-    assert storage.query_one("PRAGMA synchronous")[0] == 2  # FULL
+    assert storage.query_one("PRAGMA synchronous")[0] == 1  # NORMAL: the group commit syncs the WAL
+    assert storage.group is not None  # tests/storage/test_group_commit.py
     assert storage.query_one("PRAGMA foreign_keys")[0] == 1
     storage.close()
 

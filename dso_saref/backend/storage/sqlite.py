@@ -1,8 +1,15 @@
 """The embedded database: one sqlite3 connection per :class:`SqliteStorage`, the default of the backend.
 
 ``SqliteStorage(":memory:")`` for tests, ``SqliteStorage("dso.sqlite")`` (or ``sqlite:///dso.sqlite``) for
-a file: WAL journal and ``synchronous=FULL``, so that a committed transaction survives a crash or a power
-cut. Every transaction starts with ``BEGIN IMMEDIATE``: it holds the one write lock of the database from
+a file: WAL journal, and a transaction is durable (it survives a crash or a power cut) before
+:meth:`~SqliteStorage.transaction` returns: the WAL is written at commit (``synchronous=NORMAL``) and
+synced by a group commit (:class:`GroupCommit`): the threads that commit at once share one ``fdatasync``
+of the WAL instead of one each (``synchronous=FULL``), so nothing acknowledged can be lost. A sync
+covers every commit written before it, so a request that reads and then commits (every access the
+registry of operations logs before the data leaves) returns after what it read is durable too; a bare
+query may see another thread's (or process's) commit up to one sync before it is durable, never before
+that commit is acknowledged. Where the journal cannot be WAL, ``synchronous=FULL`` syncs every commit.
+Every transaction starts with ``BEGIN IMMEDIATE``: it holds the one write lock of the database from
 its first statement, so transactions are serializable, also between processes sharing the file (a
 second process waits up to ``timeout`` seconds for the lock). The threads of a process share the
 connection, one at a time.
@@ -10,6 +17,7 @@ connection, one at a time.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -23,7 +31,7 @@ from dso_saref.backend.storage.base import FaultHook, Params, Row, Storage, Tran
 from dso_saref.backend.storage.dialect import SQLITE
 from dso_saref.backend.storage.schema import MIGRATIONS, Migration
 
-__all__ = ["SqliteStorage", "sqlite_path"]
+__all__ = ["GroupCommit", "SqliteStorage", "sqlite_path"]
 
 
 def sqlite_path(url: str) -> str:
@@ -80,39 +88,119 @@ class _SqliteTransaction(Transaction):
         self.scratch.append(name)
 
 
+def _durable(group: GroupCommit, written: int, operation: str) -> None:
+    try:
+        group.wait(written)
+    except OSError as exc:
+        raise StorageError(f"{operation}: the commit could not be made durable: {exc}") from exc
+
+
+class GroupCommit:
+    """Durability shared by the commits of the threads of a process: each commit written to the WAL gets
+    a number (:meth:`written`, called right after ``COMMIT``, under the connection's lock), and
+    :meth:`wait` returns once a sync of the WAL has covered it. A thread whose commit is not covered
+    yet syncs the WAL itself (covering every commit written before the sync starts) or, when a sync is
+    under way, waits for it and then for the next one: one sync for however many commits came meanwhile.
+    ``syncs`` counts the syncs. Raises OSError when the WAL cannot be synced (the commit is then not
+    acknowledged, although it may survive)."""
+
+    def __init__(self, wal: str) -> None:
+        self.wal = wal
+        self.syncs = 0
+        self._fd: int | None = None
+        self._written = 0
+        self._durable = 0
+        self._syncing = False
+        self._changed = threading.Condition()
+
+    @property
+    def pending(self) -> int:
+        """The number of the last commit written."""
+        return self._written
+
+    @property
+    def durable(self) -> int:
+        """The number of the last commit known durable (every one before it is too)."""
+        return self._durable
+
+    def written(self) -> int:
+        """Count a commit written to the WAL; its number, for :meth:`wait`."""
+        with self._changed:
+            self._written += 1
+            return self._written
+
+    def wait(self, commit: int) -> None:
+        """Return once commit number ``commit`` (and every one before it) is durable."""
+        with self._changed:
+            while self._durable < commit:
+                if self._syncing:
+                    self._changed.wait()
+                    continue
+                self._syncing, covered, synced = True, self._written, False
+                self._changed.release()
+                try:
+                    self._sync()
+                    synced = True
+                finally:
+                    self._changed.acquire()
+                    self._syncing = False
+                    if synced:
+                        self._durable = max(self._durable, covered)
+                        self.syncs += 1
+                    self._changed.notify_all()
+
+    def _sync(self) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.wal, os.O_RDONLY)
+        os.fdatasync(self._fd)
+
+    def close(self) -> None:
+        """Close the WAL's file descriptor."""
+        with self._changed:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
 class SqliteStorage(Storage):
-    """The backend's sqlite3 database (a file path, a ``sqlite://`` URL or ``":memory:"``)."""
+    """The backend's sqlite3 database (a file path, a ``sqlite://`` URL or ``":memory:"``); a file's
+    commits are synced by a :class:`GroupCommit` unless ``group_commit`` is false (then each commit is
+    synced by sqlite, ``synchronous=FULL``)."""
 
     schemes = ("sqlite",)
 
     dialect = SQLITE
 
     def __init__(self, url: str | Path = ":memory:", *, fault_hook: FaultHook | None = None,
-                 migrations: Sequence[Migration] = MIGRATIONS, timeout: float = 10.0) -> None:
+                 migrations: Sequence[Migration] = MIGRATIONS, timeout: float = 10.0,
+                 group_commit: bool = True) -> None:
         self.url = str(url)
         self.path = sqlite_path(self.url)
         self._fault_hook = fault_hook
         self._lock = threading.RLock()
         self._open: list[_SqliteTransaction] = []
+        self.group: GroupCommit | None = None
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
             if self.path != ":memory:" and not self.path.startswith("file::memory:"):
-                self._journal(timeout)
-                self._db.execute("PRAGMA synchronous = FULL")
+                if self._journal(timeout) == "wal" and group_commit:
+                    self._db.execute("PRAGMA synchronous = NORMAL")
+                    self.group = GroupCommit(self.path + "-wal")
+                else:
+                    self._db.execute("PRAGMA synchronous = FULL")
             self._migrate(tuple(migrations))
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the backend database {self.path!r}: {exc}") from exc
 
-    def _journal(self, timeout: float) -> None:
-        """Switch to WAL. On a new file another process may be switching at the same moment, and sqlite
-        answers "locked" without waiting: retry until ``timeout``."""
+    def _journal(self, timeout: float) -> str:
+        """Switch to WAL; the journal mode it came to. On a new file another process may be switching at
+        the same moment, and sqlite answers "locked" without waiting: retry until ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                return
+                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
@@ -122,6 +210,7 @@ class SqliteStorage(Storage):
 
     @contextmanager
     def transaction(self, operation: str, *, hook: bool = True) -> Iterator[Transaction]:
+        written = None
         with self._lock:
             if self._open:
                 yield from self._savepoint(operation)
@@ -140,12 +229,15 @@ class SqliteStorage(Storage):
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
+                written = self.group.written() if self.group is not None else None
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise _error(operation, exc) from exc
             finally:
                 self._open.clear()
+        if self.group is not None and written is not None:  # the lock is free: others' commits join this sync
+            _durable(self.group, written, operation)
 
     def _savepoint(self, operation: str) -> Iterator[Transaction]:
         savepoint = f"nested_{len(self._open)}"
@@ -181,3 +273,5 @@ class SqliteStorage(Storage):
         """Close the connection (a WAL file is checkpointed by sqlite on the last close)."""
         with self._lock:
             self._db.close()
+            if self.group is not None:
+                self.group.close()
