@@ -65,6 +65,7 @@ def floor_nt(data: list[dict[str, Any]]) -> str:
     for series in data:
         sid = series["id"]
         subject, prop = f"<{BASE}{sid}>", f"<{BASE}{sid}/active-power>"
+        add(f"{subject} {RDF_TYPE} <{DSO}MeteringSubject> .\n")
         add(f'{subject} <{DSO}hasIdentifier> "{sid}"^^<{XSD}string> .\n')
         add(f"{subject} <{SAREF}hasProperty> {prop} .\n")
         add(f"{prop} {RDF_TYPE} <{DSO}ActivePowerProperty> .\n")
