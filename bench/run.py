@@ -5,8 +5,8 @@ A zone-day of metering is ~100k readings (1,000 meters x 96 quarter-hours). For 
 (``to_bindings``, ``serialize``, ``validate`` on JSON text and on a peer's N-Triples, the CLI's
 ``validate`` as a whole process, the KE adapter's answer path), side by side with the floors
 (``json.loads`` of the same text, the same N-Triples written with plain f-strings), pySHACL on the
-same triples, the ratios, and the peak memory (RSS of a fresh process that reads the text and runs
-the step)::
+same triples, the ratios, and the peak memory (RSS of a fresh process that reads the document from a file
+and runs the step)::
 
     python bench/run.py                                   # the full table (pySHACL up to 10k readings)
     python bench/run.py --sizes 1 10000 --runs 3          # quicker
@@ -104,14 +104,13 @@ class Clock:
 STEPS = ("validate-json", "validate-nt", "to-bindings", "serialize")
 
 
-def child(step: str, readings: int, seed: int) -> None:
-    """Run one step in this (fresh) process and print its peak RSS in MB."""
+def child(step: str, path: str) -> None:
+    """Run one step in this (fresh) process on the document in ``path`` (JSON, or N-Triples for
+    ``validate-nt``) and print its peak RSS in MB."""
     import dso_saref
 
-    text = json.dumps(payload(readings, seed))
-    if step == "validate-nt":
-        text = dso_saref.serialize(NAME, text)
     dso_saref.catalog[NAME].builder  # noqa: B018 - load the catalog before the measurement
+    text = Path(path).read_text(encoding="utf-8")
     if step == "validate-json":
         assert dso_saref.validate(NAME, text).conforms
     elif step == "validate-nt":
@@ -135,9 +134,13 @@ def _high_water_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def peak_mb(step: str, readings: int, seed: int) -> float:
-    out = subprocess.run([sys.executable, __file__, "--child", step, "--sizes", str(readings), "--seed", str(seed)],
-                         capture_output=True, text=True, check=True)
+def peak_mb(step: str, text: str) -> float:
+    """The peak RSS of a fresh process that reads ``text`` from a file and runs ``step`` on it."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "input"
+        path.write_text(text, encoding="utf-8")
+        out = subprocess.run([sys.executable, __file__, "--child", step, "--input", str(path)],
+                             capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
 
@@ -214,7 +217,7 @@ def measure(readings: int, args: argparse.Namespace) -> dict[str, Any]:
     assert row["N-Triples lines"] == floor.count("\n")
     if args.memory:
         for step in STEPS:
-            row[f"peak RSS {step} (MB)"] = peak_mb(step, readings, args.seed)
+            row[f"peak RSS {step} (MB)"] = peak_mb(step, nt if step == "validate-nt" else text)
     return row
 
 
@@ -276,9 +279,10 @@ def main() -> None:
     parser.add_argument("--no-cli", dest="cli", action="store_false", help="skip the CLI processes")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.sizes[0], args.seed)
+        child(args.child, args.input)
         return
     print(f"# dso-saref bench: {NAME}, python {sys.version.split()[0]}, clock={args.clock}, runs={args.runs}, "
           f"slow runs={args.slow_runs}, seed={args.seed}")

@@ -20,9 +20,11 @@ one; all others column by column.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from enum import Enum
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, RootModel
@@ -41,8 +43,8 @@ from dso_saref.terms import (
     format_date,
     format_datetime,
     lexical,
-    mint_iri,
     parse_term,
+    percent_encode,
     template_fields,
 )
 from dso_saref.variables import Variable, VariableKind
@@ -56,6 +58,7 @@ __all__ = ["FORMATS", "Table", "TableBuilder", "json_text", "nt_term"]
 FORMATS = ("nt", "turtle", "json-ld", "bindings")
 
 _ABSENT = object()
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
 _STRING = f"^^<{XSD.string}>"
 _TEXT = {str, type(None)}
 _FLOAT = {float}
@@ -144,11 +147,15 @@ class _Formatter:
                     lookup[value] = self.strings.get(value) or self.strings.setdefault(value, self.term(value))
             return list(map(lookup.__getitem__, values))
         if self.number == _DECIMAL and types == _FLOAT:
-            texts = list(map(repr, values))
+            distinct = set(values)  # by distinct value, unless a zero (0.0 == -0.0: two texts)
+            texts = list(map(repr, distinct if 0.0 not in distinct else values))
             joined = "".join(texts)
             if "e" not in joined and "n" not in joined:  # positional, finite: lexical() is the repr
                 suffix = self.suffix
-                return [f'"{text}{suffix}' for text in texts]
+                if 0.0 in distinct:
+                    return [f'"{text}{suffix}' for text in texts]
+                lookup = {value: f'"{text}{suffix}' for value, text in zip(distinct, texts, strict=True)}
+                return list(map(lookup.__getitem__, values))
         if len(types) == 1 and types <= {datetime, date}:
             distinct = {value: self.term(value) for value in set(values)}
             return list(map(distinct.__getitem__, values))
@@ -157,7 +164,14 @@ class _Formatter:
     def quotes(self, values: list[Any]) -> list[str | None]:
         """:meth:`quote` of a column of values."""
         quote = self.quote
-        if len(set(map(type, values)) - {type(None)}) <= 1:
+        types = set(map(type, values))
+        if types == _FLOAT:  # a number's text is its repr: digits, '.', '-', 'e', '+', 'inf', 'nan'
+            distinct = set(values)
+            texts = list(map(repr, distinct))
+            if _UNRESERVED.fullmatch("".join(texts)) is not None:  # no '+': each text is its own encoding
+                lookup = dict(zip(distinct, texts, strict=True))
+                return list(map(lookup.__getitem__, values))
+        if len(types - {type(None)}) <= 1:
             lookup: dict[Any, str | None] = {None: None}
             for value in set(values):
                 if value is not None:
@@ -170,7 +184,7 @@ class _Formatter:
         key = (value.__class__, value)
         found = self.quoted.get(key)
         if found is None:
-            found = self.quoted[key] = mint_iri("", "{v}", {"v": json_text(value)})
+            found = self.quoted[key] = percent_encode(json_text(value))
         return found
 
 
@@ -251,17 +265,15 @@ class Table:
 
     def ntriples(self) -> str:
         """The N-Triples document of the rows (each triple once)."""
-        lines: list[str] = []
-        for chunk in self._nt_lines():
-            lines += chunk
-        return "".join(lines)
+        text = ""
+        for chunk in self.nt_chunks():
+            text += chunk  # grown in place (CPython resizes a string only this name holds): no second copy
+        return text
 
     def nt_chunks(self) -> Iterator[str]:
-        """The N-Triples document in chunks, one per triple of the pattern (for streaming writes)."""
-        for chunk in self._nt_lines():
-            yield "".join(chunk)
-
-    def _nt_lines(self) -> Iterator[list[str]]:
+        """The N-Triples document in chunks (for streaming writes): the triples of a level that are
+        sure to be distinct, a few thousand elements at a time, each element's triples together; then
+        the others, one triple of the pattern at a time."""
         if self.size == 0:
             return
         blocks = list(self.blocks())
@@ -278,27 +290,35 @@ class Table:
                 distinct[id(column)] = _distinct(column)
             return distinct[id(column)]
 
-        seen: dict[str, dict[str, None]] = {}
+        by_level: dict[int, list[tuple[str, list[str | None] | str, list[str | None] | str]]] = {}
+        rest = []
         for predicate, subjects, objects, level in blocks:
+            # a block's triples are distinct when its subjects (or objects) are; blocks of one
+            # predicate can only meet when they share a constant object or have variable objects
+            alone = shared[predicate] == 1 or (isinstance(objects, str) and constants[(predicate, objects)] == 1)
+            whole = not (isinstance(subjects, list) and None in subjects) \
+                and not (isinstance(objects, list) and None in objects)
+            if alone and whole and (unique(subjects) or unique(objects)):
+                by_level.setdefault(level, []).append((predicate, subjects, objects))
+            else:
+                rest.append((predicate, subjects, objects, level, alone))
+        for level, group in by_level.items():
+            yield from _level_text(self.length(level), group)
+        seen: dict[str, dict[str, None]] = {}
+        for predicate, subjects, objects, level, alone in rest:
             middle = f" {predicate} "
             n = self.length(level)
             s_col = subjects if isinstance(subjects, list) else [subjects] * n
             o_col = objects if isinstance(objects, list) else [objects] * n
-            if None in s_col or None in o_col:
-                lines = [f"{s}{middle}{o} .\n" for s, o in zip(s_col, o_col, strict=True)
-                         if s is not None and o is not None]
-            else:
-                lines = [f"{s}{middle}{o} .\n" for s, o in zip(s_col, o_col, strict=True)]
-            # a block's triples are distinct when its subjects (or objects) are; blocks of one
-            # predicate can only meet when they share a constant object or have variable objects
-            alone = shared[predicate] == 1 or (isinstance(objects, str) and constants[(predicate, objects)] == 1)
+            lines = [f"{s}{middle}{o} .\n" for s, o in zip(s_col, o_col, strict=True)
+                     if s is not None and o is not None]
             if alone and (unique(subjects) or unique(objects)):
-                yield lines
+                yield "".join(lines)
                 continue
             known = seen.setdefault(predicate if not alone else f"{predicate} {level}", {})
             fresh = [line for line in dict.fromkeys(lines) if line not in known]
             known.update(dict.fromkeys(fresh))
-            yield fresh
+            yield "".join(fresh)
 
     def bindings(self) -> dict[str, list[dict[str, str]]]:
         """The KE binding sets of the rows: one per part of the message's pattern
@@ -319,15 +339,22 @@ class Table:
         level = max((self.level_of[name] for name in names), default=0)
         columns = []
         for name in names:
-            column = self.column(name, level)
             variable = self.description.variables[name]
             if variable.kind == VariableKind.LITERAL and variable.datatype == XSD.string:
-                column = [None if v is None else _binding(v) for v in column]
+                own = self.level_of[name]  # written in binding form at its own level, then broadcast
+                key = (f"{name} binding", own)
+                if key not in self._broadcast:
+                    self._broadcast[key] = _binding_column(self.levels[own][name])
+                column = _broadcast(self, self._broadcast[key], name, level)
+            else:
+                column = self.column(name, level)
             columns.append(column)
-        rows = zip(*columns, strict=True)
+        rows: Any = zip(*columns, strict=True)
         if any(None in column for column in columns):
-            rows = (row for row in rows if None not in row)
-        return [dict(zip(names, row, strict=True)) for row in dict.fromkeys(rows)]
+            rows = dict.fromkeys(row for row in rows if None not in row)
+        elif not any(_distinct(column) for column in columns):
+            rows = dict.fromkeys(rows)  # a row may repeat only when no column is distinct
+        return list(map(dict, map(zip, repeat(names), rows)))
 
     def graph(self) -> Graph:
         """The rdflib graph of the rows' triples, with the project's prefixes bound."""
@@ -380,6 +407,38 @@ class Table:
             indices[self.iterators[k - 1]] = self.positions[k - 1][element]  # type: ignore[index]
             element = self.parents[k - 1][element]
         return dict(reversed(indices.items()))
+
+
+#: Elements of a level written by one format operation.
+_CHUNK = 4096
+
+
+def _level_text(n: int, group: list[tuple[str, list[str | None] | str, list[str | None] | str]]) -> Iterator[str]:
+    """The triples of ``group`` (blocks of one level, ``n`` elements, no term unbound) element by
+    element: one format string per element (the pattern's constant terms written into it), applied
+    to a few thousand elements at once."""
+    form, columns = "", []
+    for predicate, subjects, objects in group:
+        for side, after in ((subjects, " " + predicate.replace("%", "%%") + " "), (objects, " .\n")):
+            if isinstance(side, list):
+                form += "%s" + after
+                columns.append(side)
+            else:
+                form += side.replace("%", "%%") + after
+    k = len(columns)
+    full = form * _CHUNK
+    for start in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - start)
+        flat: list[str | None] = [None] * (m * k)
+        for j, column in enumerate(columns):
+            flat[j::k] = column[start:start + m]
+        yield (full if m == _CHUNK else form * m) % tuple(flat)
+
+
+def _binding_column(column: list[str | None]) -> list[str | None]:
+    """A column of N-Triples terms in KE binding form (:func:`_binding` once per distinct term)."""
+    lookup = {term: None if term is None else _binding(term) for term in set(column)}
+    return list(map(lookup.__getitem__, column))
 
 
 def _distinct(column: list[str | None] | str) -> bool:
@@ -578,6 +637,10 @@ class TableBuilder:
             middle = pieces[1]
             return [None if x is None or y is None else prefix + x + middle + y + rest
                     for x, y in zip(a, b, strict=True)]
+        if not required and columns and not any(None in c for c in columns):
+            # every row minted: one format per row ('%' in the template's own text doubled)
+            form = "%s".join(piece.replace("%", "%%") for piece in [prefix, *pieces[1:], rest])
+            return [form % parts for parts in zip(*columns, strict=True)]
         out: list[str | None] = []
         rows = zip(*columns, strict=True) if columns else [()] * table.length(level)
         for i, parts in enumerate(rows):
@@ -593,18 +656,14 @@ class TableBuilder:
     @staticmethod
     def _digests(table: Table, texts: dict[str, list[str | None]], variable: Variable,
                  level: int) -> list[str | None]:
-        """The ``{digest}`` column of a variable: the hash of its digest fields' texts, row by row."""
+        """The ``{digest}`` column of a variable: the hash of its digest fields' texts, row by row
+        (once per distinct combination)."""
         columns = [_broadcast(table, texts[f], f, level) for f in variable.digest]
         if not columns:
             return []
-        known: dict[tuple[str | None, ...], str] = {}
-        out: list[str | None] = []
-        for values in zip(*columns, strict=True):
-            found = known.get(values)
-            if found is None:
-                found = known[values] = digest(values)
-            out.append(found)
-        return out
+        keys = list(zip(*columns, strict=True))
+        known = {values: digest(values) for values in set(keys)}
+        return list(map(known.__getitem__, keys))
 
     # -- row by row (key steps, alternatives) ------------------------------------------------------
 

@@ -58,6 +58,7 @@ __all__ = [
     "parse_date",
     "parse_datetime",
     "parse_term",
+    "percent_encode",
     "template_fields",
     "template_regex",
     "time_zone",
@@ -189,13 +190,18 @@ def mint_iri(base: str, template: str, values: dict[str, str]) -> str:
     value of dots only (``.``, ``..``) has its dots encoded too, so it is never a dot segment that
     RFC 3986's reference resolution would remove (``client/../voltage`` is not ``voltage``).
     """
-    def fill(match: re.Match[str]) -> str:
-        value = values[match.group(1)]
-        if value and value.strip(".") == "":
-            return "%2E" * len(value)
-        return quote(value, safe="")
+    return base + _FIELD.sub(lambda match: percent_encode(values[match.group(1)]), template)
 
-    return base + _FIELD.sub(fill, template)
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+
+
+def percent_encode(value: str) -> str:
+    """The text of one field of an IRI template (:func:`mint_iri`): every character outside RFC
+    3986's unreserved set percent-encoded as UTF-8, and a value of dots only all encoded."""
+    if _UNRESERVED.fullmatch(value) is not None:
+        return "%2E" * len(value) if value and value.strip(".") == "" else value
+    return quote(value, safe="")
 
 
 def digest(texts: Iterable[str | None]) -> str:
@@ -203,8 +209,12 @@ def digest(texts: Iterable[str | None]) -> str:
     apart, stable across processes and platforms. An absent value and an empty text hash differently
     (a message without a reason is not one with an empty reason); the texts are percent-encoded, so
     neither the separator nor the absence mark can occur in them."""
-    joined = "\x1f".join(["\x00" if text is None else text for text in texts])
-    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    texts = tuple(texts)
+    joined = "\x1f".join(texts if None not in texts else ["\x00" if text is None else text for text in texts])
+    return _sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+_sha256 = hashlib.sha256
 
 
 def template_regex(base: str, template: str) -> re.Pattern[str]:

@@ -130,7 +130,7 @@ class Validator:
                 return Report.of(description.name, [Violation(p.location, p.message, p.rule, "input")
                                                      for p in exc.problems])
             warnings = [Violation(p.location, p.message, p.rule, "input", "warning") for p in document.warnings]
-            return self._json(description, document.value, settings, warnings)
+            return self._json(description, document.value, settings, warnings, checked=True)
         if format not in (None, "json"):
             raise ValueError(f"format {format!r} needs document text (str or bytes)")
         return self._json(description, data, settings, [])
@@ -145,11 +145,11 @@ class Validator:
     # -- layers ------------------------------------------------------------------------------------
 
     def _json(self, description: Description, payload: Any, settings: Settings,
-              found: list[Violation]) -> Report:
+              found: list[Violation], *, checked: bool = False) -> Report:
         model = None
         strict = replace(settings, strict=True)
         try:
-            model = description.parse(payload, strict)
+            model = description.read(payload, strict, checked=checked)
         except PayloadError as exc:
             unknown = [p for p in exc.problems if p.rule == "extra_forbidden"]
             if settings.strict or len(unknown) < len(exc.problems):
