@@ -39,6 +39,7 @@ from dso_saref.terms import (
     PREFIXES,
     TermError,
     digest,
+    digests,
     escape_literal,
     format_date,
     format_datetime,
@@ -160,6 +161,24 @@ class _Formatter:
             distinct = {value: self.term(value) for value in set(values)}
             return list(map(distinct.__getitem__, values))
         return [None if v is None else self.term(v) for v in values]
+
+    def terms_and_quotes(self, values: list[Any]) -> tuple[list[str | None], list[str | None]]:
+        """:meth:`terms` and :meth:`quotes` of a column of values (a column of decimals: each
+        distinct number's repr is its lexical form and its template text)."""
+        if self.number == _DECIMAL and set(map(type, values)) == _FLOAT:
+            distinct = set(values)
+            texts = list(map(repr, distinct))
+            joined = "".join(texts)
+            if "e" not in joined and "n" not in joined and _UNRESERVED.fullmatch(joined) is not None:
+                suffix = self.suffix
+                quotes = dict(zip(distinct, texts, strict=True))
+                if 0.0 in distinct:  # 0.0 == -0.0, two lexical forms: each value's own
+                    terms = [f'"{text}{suffix}' for text in map(repr, values)]
+                else:
+                    lookup = dict(zip(distinct, [f'"{text}{suffix}' for text in texts], strict=True))
+                    terms = list(map(lookup.__getitem__, values))
+                return terms, list(map(quotes.__getitem__, values))  # type: ignore[return-value]
+        return self.terms(values), self.quotes(values)
 
     def quotes(self, values: list[Any]) -> list[str | None]:
         """:meth:`quote` of a column of values."""
@@ -410,29 +429,28 @@ class Table:
 
 
 #: Elements of a level written by one format operation.
-_CHUNK = 4096
+_CHUNK = 1024
 
 
 def _level_text(n: int, group: list[tuple[str, list[str | None] | str, list[str | None] | str]]) -> Iterator[str]:
     """The triples of ``group`` (blocks of one level, ``n`` elements, no term unbound) element by
-    element: one format string per element (the pattern's constant terms written into it), applied
-    to a few thousand elements at once."""
-    form, columns = "", []
+    element, a few thousand elements joined at once: each element's slots are its terms and the
+    pattern's constant text between them."""
+    slots: list[list[str | None] | str] = []
     for predicate, subjects, objects in group:
-        for side, after in ((subjects, " " + predicate.replace("%", "%%") + " "), (objects, " .\n")):
-            if isinstance(side, list):
-                form += "%s" + after
-                columns.append(side)
-            else:
-                form += side.replace("%", "%%") + after
-    k = len(columns)
-    full = form * _CHUNK
+        for side, after in ((subjects, " " + predicate + " "), (objects, " .\n")):
+            for piece in (side, after):
+                if isinstance(piece, str) and slots and isinstance(slots[-1], str):
+                    slots[-1] += piece  # constants side by side: one slot
+                else:
+                    slots.append(piece)
+    width = len(slots)
     for start in range(0, n, _CHUNK):
         m = min(_CHUNK, n - start)
-        flat: list[str | None] = [None] * (m * k)
-        for j, column in enumerate(columns):
-            flat[j::k] = column[start:start + m]
-        yield (full if m == _CHUNK else form * m) % tuple(flat)
+        flat: list[str | None] = [None] * (m * width)
+        for j, slot in enumerate(slots):
+            flat[j::width] = [slot] * m if isinstance(slot, str) else slot[start:start + m]
+        yield "".join(flat)  # type: ignore[arg-type]
 
 
 def _binding_column(column: list[str | None]) -> list[str | None]:
@@ -559,9 +577,10 @@ class TableBuilder:
         templated = self.templated
         for name, level, index, keys in self.fed:
             values = self._values(objects[level], None if single[level] else index, keys)
-            columns[level][name] = formatters[name].terms(values)
             if name in templated:
-                texts[name] = formatters[name].quotes(values)
+                columns[level][name], texts[name] = formatters[name].terms_and_quotes(values)
+            else:
+                columns[level][name] = formatters[name].terms(values)
         table = Table(self.description, columns, parents, self.level_of, positions=positions, iterators=self.chain)
         for name, level, variable in self.derived:
             columns[level][name] = self._mint(table, texts, variable, level, base)
@@ -661,8 +680,20 @@ class TableBuilder:
         columns = [_broadcast(table, texts[f], f, level) for f in variable.digest]
         if not columns:
             return []
-        keys = list(zip(*columns, strict=True))
-        known = {values: digest(values) for values in set(keys)}
+        # keyed by the columns that vary (a unit is often the same on every row)
+        constant = [column[0] if len(set(column)) == 1 else _ABSENT for column in columns]
+        varying = [i for i, c in enumerate(constant) if c is _ABSENT]
+        if not varying:
+            return [digest(constant)] * len(columns[0])
+        if len(varying) == 1:
+            keys: list[Any] = columns[varying[0]]
+            distinct = list(set(keys))
+            before, after = tuple(constant[:varying[0]]), tuple(constant[varying[0] + 1:])
+            rows = [(*before, key, *after) for key in distinct]
+        else:
+            keys = list(zip(*columns, strict=True))
+            rows = distinct = list(set(keys))
+        known = dict(zip(distinct, digests(rows), strict=True))
         return list(map(known.__getitem__, keys))
 
     # -- row by row (key steps, alternatives) ------------------------------------------------------

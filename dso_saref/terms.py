@@ -50,6 +50,7 @@ __all__ = [
     "TermError",
     "UnitVocabulary",
     "digest",
+    "digests",
     "format_date",
     "format_datetime",
     "format_term",
@@ -209,12 +210,14 @@ def digest(texts: Iterable[str | None]) -> str:
     apart, stable across processes and platforms. An absent value and an empty text hash differently
     (a message without a reason is not one with an empty reason); the texts are percent-encoded, so
     neither the separator nor the absence mark can occur in them."""
-    texts = tuple(texts)
-    joined = "\x1f".join(texts if None not in texts else ["\x00" if text is None else text for text in texts])
-    return _sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return digests([tuple(texts)])[0]
 
 
-_sha256 = hashlib.sha256
+def digests(rows: Iterable[tuple[str | None, ...]]) -> list[str]:
+    """The :func:`digest` of each tuple of texts."""
+    sha256 = hashlib.sha256
+    return [sha256("\x1f".join(texts if None not in texts else ["\x00" if t is None else t for t in texts])
+                   .encode("utf-8", "surrogatepass")).hexdigest()[:20] for texts in rows]
 
 
 def template_regex(base: str, template: str) -> re.Pattern[str]:

@@ -90,6 +90,9 @@ def run(plan: Plan, data: Data) -> list[Finding]:
 
 
 def _targets(targets: list[Target], data: Data) -> set[str]:
+    """The focus nodes of a shape's targets (the data's own set for one class target: not changed)."""
+    if len(targets) == 1 and targets[0].kind == "class":
+        return data.instances(targets[0].term)
     found: set[str] = set()
     for target in targets:
         if target.kind == "class":
