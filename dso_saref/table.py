@@ -648,18 +648,12 @@ class TableBuilder:
         columns = [self._digests(table, texts, variable, level) if f == "digest"
                    else _broadcast(table, texts[f], f, level) for f in fields]
         required = [table.column(r, level) for r in variable.requires]
-        if not required and len(columns) == 1:
-            (a,) = columns
-            return [None if x is None else prefix + x + rest for x in a]
-        if not required and len(columns) == 2:
-            a, b = columns
-            middle = pieces[1]
-            return [None if x is None or y is None else prefix + x + middle + y + rest
-                    for x, y in zip(a, b, strict=True)]
         if not required and columns and not any(None in c for c in columns):
-            # every row minted: one format per row ('%' in the template's own text doubled)
-            form = "%s".join(piece.replace("%", "%%") for piece in [prefix, *pieces[1:], rest])
-            return [form % parts for parts in zip(*columns, strict=True)]
+            # every row minted: the template's text and the row's texts joined, row by row
+            parts: list[Any] = [repeat(prefix), columns[0]]
+            for piece, column in zip(pieces[1:], columns[1:], strict=True):
+                parts += [repeat(piece), column]
+            return list(map("".join, zip(*parts, repeat(rest), strict=False)))  # the columns are of one length
         out: list[str | None] = []
         rows = zip(*columns, strict=True) if columns else [()] * table.length(level)
         for i, parts in enumerate(rows):
