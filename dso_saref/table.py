@@ -67,6 +67,8 @@ _DECIMAL = XSD.decimal
 _DOUBLE = XSD.double
 #: Memoised terms kept per variable between calls (beyond this many the memo starts afresh).
 _MEMO = 100_000
+#: From this many values on, a column is written by distinct value (a few rows: value by value).
+_MANY = 64
 
 
 def nt_term(term: URIRef | Literal) -> str:
@@ -165,7 +167,7 @@ class _Formatter:
     def terms_and_quotes(self, values: list[Any]) -> tuple[list[str | None], list[str | None]]:
         """:meth:`terms` and :meth:`quotes` of a column of values (a column of decimals: each
         distinct number's repr is its lexical form and its template text)."""
-        if self.number == _DECIMAL and set(map(type, values)) == _FLOAT:
+        if self.number == _DECIMAL and len(values) >= _MANY and set(map(type, values)) == _FLOAT:
             distinct = set(values)
             texts = list(map(repr, distinct))
             joined = "".join(texts)
@@ -184,7 +186,7 @@ class _Formatter:
         """:meth:`quote` of a column of values."""
         quote = self.quote
         types = set(map(type, values))
-        if types == _FLOAT:  # a number's text is its repr: digits, '.', '-', 'e', '+', 'inf', 'nan'
+        if types == _FLOAT and len(values) >= _MANY:  # a number's text is its repr: digits . - e + inf nan
             distinct = set(values)
             texts = list(map(repr, distinct))
             if _UNRESERVED.fullmatch("".join(texts)) is not None:  # no '+': each text is its own encoding
@@ -648,12 +650,20 @@ class TableBuilder:
         columns = [self._digests(table, texts, variable, level) if f == "digest"
                    else _broadcast(table, texts[f], f, level) for f in fields]
         required = [table.column(r, level) for r in variable.requires]
-        if not required and columns and not any(None in c for c in columns):
+        if not required and columns and len(columns[0]) >= _MANY and not any(None in c for c in columns):
             # every row minted: the template's text and the row's texts joined, row by row
             parts: list[Any] = [repeat(prefix), columns[0]]
             for piece, column in zip(pieces[1:], columns[1:], strict=True):
                 parts += [repeat(piece), column]
             return list(map("".join, zip(*parts, repeat(rest), strict=False)))  # the columns are of one length
+        if not required and len(columns) == 1:
+            (a,) = columns
+            return [None if x is None else prefix + x + rest for x in a]
+        if not required and len(columns) == 2:
+            a, b = columns
+            middle = pieces[1]
+            return [None if x is None or y is None else prefix + x + middle + y + rest
+                    for x, y in zip(a, b, strict=True)]
         out: list[str | None] = []
         rows = zip(*columns, strict=True) if columns else [()] * table.length(level)
         for i, parts in enumerate(rows):
@@ -674,6 +684,8 @@ class TableBuilder:
         columns = [_broadcast(table, texts[f], f, level) for f in variable.digest]
         if not columns:
             return []
+        if len(columns[0]) < _MANY:
+            return digests(list(zip(*columns, strict=True)))
         # keyed by the columns that vary (a unit is often the same on every row)
         constant = [column[0] if len(set(column)) == 1 else _ABSENT for column in columns]
         varying = [i for i, c in enumerate(constant) if c is _ABSENT]

@@ -172,7 +172,7 @@ def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Findi
                         if (x, constraint.value) not in edges())
         elif kind == "SPARQL":
             yield from _sparql(prop.shape, constraint, focus, prop.report_path, data)
-        elif _may_fail(constraint, prop.path, data):
+        elif (len(prop.path) == 1 and not prop.path[0].startswith("^")) or _may_fail(constraint, prop.path, data):
             bad_values = _bad_values(constraint, edges().objects, prop.path, data)
             if bad_values:
                 yield from (result(kind, s, o, messages) for s, o in edges() if o in bad_values)
