@@ -31,7 +31,6 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, XSD
 
 from dso_saref.errors import DescriptionError, PatternError, PayloadError, Problem, UnknownMessageError
 from dso_saref.mapping import Rows
-from dso_saref.messages.rows import rows_model
 from dso_saref.parts import Part, split
 from dso_saref.paths import Key, RowError
 from dso_saref.patterns import Pattern, parse
@@ -209,7 +208,7 @@ class Description:
         settings = settings or Settings()
         value = payload if checked and not isinstance(payload, str | bytes | bytearray) \
             else self._value(payload, settings)
-        rows = self.compiled("rows-model", lambda d: rows_model(d.model))
+        rows = self.compiled("rows-model", _rows_model)
         if rows is not None:
             try:
                 return rows.model_validate(value, context={"settings": settings})
@@ -373,6 +372,12 @@ _MISSING = object()
 T = TypeVar("T")
 #: Namespaces whose terms a shape uses without ontologies/ declaring them.
 _SHAPE_VOCABULARIES = (str(SH), str(RDF), str(RDFS), str(XSD), str(OWL), "https://w3id.org/dso-saref/shapes/")
+
+
+def _rows_model(description: Description) -> type[BaseModel] | None:
+    from dso_saref.messages.rows import rows_model  # with the models, not at import
+
+    return rows_model(description.model)
 
 
 def _load_shapes(description: Description, declared: set[str]) -> Graph:
