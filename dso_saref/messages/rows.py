@@ -31,23 +31,18 @@ from dso_saref.messages.common import Row
 
 __all__ = ["row_dict", "rows_model"]
 
-_ROW_DICTS: dict[type[Row], Any] = {}
-
 
 def row_dict(row: type[Row]) -> Any:
     """The ``TypedDict`` of a :class:`Row` model's fields, keyed as on the wire, with the model's
     configuration (``extra="forbid"``: an unknown key is refused as the model refuses it)."""
-    found = _ROW_DICTS.get(row)
-    if found is None:
-        fields: dict[str, Any] = {}
-        for name, info in row.model_fields.items():
-            annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            fields[info.alias or name] = annotation if info.is_required() else NotRequired[annotation]
-        found = TypedDict(f"{row.__name__}Row", fields)  # type: ignore[operator]
-        found.__pydantic_config__ = ConfigDict(**{k: v for k, v in row.model_config.items()  # type: ignore[attr-defined]
-                                                  if k in _ROW_CONFIG})
-        _ROW_DICTS.setdefault(row, found)
-    return _ROW_DICTS[row]
+    fields: dict[str, Any] = {}
+    for name, info in row.model_fields.items():
+        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[info.alias or name] = annotation if info.is_required() else NotRequired[annotation]
+    found = TypedDict(f"{row.__name__}Row", fields)  # type: ignore[operator]
+    found.__pydantic_config__ = ConfigDict(**{k: v for k, v in row.model_config.items()  # type: ignore[attr-defined]
+                                              if k in _ROW_CONFIG})
+    return found
 
 
 #: The configuration a row's dict keeps from its model (what applies to the validation of values).
@@ -56,7 +51,8 @@ _ROW_CONFIG = ("extra", "str_strip_whitespace", "strict", "coerce_numbers_to_str
 
 
 def rows_model(model: type[BaseModel]) -> type[BaseModel] | None:
-    """The row form of a message model, or ``None`` when no list in it holds :class:`Row` items."""
+    """The row form of a message model, or ``None`` when no list in it holds :class:`Row` items
+    (built anew on each call: the catalog keeps one per message description)."""
     return _rows_model(model, set())
 
 
