@@ -122,8 +122,8 @@ def child(step: str, path: str) -> None:
         dso_saref.to_bindings(NAME, text)
     else:
         dso_saref.serialize(NAME, text)
-    step = _high_water_mb()
-    print(step, max(step, reading))
+    peak = _high_water_mb()
+    print(peak, max(peak, reading))
 
 
 def _reset_high_water() -> None:
