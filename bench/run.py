@@ -5,8 +5,8 @@ A zone-day of metering is ~100k readings (1,000 meters x 96 quarter-hours). For 
 (``to_bindings``, ``serialize``, ``validate`` on JSON text and on a peer's N-Triples, the CLI's
 ``validate`` as a whole process, the KE adapter's answer path), side by side with the floors
 (``json.loads`` of the same text, the same N-Triples written with plain f-strings), pySHACL on the
-same triples, the ratios, and the peak memory (RSS of a fresh process that reads the text and runs
-the step)::
+same triples, the ratios, and the peak memory (RSS of a fresh process that reads the document from a file
+and runs the step)::
 
     python bench/run.py                                   # the full table (pySHACL up to 10k readings)
     python bench/run.py --sizes 1 10000 --runs 3          # quicker
@@ -18,6 +18,7 @@ Writes nothing: everything goes to standard output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import random
@@ -65,6 +66,7 @@ def floor_nt(data: list[dict[str, Any]]) -> str:
     for series in data:
         sid = series["id"]
         subject, prop = f"<{BASE}{sid}>", f"<{BASE}{sid}/active-power>"
+        add(f"{subject} {RDF_TYPE} <{DSO}MeteringSubject> .\n")
         add(f'{subject} <{DSO}hasIdentifier> "{sid}"^^<{XSD}string> .\n')
         add(f"{subject} <{SAREF}hasProperty> {prop} .\n")
         add(f"{prop} {RDF_TYPE} <{DSO}ActivePowerProperty> .\n")
@@ -103,14 +105,15 @@ class Clock:
 STEPS = ("validate-json", "validate-nt", "to-bindings", "serialize")
 
 
-def child(step: str, readings: int, seed: int) -> None:
-    """Run one step in this (fresh) process and print its peak RSS in MB."""
+def child(step: str, path: str) -> None:
+    """Run one step in this (fresh) process on the document in ``path`` (JSON, or N-Triples for
+    ``validate-nt``) and print its peak RSS in MB."""
     import dso_saref
 
-    text = json.dumps(payload(readings, seed))
-    if step == "validate-nt":
-        text = dso_saref.serialize(NAME, text)
     dso_saref.catalog[NAME].builder  # noqa: B018 - load the catalog before the measurement
+    text = Path(path).read_text(encoding="utf-8")
+    reading = _high_water_mb()  # reading a file holds its bytes and its text at once
+    _reset_high_water()
     if step == "validate-json":
         assert dso_saref.validate(NAME, text).conforms
     elif step == "validate-nt":
@@ -119,7 +122,14 @@ def child(step: str, readings: int, seed: int) -> None:
         dso_saref.to_bindings(NAME, text)
     else:
         dso_saref.serialize(NAME, text)
-    print(_high_water_mb())
+    peak = _high_water_mb()
+    print(peak, max(peak, reading))
+
+
+def _reset_high_water() -> None:
+    """Start this process's peak RSS afresh from its current RSS (Linux; elsewhere nothing)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def _high_water_mb() -> float:
@@ -134,29 +144,40 @@ def _high_water_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def peak_mb(step: str, readings: int, seed: int) -> float:
-    out = subprocess.run([sys.executable, __file__, "--child", step, "--sizes", str(readings), "--seed", str(seed)],
-                         capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+def peak_mb(step: str, text: str) -> str:
+    """The peak RSS of a fresh process that reads ``text`` from a file and runs ``step`` on it:
+    during the step (the text held), and in brackets over the whole process when reading the file
+    (its bytes and its text at once) went higher."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "input"
+        path.write_text(text, encoding="utf-8")
+        out = subprocess.run([sys.executable, __file__, "--child", step, "--input", str(path)],
+                             capture_output=True, text=True, check=True)
+    step_peak, whole = (float(v) for v in out.stdout.split())
+    return f"{step_peak:.0f}" + (f" ({whole:.0f})" if whole > step_peak + 0.5 else "")
 
 
 # -- the table ---------------------------------------------------------------------------------------
 
 
-def cli_validate(text: str, runs: int) -> float:
-    """``dso-saref validate metering-data FILE`` as a whole process (wall clock, median)."""
+def cli_validate(text: str, runs: int) -> tuple[float, float]:
+    """``dso-saref validate metering-data FILE`` as a whole process: wall clock and CPU time (user +
+    system), medians."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "zone-day.json"
         path.write_text(text, encoding="utf-8")
-        times = []
+        times, cpu = [], []
         for _ in range(max(1, runs)):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", "dso_saref.cli", "validate", NAME, str(path)],
                                   capture_output=True, text=True, check=False)
             times.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
             if done.returncode != 0:
                 raise SystemExit(f"the CLI refused the bench payload: {done.stdout[-500:]} {done.stderr[-500:]}")
-        return statistics.median(times)
+        return statistics.median(times), statistics.median(cpu)
 
 
 def adapter_answer(data: list[dict[str, Any]]) -> Callable[[], Any]:
@@ -198,7 +219,8 @@ def measure(readings: int, args: argparse.Namespace) -> dict[str, Any]:
     assert report.conforms and compiled.engine.last == "compiled", "the bench payload must take the compiled engine"
     row["validate() (N-Triples text)"], report = clock.median(lambda: compiled.validate(NAME, nt, format="nt"), runs)
     assert report.conforms and compiled.engine.last == "compiled"
-    row["CLI validate FILE (process, wall)"] = cli_validate(text, min(runs, 3)) if args.cli else None
+    row["CLI validate FILE (process, wall)"], row["CLI validate FILE (process, CPU)"] = \
+        cli_validate(text, min(runs, 3)) if args.cli else (None, None)
     answer = adapter_answer(data)
     row["KE adapter answer (typed -> bindings)"], _ = clock.median(answer, runs)
     if readings <= args.pyshacl_limit:
@@ -213,7 +235,7 @@ def measure(readings: int, args: argparse.Namespace) -> dict[str, Any]:
     assert row["N-Triples lines"] == floor.count("\n")
     if args.memory:
         for step in STEPS:
-            row[f"peak RSS {step} (MB)"] = peak_mb(step, readings, args.seed)
+            row[f"peak RSS {step} (MB)"] = peak_mb(step, nt if step == "validate-nt" else text)
     return row
 
 
@@ -275,9 +297,10 @@ def main() -> None:
     parser.add_argument("--no-cli", dest="cli", action="store_false", help="skip the CLI processes")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.sizes[0], args.seed)
+        child(args.child, args.input)
         return
     print(f"# dso-saref bench: {NAME}, python {sys.version.split()[0]}, clock={args.clock}, runs={args.runs}, "
           f"slow runs={args.slow_runs}, seed={args.seed}")
@@ -288,7 +311,7 @@ def main() -> None:
     print("| step | " + " | ".join(f"{r['readings']:,} readings" for r in rows) + " |")
     print("|---|" + "---|" * len(rows))
     for key in keys:
-        cells = [f"{r[key]:.0f}" if "MB" in key and r[key] is not None else fmt(r[key]) for r in rows]
+        cells = [fmt(r[key]) for r in rows]
         print(f"| {key} | " + " | ".join(cells) + " |")
     for label, top, bottom in (
             ("serialize(nt) / f-string floor", "serialize(nt) (JSON text)", "f-string N-Triples (floor)"),

@@ -197,15 +197,38 @@ class Description:
         ``bytes`` (read by :func:`dso_saref.payloads.load_json`); raises PayloadError with JSONPath
         locations."""
         settings = settings or Settings()
+        return self._validated(self._value(payload, settings), settings)
+
+    def read(self, payload: Any, settings: Settings | None = None, *, checked: bool = False) -> BaseModel:
+        """The message of a payload for the forward path (payload -> binding table): its row form
+        (:mod:`dso_saref.messages.rows`: rows as dicts, not model instances) when pydantic accepts it
+        so, else :meth:`parse`'s typed message; raises PayloadError as :meth:`parse` does. Only for
+        building tables: a caller's typed message comes from :meth:`parse`. ``checked``: the JSON
+        value was read by :mod:`dso_saref.payloads` already (its limits checked)."""
+        settings = settings or Settings()
+        value = payload if checked and not isinstance(payload, str | bytes | bytearray) \
+            else self._value(payload, settings)
+        rows = self.compiled("rows-model", _rows_model)
+        if rows is not None:
+            try:
+                return rows.model_validate(value, context={"settings": settings})
+            except (ValidationError, TypeError, RecursionError):
+                pass  # the message's own model says what is wrong (or lenient mode takes it)
+        return self._validated(value, settings)
+
+    def _value(self, payload: Any, settings: Settings) -> Any:
+        """The JSON value of a payload (a document read, a value's limits checked); raises PayloadError."""
         if isinstance(payload, str | bytes | bytearray):
             try:
-                payload = load_json(payload, limits=settings.limits)
+                return load_json(payload, limits=settings.limits)
             except DocumentError as exc:
                 raise PayloadError(self.name, exc.problems) from None
-        else:
-            problems = settings.limits.check(payload)
-            if problems:
-                raise PayloadError(self.name, problems)
+        problems = settings.limits.check(payload)
+        if problems:
+            raise PayloadError(self.name, problems)
+        return payload
+
+    def _validated(self, payload: Any, settings: Settings) -> BaseModel:
         context = {"settings": settings}
         try:
             return self.model.model_validate(payload, context=context)
@@ -231,7 +254,7 @@ class Description:
         """The binding table of a payload (a JSON value, a JSON document, or the typed message): its
         bindings, triples and what validation reads; raises PayloadError."""
         settings = settings or Settings()
-        message = payload if isinstance(payload, self.model) else self.parse(payload, settings)
+        message = payload if isinstance(payload, self.model) else self.read(payload, settings)
         return self.table_of(message, settings)
 
     def table_of(self, message: BaseModel, settings: Settings | None = None) -> Table:
@@ -349,6 +372,12 @@ _MISSING = object()
 T = TypeVar("T")
 #: Namespaces whose terms a shape uses without ontologies/ declaring them.
 _SHAPE_VOCABULARIES = (str(SH), str(RDF), str(RDFS), str(XSD), str(OWL), "https://w3id.org/dso-saref/shapes/")
+
+
+def _rows_model(description: Description) -> type[BaseModel] | None:
+    from dso_saref.messages.rows import rows_model  # with the models, not at import
+
+    return rows_model(description.model)
 
 
 def _load_shapes(description: Description, declared: set[str]) -> Graph:

@@ -84,6 +84,11 @@ class Limits:
             return []
         return list(itertools.islice(self._long_arrays(value, path), 20))
 
+    def may_exceed(self, length: int) -> bool:
+        """Whether JSON text of ``length`` characters may hold an array longer than the ``items``
+        limit (an array of n items takes at least 2n + 1 characters: '[', the items, the commas, ']')."""
+        return self.items is not None and length >= 2 * self.items + 1
+
     def _long_arrays(self, value: Any, path: str) -> Iterator[Problem]:
         items = self.items or sys.maxsize
         stack = [(value, path)]
@@ -168,7 +173,7 @@ def read_document(data: str | bytes | bytearray, *, limits: Limits | None = None
         problems = list(_surrogates(value, "$"))
         if problems:
             raise DocumentError(problems[:20], source)
-    problems = limits.check(value)
+    problems = limits.check(value) if limits.may_exceed(len(text)) else []
     if problems:
         raise DocumentError(problems, source)
     return Document(value, tuple(warnings))
@@ -208,7 +213,7 @@ def iter_array(data: str | bytes | bytearray, *, limits: Limits | None = None,
             problems = list(_surrogates(value, where))
             if problems:
                 raise DocumentError(problems[:20], source)
-        problems = limits.check(value, where)
+        problems = limits.check(value, where) if limits.may_exceed(end - pos) else []
         if problems:
             raise DocumentError(problems, source)
         yield Element(index, value, end, len(text), tuple(warnings))

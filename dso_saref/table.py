@@ -20,9 +20,11 @@ one; all others column by column.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from enum import Enum
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, RootModel
@@ -37,12 +39,13 @@ from dso_saref.terms import (
     PREFIXES,
     TermError,
     digest,
+    digests,
     escape_literal,
     format_date,
     format_datetime,
     lexical,
-    mint_iri,
     parse_term,
+    percent_encode,
     template_fields,
 )
 from dso_saref.variables import Variable, VariableKind
@@ -56,6 +59,7 @@ __all__ = ["FORMATS", "Table", "TableBuilder", "json_text", "nt_term"]
 FORMATS = ("nt", "turtle", "json-ld", "bindings")
 
 _ABSENT = object()
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
 _STRING = f"^^<{XSD.string}>"
 _TEXT = {str, type(None)}
 _FLOAT = {float}
@@ -63,6 +67,8 @@ _DECIMAL = XSD.decimal
 _DOUBLE = XSD.double
 #: Memoised terms kept per variable between calls (beyond this many the memo starts afresh).
 _MEMO = 100_000
+#: From this many values on, a column is written by distinct value (a few rows: value by value).
+_MANY = 64
 
 
 def nt_term(term: URIRef | Literal) -> str:
@@ -144,20 +150,49 @@ class _Formatter:
                     lookup[value] = self.strings.get(value) or self.strings.setdefault(value, self.term(value))
             return list(map(lookup.__getitem__, values))
         if self.number == _DECIMAL and types == _FLOAT:
-            texts = list(map(repr, values))
+            distinct = set(values)  # by distinct value, unless a zero (0.0 == -0.0: two texts)
+            texts = list(map(repr, distinct if 0.0 not in distinct else values))
             joined = "".join(texts)
             if "e" not in joined and "n" not in joined:  # positional, finite: lexical() is the repr
                 suffix = self.suffix
-                return [f'"{text}{suffix}' for text in texts]
+                if 0.0 in distinct:
+                    return [f'"{text}{suffix}' for text in texts]
+                lookup = {value: f'"{text}{suffix}' for value, text in zip(distinct, texts, strict=True)}
+                return list(map(lookup.__getitem__, values))
         if len(types) == 1 and types <= {datetime, date}:
             distinct = {value: self.term(value) for value in set(values)}
             return list(map(distinct.__getitem__, values))
         return [None if v is None else self.term(v) for v in values]
 
+    def terms_and_quotes(self, values: list[Any]) -> tuple[list[str | None], list[str | None]]:
+        """:meth:`terms` and :meth:`quotes` of a column of values (a column of decimals: each
+        distinct number's repr is its lexical form and its template text)."""
+        if self.number == _DECIMAL and len(values) >= _MANY and set(map(type, values)) == _FLOAT:
+            distinct = set(values)
+            texts = list(map(repr, distinct))
+            joined = "".join(texts)
+            if "e" not in joined and "n" not in joined and _UNRESERVED.fullmatch(joined) is not None:
+                suffix = self.suffix
+                quotes = dict(zip(distinct, texts, strict=True))
+                if 0.0 in distinct:  # 0.0 == -0.0, two lexical forms: each value's own
+                    terms = [f'"{text}{suffix}' for text in map(repr, values)]
+                else:
+                    lookup = dict(zip(distinct, [f'"{text}{suffix}' for text in texts], strict=True))
+                    terms = list(map(lookup.__getitem__, values))
+                return terms, list(map(quotes.__getitem__, values))  # type: ignore[return-value]
+        return self.terms(values), self.quotes(values)
+
     def quotes(self, values: list[Any]) -> list[str | None]:
         """:meth:`quote` of a column of values."""
         quote = self.quote
-        if len(set(map(type, values)) - {type(None)}) <= 1:
+        types = set(map(type, values))
+        if types == _FLOAT and len(values) >= _MANY:  # a number's text is its repr: digits . - e + inf nan
+            distinct = set(values)
+            texts = list(map(repr, distinct))
+            if _UNRESERVED.fullmatch("".join(texts)) is not None:  # no '+': each text is its own encoding
+                lookup = dict(zip(distinct, texts, strict=True))
+                return list(map(lookup.__getitem__, values))
+        if len(types - {type(None)}) <= 1:
             lookup: dict[Any, str | None] = {None: None}
             for value in set(values):
                 if value is not None:
@@ -170,7 +205,7 @@ class _Formatter:
         key = (value.__class__, value)
         found = self.quoted.get(key)
         if found is None:
-            found = self.quoted[key] = mint_iri("", "{v}", {"v": json_text(value)})
+            found = self.quoted[key] = percent_encode(json_text(value))
         return found
 
 
@@ -251,17 +286,15 @@ class Table:
 
     def ntriples(self) -> str:
         """The N-Triples document of the rows (each triple once)."""
-        lines: list[str] = []
-        for chunk in self._nt_lines():
-            lines += chunk
-        return "".join(lines)
+        text = ""
+        for chunk in self.nt_chunks():
+            text += chunk  # grown in place (CPython resizes a string only this name holds): no second copy
+        return text
 
     def nt_chunks(self) -> Iterator[str]:
-        """The N-Triples document in chunks, one per triple of the pattern (for streaming writes)."""
-        for chunk in self._nt_lines():
-            yield "".join(chunk)
-
-    def _nt_lines(self) -> Iterator[list[str]]:
+        """The N-Triples document in chunks (for streaming writes): the triples of a level that are
+        sure to be distinct, a few thousand elements at a time, each element's triples together; then
+        the others, one triple of the pattern at a time."""
         if self.size == 0:
             return
         blocks = list(self.blocks())
@@ -278,27 +311,35 @@ class Table:
                 distinct[id(column)] = _distinct(column)
             return distinct[id(column)]
 
-        seen: dict[str, dict[str, None]] = {}
+        by_level: dict[int, list[tuple[str, list[str | None] | str, list[str | None] | str]]] = {}
+        rest = []
         for predicate, subjects, objects, level in blocks:
+            # a block's triples are distinct when its subjects (or objects) are; blocks of one
+            # predicate can only meet when they share a constant object or have variable objects
+            alone = shared[predicate] == 1 or (isinstance(objects, str) and constants[(predicate, objects)] == 1)
+            whole = not (isinstance(subjects, list) and None in subjects) \
+                and not (isinstance(objects, list) and None in objects)
+            if alone and whole and (unique(subjects) or unique(objects)):
+                by_level.setdefault(level, []).append((predicate, subjects, objects))
+            else:
+                rest.append((predicate, subjects, objects, level, alone))
+        for level, group in by_level.items():
+            yield from _level_text(self.length(level), group)
+        seen: dict[str, dict[str, None]] = {}
+        for predicate, subjects, objects, level, alone in rest:
             middle = f" {predicate} "
             n = self.length(level)
             s_col = subjects if isinstance(subjects, list) else [subjects] * n
             o_col = objects if isinstance(objects, list) else [objects] * n
-            if None in s_col or None in o_col:
-                lines = [f"{s}{middle}{o} .\n" for s, o in zip(s_col, o_col, strict=True)
-                         if s is not None and o is not None]
-            else:
-                lines = [f"{s}{middle}{o} .\n" for s, o in zip(s_col, o_col, strict=True)]
-            # a block's triples are distinct when its subjects (or objects) are; blocks of one
-            # predicate can only meet when they share a constant object or have variable objects
-            alone = shared[predicate] == 1 or (isinstance(objects, str) and constants[(predicate, objects)] == 1)
+            lines = [f"{s}{middle}{o} .\n" for s, o in zip(s_col, o_col, strict=True)
+                     if s is not None and o is not None]
             if alone and (unique(subjects) or unique(objects)):
-                yield lines
+                yield "".join(lines)
                 continue
             known = seen.setdefault(predicate if not alone else f"{predicate} {level}", {})
             fresh = [line for line in dict.fromkeys(lines) if line not in known]
             known.update(dict.fromkeys(fresh))
-            yield fresh
+            yield "".join(fresh)
 
     def bindings(self) -> dict[str, list[dict[str, str]]]:
         """The KE binding sets of the rows: one per part of the message's pattern
@@ -319,15 +360,22 @@ class Table:
         level = max((self.level_of[name] for name in names), default=0)
         columns = []
         for name in names:
-            column = self.column(name, level)
             variable = self.description.variables[name]
             if variable.kind == VariableKind.LITERAL and variable.datatype == XSD.string:
-                column = [None if v is None else _binding(v) for v in column]
+                own = self.level_of[name]  # written in binding form at its own level, then broadcast
+                key = (f"{name} binding", own)
+                if key not in self._broadcast:
+                    self._broadcast[key] = _binding_column(self.levels[own][name])
+                column = _broadcast(self, self._broadcast[key], name, level)
+            else:
+                column = self.column(name, level)
             columns.append(column)
-        rows = zip(*columns, strict=True)
+        rows: Any = zip(*columns, strict=True)
         if any(None in column for column in columns):
-            rows = (row for row in rows if None not in row)
-        return [dict(zip(names, row, strict=True)) for row in dict.fromkeys(rows)]
+            rows = dict.fromkeys(row for row in rows if None not in row)
+        elif not any(_distinct(column) for column in columns):
+            rows = dict.fromkeys(rows)  # a row may repeat only when no column is distinct
+        return list(map(dict, map(zip, repeat(names), rows)))
 
     def graph(self) -> Graph:
         """The rdflib graph of the rows' triples, with the project's prefixes bound."""
@@ -380,6 +428,37 @@ class Table:
             indices[self.iterators[k - 1]] = self.positions[k - 1][element]  # type: ignore[index]
             element = self.parents[k - 1][element]
         return dict(reversed(indices.items()))
+
+
+#: Elements of a level written by one format operation.
+_CHUNK = 1024
+
+
+def _level_text(n: int, group: list[tuple[str, list[str | None] | str, list[str | None] | str]]) -> Iterator[str]:
+    """The triples of ``group`` (blocks of one level, ``n`` elements, no term unbound) element by
+    element, a few thousand elements joined at once: each element's slots are its terms and the
+    pattern's constant text between them."""
+    slots: list[list[str | None] | str] = []
+    for predicate, subjects, objects in group:
+        for side, after in ((subjects, " " + predicate + " "), (objects, " .\n")):
+            for piece in (side, after):
+                if isinstance(piece, str) and slots and isinstance(slots[-1], str):
+                    slots[-1] += piece  # constants side by side: one slot
+                else:
+                    slots.append(piece)
+    width = len(slots)
+    for start in range(0, n, _CHUNK):
+        m = min(_CHUNK, n - start)
+        flat: list[str | None] = [None] * (m * width)
+        for j, slot in enumerate(slots):
+            flat[j::width] = [slot] * m if isinstance(slot, str) else slot[start:start + m]
+        yield "".join(flat)  # type: ignore[arg-type]
+
+
+def _binding_column(column: list[str | None]) -> list[str | None]:
+    """A column of N-Triples terms in KE binding form (:func:`_binding` once per distinct term)."""
+    lookup = {term: None if term is None else _binding(term) for term in set(column)}
+    return list(map(lookup.__getitem__, column))
 
 
 def _distinct(column: list[str | None] | str) -> bool:
@@ -500,9 +579,10 @@ class TableBuilder:
         templated = self.templated
         for name, level, index, keys in self.fed:
             values = self._values(objects[level], None if single[level] else index, keys)
-            columns[level][name] = formatters[name].terms(values)
             if name in templated:
-                texts[name] = formatters[name].quotes(values)
+                columns[level][name], texts[name] = formatters[name].terms_and_quotes(values)
+            else:
+                columns[level][name] = formatters[name].terms(values)
         table = Table(self.description, columns, parents, self.level_of, positions=positions, iterators=self.chain)
         for name, level, variable in self.derived:
             columns[level][name] = self._mint(table, texts, variable, level, base)
@@ -570,6 +650,12 @@ class TableBuilder:
         columns = [self._digests(table, texts, variable, level) if f == "digest"
                    else _broadcast(table, texts[f], f, level) for f in fields]
         required = [table.column(r, level) for r in variable.requires]
+        if not required and columns and len(columns[0]) >= _MANY and not any(None in c for c in columns):
+            # every row minted: the template's text and the row's texts joined, row by row
+            parts: list[Any] = [repeat(prefix), columns[0]]
+            for piece, column in zip(pieces[1:], columns[1:], strict=True):
+                parts += [repeat(piece), column]
+            return list(map("".join, zip(*parts, repeat(rest), strict=False)))  # the columns are of one length
         if not required and len(columns) == 1:
             (a,) = columns
             return [None if x is None else prefix + x + rest for x in a]
@@ -593,18 +679,28 @@ class TableBuilder:
     @staticmethod
     def _digests(table: Table, texts: dict[str, list[str | None]], variable: Variable,
                  level: int) -> list[str | None]:
-        """The ``{digest}`` column of a variable: the hash of its digest fields' texts, row by row."""
+        """The ``{digest}`` column of a variable: the hash of its digest fields' texts, row by row
+        (once per distinct combination)."""
         columns = [_broadcast(table, texts[f], f, level) for f in variable.digest]
         if not columns:
             return []
-        known: dict[tuple[str | None, ...], str] = {}
-        out: list[str | None] = []
-        for values in zip(*columns, strict=True):
-            found = known.get(values)
-            if found is None:
-                found = known[values] = digest(values)
-            out.append(found)
-        return out
+        if len(columns[0]) < _MANY:
+            return digests(list(zip(*columns, strict=True)))
+        # keyed by the columns that vary (a unit is often the same on every row)
+        constant = [column[0] if len(set(column)) == 1 else _ABSENT for column in columns]
+        varying = [i for i, c in enumerate(constant) if c is _ABSENT]
+        if not varying:
+            return [digest(constant)] * len(columns[0])
+        if len(varying) == 1:
+            keys: list[Any] = columns[varying[0]]
+            distinct = list(set(keys))
+            before, after = tuple(constant[:varying[0]]), tuple(constant[varying[0] + 1:])
+            rows = [(*before, key, *after) for key in distinct]
+        else:
+            keys = list(zip(*columns, strict=True))
+            rows = distinct = list(set(keys))
+        known = dict(zip(distinct, digests(rows), strict=True))
+        return list(map(known.__getitem__, keys))
 
     # -- row by row (key steps, alternatives) ------------------------------------------------------
 

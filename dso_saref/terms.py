@@ -50,6 +50,7 @@ __all__ = [
     "TermError",
     "UnitVocabulary",
     "digest",
+    "digests",
     "format_date",
     "format_datetime",
     "format_term",
@@ -58,6 +59,7 @@ __all__ = [
     "parse_date",
     "parse_datetime",
     "parse_term",
+    "percent_encode",
     "template_fields",
     "template_regex",
     "time_zone",
@@ -189,13 +191,18 @@ def mint_iri(base: str, template: str, values: dict[str, str]) -> str:
     value of dots only (``.``, ``..``) has its dots encoded too, so it is never a dot segment that
     RFC 3986's reference resolution would remove (``client/../voltage`` is not ``voltage``).
     """
-    def fill(match: re.Match[str]) -> str:
-        value = values[match.group(1)]
-        if value and value.strip(".") == "":
-            return "%2E" * len(value)
-        return quote(value, safe="")
+    return base + _FIELD.sub(lambda match: percent_encode(values[match.group(1)]), template)
 
-    return base + _FIELD.sub(fill, template)
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+
+
+def percent_encode(value: str) -> str:
+    """The text of one field of an IRI template (:func:`mint_iri`): every character outside RFC
+    3986's unreserved set percent-encoded as UTF-8, and a value of dots only all encoded."""
+    if _UNRESERVED.fullmatch(value) is not None:
+        return "%2E" * len(value) if value and value.strip(".") == "" else value
+    return quote(value, safe="")
 
 
 def digest(texts: Iterable[str | None]) -> str:
@@ -203,8 +210,14 @@ def digest(texts: Iterable[str | None]) -> str:
     apart, stable across processes and platforms. An absent value and an empty text hash differently
     (a message without a reason is not one with an empty reason); the texts are percent-encoded, so
     neither the separator nor the absence mark can occur in them."""
-    joined = "\x1f".join(["\x00" if text is None else text for text in texts])
-    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return digests([tuple(texts)])[0]
+
+
+def digests(rows: Iterable[tuple[str | None, ...]]) -> list[str]:
+    """The :func:`digest` of each tuple of texts."""
+    sha256 = hashlib.sha256
+    return [sha256("\x1f".join(texts if None not in texts else ["\x00" if t is None else t for t in texts])
+                   .encode("utf-8", "surrogatepass")).hexdigest()[:20] for texts in rows]
 
 
 def template_regex(base: str, template: str) -> re.Pattern[str]:

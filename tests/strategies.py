@@ -8,6 +8,7 @@ unique ids) are left to the model: callers keep what validates (``payload_strate
 
 from __future__ import annotations
 
+import copy
 import types
 import typing
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -117,3 +118,41 @@ def payload_strategy(model: type[BaseModel]) -> st.SearchStrategy[Any]:
         return True
 
     return model_strategy(model).filter(valid)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, payload: Any) -> Any:
+    """One change to a payload: a value replaced (by another of the payload's values, a wrong type,
+    an empty string, a negative number), a key deleted, or an unknown key added."""
+    payload = copy.deepcopy(payload)
+    slots: list[tuple[Any, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            slots.extend((node, key) for key in node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            slots.extend((node, i) for i in range(len(node)))
+            for value in node:
+                walk(value)
+
+    walk(payload)
+    if not slots:
+        return payload
+    holder, key = draw(st.sampled_from(slots))
+    leaves = [h[k] for h, k in slots if not isinstance(h[k], dict | list)]
+    action = draw(st.sampled_from(["swap", "type", "blank", "negative", "delete", "unknown"]))
+    if action == "swap" and leaves:
+        holder[key] = draw(st.sampled_from(leaves))
+    elif action == "type":
+        holder[key] = draw(st.sampled_from([None, True, 0, 1.5, "x", [], {}]))
+    elif action == "blank":
+        holder[key] = " "
+    elif action == "negative":
+        holder[key] = -1
+    elif action == "delete" and isinstance(holder, dict):
+        del holder[key]
+    elif isinstance(holder, dict):
+        holder["unexpected"] = 1
+    return payload

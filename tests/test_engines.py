@@ -10,7 +10,6 @@ runs its rows on every engine too.
 
 from __future__ import annotations
 
-import copy
 import random
 from functools import cache
 from typing import Any
@@ -29,7 +28,7 @@ from dso_saref.validation.engines.compiled.run import run
 from dso_saref.validation.report import Report
 from dso_saref.validation.triples import Triples
 from tests.conftest import NAMES
-from tests.strategies import payload_strategy
+from tests.strategies import mutated, payload_strategy
 from tests.support.shape_layer import shape_layer, shape_layer_graph
 
 SLOW = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.filter_too_much,
@@ -157,44 +156,6 @@ def test_the_compiled_engine_declines_what_it_cannot_judge() -> None:
 
 
 # -- generated payloads through validate() ---------------------------------------------------------
-
-
-@st.composite
-def mutated(draw: st.DrawFn, payload: Any) -> Any:
-    """One change to a payload: a value replaced (by another of the payload's values, a wrong type,
-    an empty string, a negative number), a key deleted, or an unknown key added."""
-    payload = copy.deepcopy(payload)
-    slots: list[tuple[Any, Any]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            slots.extend((node, key) for key in node)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            slots.extend((node, i) for i in range(len(node)))
-            for value in node:
-                walk(value)
-
-    walk(payload)
-    if not slots:
-        return payload
-    holder, key = draw(st.sampled_from(slots))
-    leaves = [h[k] for h, k in slots if not isinstance(h[k], dict | list)]
-    action = draw(st.sampled_from(["swap", "type", "blank", "negative", "delete", "unknown"]))
-    if action == "swap" and leaves:
-        holder[key] = draw(st.sampled_from(leaves))
-    elif action == "type":
-        holder[key] = draw(st.sampled_from([None, True, 0, 1.5, "x", [], {}]))
-    elif action == "blank":
-        holder[key] = " "
-    elif action == "negative":
-        holder[key] = -1
-    elif action == "delete" and isinstance(holder, dict):
-        del holder[key]
-    elif isinstance(holder, dict):
-        holder["unexpected"] = 1
-    return payload
 
 
 @pytest.mark.parametrize("engine", ENGINES)

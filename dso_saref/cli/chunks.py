@@ -25,7 +25,7 @@ from typing import Any
 
 import dso_saref
 from dso_saref.errors import PayloadError, Problem
-from dso_saref.payloads import Limits, iter_array
+from dso_saref.payloads import Document, Limits, iter_array
 from dso_saref.terms import Settings
 from dso_saref.validation import Report, Validator, Violation
 
@@ -105,7 +105,7 @@ def validate_in_chunks(validator: Validator, name: str, data: bytes, *, settings
     skeleton: list[Any] = []
     try:
         for chunk in chunks(data, limits=limits):
-            report = validator.validate(name, chunk.value, settings=settings)
+            report = validator.validate(name, Document(chunk.value), settings=settings)  # read already
             found += [replace(v, location=relocate(v.location, chunk.offset)) for v in (*report.errors,
                                                                                          *report.warnings)]
             found += [Violation(relocate(p.location, chunk.offset), p.message, p.rule, "input", "warning")

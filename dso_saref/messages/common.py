@@ -56,6 +56,7 @@ __all__ = [
     "NonNegative",
     "Number",
     "PowerType",
+    "Row",
     "Status",
     "Text",
     "Timestamp",
@@ -323,13 +324,23 @@ def check_window(start: date | None, end: date | None, where: str = "start") -> 
 
 
 def check_unique(items: list[Any], key: Any, what: str) -> None:
-    """Raise ``ValueError`` naming the first repeated ``key(item)`` in ``items``."""
+    """Raise ``ValueError`` naming the first repeated ``key(item)`` in ``items``; ``key`` may be a
+    field name instead (a member of a :class:`Row`, given as a model or as its dict)."""
+    if isinstance(key, str):
+        values = [item[key] if item.__class__ is dict else getattr(item, key) for item in items]
+        if len(set(values)) == len(values):
+            return
+        items, key = values, _same
     seen: set[Any] = set()
     for item in items:
         k = key(item)
         if k in seen:
             raise ValueError(f"{what} {k!r} appears more than once")
         seen.add(k)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _order(value: Any) -> tuple[Any, ...]:
@@ -378,6 +389,25 @@ class Message(BaseModel):
     def canonical(cls, data: Any) -> Any:
         """Canonical form of dumped JSON: every list deduplicated and sorted (see docs/canonical.md)."""
         return _canonical(data)
+
+
+class Row(Message):
+    """Base of a model whose instances come by the thousand as list items (a metering reading).
+
+    The forward path (payload -> binding table) validates rows as plain dicts of the same fields
+    (:mod:`dso_saref.messages.rows`), not as model instances, so a row's rules live in its field
+    types only: no ``field_validator`` or ``model_validator`` on a row, an optional field defaults to
+    ``None``; a parent's rules over its rows read their members by name (``check_unique(rows, "time",
+    ...)``). Raises TypeError for a field with another default."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, info in cls.model_fields.items():
+            if not info.is_required() and (info.default is not None or info.default_factory is not None):
+                raise TypeError(f"{cls.__name__}.{name}: a row's optional field defaults to None")
+            if info.validation_alias is not None:
+                raise TypeError(f"{cls.__name__}.{name}: a row's field has one alias (alias=)")
 
 
 class ListMessage(RootModel[list[Any]]):

@@ -31,6 +31,7 @@ from dso_saref.messages.common import (
     NonNegative,
     Number,
     PowerType,
+    Row,
     Text,
     Timestamp,
     Unit,
@@ -164,7 +165,7 @@ class MeteringRequest(Windowed):
         return token
 
 
-class MeteringReading(Message):
+class MeteringReading(Row):
     """One value of a metering series: the (active) power over the step starting at ``time``."""
 
     time: Timestamp
@@ -181,7 +182,7 @@ class MeteringSeries(Message):
 
     @model_validator(mode="after")
     def _one_reading_per_time(self) -> Self:
-        check_unique(self.readings, lambda r: r.time, "reading at time")
+        check_unique(self.readings, "time", "reading at time")
         return self
 
 

@@ -37,7 +37,7 @@ from rdflib.namespace import RDF
 
 from dso_saref.errors import DsoSarefError, PayloadError, Problem
 from dso_saref.graphs import RDF_FORMATS, RdfSyntaxError, parse_rdf
-from dso_saref.payloads import DocumentError, read_document
+from dso_saref.payloads import Document, DocumentError, read_document
 from dso_saref.table import nt_term
 from dso_saref.terms import Settings
 from dso_saref.validation import engines
@@ -103,13 +103,18 @@ class Validator:
         """Validate a JSON payload, a JSON or RDF document, or an rdflib graph against message ``name``.
 
         ``data``: an rdflib ``Graph``; ``str``/``bytes`` document text in ``format`` (``json`` by
-        default, or ``turtle``, ``nt``, ``json-ld``); or a JSON value (dict, list, ...). Bad input
+        default, or ``turtle``, ``nt``, ``json-ld``); a JSON value (dict, list, ...); or a
+        :class:`~dso_saref.payloads.Document` read by :mod:`dso_saref.payloads` (its value is not
+        read again, its warnings are reported). Bad input
         never raises: it is reported. Raises UnknownMessageError for an unknown ``name``,
         DescriptionError when the message's shape is broken, ValueError for an unknown format,
         :class:`EngineDeclined` when the engine named cannot validate it.
         """
         description = self.catalog[name]
         settings = settings or Settings()
+        if isinstance(data, Document):  # read by dso_saref.payloads already (limits checked)
+            warnings = [Violation(p.location, p.message, p.rule, "input", "warning") for p in data.warnings]
+            return self._json(description, data.value, settings, warnings, checked=True)
         if isinstance(data, Graph):
             return self._rdf(description, Triples.of_graph(data))
         if isinstance(data, str | bytes | bytearray):
@@ -130,7 +135,7 @@ class Validator:
                 return Report.of(description.name, [Violation(p.location, p.message, p.rule, "input")
                                                      for p in exc.problems])
             warnings = [Violation(p.location, p.message, p.rule, "input", "warning") for p in document.warnings]
-            return self._json(description, document.value, settings, warnings)
+            return self._json(description, document.value, settings, warnings, checked=True)
         if format not in (None, "json"):
             raise ValueError(f"format {format!r} needs document text (str or bytes)")
         return self._json(description, data, settings, [])
@@ -145,11 +150,11 @@ class Validator:
     # -- layers ------------------------------------------------------------------------------------
 
     def _json(self, description: Description, payload: Any, settings: Settings,
-              found: list[Violation]) -> Report:
+              found: list[Violation], *, checked: bool = False) -> Report:
         model = None
         strict = replace(settings, strict=True)
         try:
-            model = description.parse(payload, strict)
+            model = description.read(payload, strict, checked=checked)
         except PayloadError as exc:
             unknown = [p for p in exc.problems if p.rule == "extra_forbidden"]
             if settings.strict or len(unknown) < len(exc.problems):

@@ -169,23 +169,29 @@ class Data:
 
         Terms keep the form they are written in (``"a"`` and ``"a"^^xsd:string`` stay two terms, as in
         rdflib); a literal written with escapes is rewritten in the form :func:`nt_term` gives."""
-        triples = _NT_LINE.findall(text)
-        lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
-        if len(triples) != lines and len(triples) != sum(
-                1 for line in text.split("\n") if line.strip() and not line.lstrip().startswith("#")):
-            return None  # a line that is not a plain triple (nor blank, nor a comment)
         data = cls()
         columns: dict[str, tuple[list[str | None], list[str | None]]] = {}
-        for s, p, o in triples:
+        terms: dict[str, str] = {}  # one string per distinct term: a node's IRI is written on many lines
+        known = terms.setdefault
+        count = 0
+        for match in _NT_LINE.finditer(text):
+            s, p, o = match.group(1, 2, 3)
             if "\\" in o:
                 body, quote, suffix = o[1:].rpartition('"')
                 try:
                     o = '"' + escape_literal(unescape_literal(body)) + quote + suffix
                 except TermError:
                     return None  # rdflib decides what an odd escape means
-            subjects, objects = columns.setdefault(p, ([], []))
-            subjects.append(s)
-            objects.append(o)
+            found = columns.get(p)
+            if found is None:
+                found = columns[p] = ([], [])
+            found[0].append(known(s, s))
+            found[1].append(known(o, o))
+            count += 1
+        lines = text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+        if count != lines and count != sum(
+                1 for line in text.split("\n") if line.strip() and not line.lstrip().startswith("#")):
+            return None  # a line that is not a plain triple (nor blank, nor a comment)
         for predicate, (subjects, objects) in columns.items():
             data.add(predicate, subjects, objects, None)
         return data

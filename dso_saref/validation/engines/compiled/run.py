@@ -24,7 +24,7 @@ from typing import Any
 from rdflib import BNode, Literal, URIRef
 from rdflib.namespace import RDF, RDFS, XSD
 
-from dso_saref.validation.engines.compiled.data import IRI, Data
+from dso_saref.validation.engines.compiled.data import IRI, Data, Edges
 from dso_saref.validation.engines.compiled.plan import (
     Constraint,
     NodePlan,
@@ -90,6 +90,9 @@ def run(plan: Plan, data: Data) -> list[Finding]:
 
 
 def _targets(targets: list[Target], data: Data) -> set[str]:
+    """The focus nodes of a shape's targets (the data's own set for one class target: not changed)."""
+    if len(targets) == 1 and targets[0].kind == "class":
+        return data.instances(targets[0].term)
     found: set[str] = set()
     for target in targets:
         if target.kind == "class":
@@ -122,15 +125,19 @@ def _node_constraint(shape: NodePlan, constraint: Constraint, focus: set[str], d
 
 
 def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Finding]:
-    edges = data.edges(prop.path).having(focus)
-    having = edges.subjects
-    single = edges.function is not None
+    found: Edges | None = None
     counts: Counter[str] | None = None
+
+    def edges() -> Edges:  # computed on first need: a SPARQL constraint, or values all fine, need none
+        nonlocal found
+        if found is None:
+            found = data.edges(prop.path).having(focus)
+        return found
 
     def count() -> Counter[str]:
         nonlocal counts
         if counts is None:
-            counts = Counter(s for s, _ in edges)
+            counts = Counter(s for s, _ in edges())
         return counts
 
     def result(component: str, node: str, value: str | None, messages: tuple[str, ...]) -> Finding:
@@ -141,7 +148,7 @@ def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Findi
         if kind == "MinCount":
             need = constraint.value
             if need == 1:
-                lacking = focus - having
+                lacking = focus - edges().subjects
             elif need == 0:
                 lacking = set()
             else:
@@ -149,12 +156,12 @@ def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Findi
             yield from (result(kind, x, None, messages) for x in sorted(lacking))
         elif kind == "MaxCount":
             limit = constraint.value
-            if not (single and limit >= 1):
+            if not (edges().function is not None and limit >= 1):
                 yield from (result(kind, x, None, messages) for x, n in sorted(count().items()) if n > limit)
         elif kind in ("QualifiedMinCount", "QualifiedMaxCount"):
             (test, parameter), bound = constraint.value
             members = data.instances(parameter) if test == "class" else parameter
-            qualified = Counter(s for s, o in edges if o in members)
+            qualified = Counter(s for s, o in edges() if o in members)
             if kind == "QualifiedMinCount":
                 bad = sorted(x for x in focus if qualified.get(x, 0) < bound)
             else:
@@ -162,13 +169,25 @@ def _property(prop: PropertyPlan, focus: set[str], data: Data) -> Iterator[Findi
             yield from (result(kind, x, None, messages) for x in bad)
         elif kind == "HasValue":
             yield from (result(kind, x, None, messages) for x in sorted(focus)
-                        if (x, constraint.value) not in edges)
+                        if (x, constraint.value) not in edges())
         elif kind == "SPARQL":
             yield from _sparql(prop.shape, constraint, focus, prop.report_path, data)
-        else:
-            bad_values = _bad_values(constraint, edges.objects, prop.path, data)
+        elif (len(prop.path) == 1 and not prop.path[0].startswith("^")) or _may_fail(constraint, prop.path, data):
+            bad_values = _bad_values(constraint, edges().objects, prop.path, data)
             if bad_values:
-                yield from (result(kind, s, o, messages) for s, o in edges if o in bad_values)
+                yield from (result(kind, s, o, messages) for s, o in edges() if o in bad_values)
+
+
+def _may_fail(constraint: Constraint, path: tuple[str, ...], data: Data) -> bool:
+    """Whether a value constraint may fail on the values at the end of ``path``: ``False`` when no
+    object (subject, for an inverse step) of the path's last predicate anywhere in the data fails it
+    (value constraints judge each value alone, so the path's own values are fine too)."""
+    last = path[-1]
+    values = data.subjects((last[1:],)) if last.startswith("^") else data.objects((last,))
+    try:
+        return bool(_bad_values(constraint, set(values), path, data))
+    except Uncertain:
+        return True  # a value beyond the path may be what is uncertain: judge the path's own
 
 
 # -- value constraints -------------------------------------------------------------------------
@@ -275,49 +294,83 @@ def _sparql(shape: str, constraint: Constraint, focus: set[str], path: Any, data
 
 
 def _solutions(query: SparqlQuery, focus: set[str], data: Data) -> Iterable[tuple[str, str]]:
-    """``($this, ?value)`` of every solution that passes the filters."""
+    """``($this, ?value)`` of every solution that passes the filters (each filter judged once per
+    distinct value or pair of its columns, then applied to the rows)."""
     star = query.star
     variables = [other[1:] for _, _, other, _ in star.edges if other.startswith("?")]
     functions = [data.edges(path).function if not inverse else None for _, path, _, inverse in star.edges]
     if star.kinds.get("this") or "this" in star.allowed:
         focus = focus & (_allowed(star, "this", data) or set())
-    if not (all(f is not None for f in functions) and all(o.startswith("?") for _, _, o, _ in star.edges)):
-        rows = list(_star_rows(star, list(focus), data))
-        columns = {name: [row[name] for row in rows] for name in ["this", *variables]}
-    else:
-        # every edge is a function: one solution per focus node having all of them, as columns
-        nodes = set(focus)
-        for function in functions:
-            nodes &= function.keys()  # type: ignore[union-attr]
-        order = list(nodes)
-        columns = {"this": order}
-        for var, function in zip(variables, functions, strict=True):
-            columns[var] = list(map(function.__getitem__, order))  # type: ignore[union-attr]
+    columns = _star_columns(star, variables, functions, focus, data)
     keep: Iterable[int] = range(len(columns["this"]))
     for var in variables:
         allowed = _allowed(star, var, data)
         if allowed is not None:
-            column = columns[var]
-            keep = [i for i in keep if column[i] in allowed]
+            keep = _kept(keep, columns[var], lambda values, allowed=allowed: values & allowed)
     for s, p, o in query.absent:
         present = data.edges((p,))
         subjects = columns[s[1:]] if s.startswith("?") else [s] * len(columns["this"])
         if o == "*":
             having = present.subjects
-            keep = [i for i in keep if subjects[i] not in having]
+            keep = _kept(keep, subjects, lambda values, having=having: values - having)
             continue
         objects = columns[o[1:]] if o.startswith("?") else [o] * len(columns["this"])
         if present.function is not None:
             get = present.function.get
-            keep = [i for i in keep if get(subjects[i]) != objects[i]]
+            keep = _kept(keep, (subjects, objects), lambda pairs, get=get: {(a, b) for a, b in pairs if get(a) != b})
         else:
-            pairs = present.pairs
-            keep = [i for i in keep if (subjects[i], objects[i]) not in pairs]
+            keep = _kept(keep, (subjects, objects), lambda pairs, present=present: pairs - present.pairs)
     for left, op, right, cast in query.compare:
         a, b = columns[left], columns[right]
         keep = [i for i in keep if _compare(a[i], op, b[i], cast, data)]
     this, value = columns["this"], columns[query.value]
     return [(this[i], value[i]) for i in keep]
+
+
+def _kept(keep: Iterable[int], column: list[Any] | tuple[list[Any], list[Any]], passing: Any) -> list[int]:
+    """The rows of ``keep`` whose value in ``column`` (or pair of values in two columns) is among
+    ``passing(distinct values)``: each distinct value is judged once."""
+    pairs = isinstance(column, tuple)
+    if isinstance(keep, range) and len(keep) == len(column[0] if pairs else column):
+        good = passing(set(zip(*column, strict=True)) if pairs else set(column))
+        if not good:
+            return []
+        rows: Iterable[Any] = zip(*column, strict=True) if pairs else column  # type: ignore[misc]
+        return [i for i, v in enumerate(rows) if v in good]
+    kept = list(keep)
+    values = [(column[0][i], column[1][i]) for i in kept] if pairs else [column[i] for i in kept]  # type: ignore[index]
+    good = passing(set(values))
+    return [i for i, v in zip(kept, values, strict=True) if v in good] if good else []
+
+
+def _star_columns(star: Star, variables: list[str], functions: list[dict[str, str] | None], focus: set[str],
+                  data: Data) -> dict[str, list[str]]:
+    """The solutions of a star as columns (``this`` and each variable)."""
+    if all(f is not None for f in functions) and all(o.startswith("?") for _, _, o, _ in star.edges):
+        # every edge is a function: one solution per focus node having all of them
+        first: dict[str, str] = functions[0]  # type: ignore[assignment]
+        if all(f.keys() == first.keys() for f in functions[1:]) and focus >= first.keys():  # type: ignore[union-attr]
+            order = list(first)  # every subject of the edges is a focus node: read the columns as they are
+        else:
+            nodes = set(focus)
+            for function in functions:
+                nodes &= function.keys()  # type: ignore[union-attr]
+            order = list(nodes)
+        columns = {"this": order}
+        for var, function in zip(variables, functions, strict=True):
+            values = list(function.values())  # type: ignore[union-attr]
+            columns[var] = values if len(values) == len(order) and list(function) == order \
+                else list(map(function.__getitem__, order))  # type: ignore[union-attr]
+        return columns
+    if len(star.edges) == 1 and star.edges[0][3] and len(star.edges[0][1]) == 1 and variables:
+        # one inverse edge (?value p $this): the pairs of p whose object is a focus node
+        edges = data.edges(star.edges[0][1])
+        if edges.function is not None and edges.objects <= focus:
+            return {"this": list(edges.function.values()), variables[0]: list(edges.function)}
+        pairs = [(s, o) for s, o in edges if o in focus]
+        return {"this": [o for _, o in pairs], variables[0]: [s for s, _ in pairs]}
+    rows = list(_star_rows(star, list(focus), data))
+    return {name: [row[name] for row in rows] for name in ["this", *variables]}
 
 
 def _star_rows(star: Star, focus: list[str], data: Data) -> Iterator[dict[str, str]]:
