@@ -431,6 +431,15 @@ def unescape_literal(text: str) -> str:
     return _UNESCAPE_RE.sub(one, text)
 
 
+def literal_text(text: str) -> str:
+    """The lexical form of a quoted literal binding string (``"240"^^<...>`` -> ``240``); raises
+    :class:`TermError` for anything malformed."""
+    match = _LITERAL.match(text)
+    if not match:
+        raise TermError(f"{text[:80]!r} is not a quoted literal")
+    return unescape_literal(match.group(1))
+
+
 def parse_term(text: str) -> URIRef | Literal:
     """The rdflib term of a KE binding string; raises :class:`TermError` for anything malformed.
 

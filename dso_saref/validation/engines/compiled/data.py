@@ -18,7 +18,7 @@ from rdflib import Graph as RdfGraph
 from rdflib.namespace import RDF, RDFS
 
 from dso_saref.table import Table, nt_term
-from dso_saref.terms import TermError, escape_literal, parse_term, unescape_literal
+from dso_saref.terms import TermError, escape_literal, literal_text, parse_term, unescape_literal
 from dso_saref.variables import VariableKind
 
 __all__ = ["IRI", "Data", "Edges"]
@@ -278,6 +278,12 @@ class Data:
         if found is None:
             found = self.originals[term] = _rdflib(term)
         return found
+
+    def lexical(self, term: str) -> str:
+        """The lexical form of a literal term string (the graph's own object's when the data came
+        from a graph), without building the rdflib literal."""
+        found = self.originals.get(term)
+        return literal_text(term) if found is None else str(found)
 
 
 def _text(term: Any) -> str:

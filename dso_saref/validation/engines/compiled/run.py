@@ -258,7 +258,7 @@ def _lexical(term: str, data: Data) -> str | None:
         return term[1:-1]
     if term.startswith("_:"):
         return None
-    return str(data.literal(term))
+    return data.lexical(term)
 
 
 def _pattern_ok(term: str, regex: re.Pattern[str], data: Data) -> bool:
