@@ -85,6 +85,21 @@ def test_a_file_ingested_again_adds_nothing(storage, tmp_path):
     assert storage.query(ROLLED) == before
 
 
+def test_an_ingestion_that_fails_before_its_commit_leaves_both_as_they_were(database, storage, tmp_path):
+    ingest_metering(storage, [csv_file(tmp_path, "a.csv", quarters("LV1", 0, 4))])
+    before = assert_in_step(storage)
+
+    def crash(operation: str) -> None:
+        if operation.startswith("ingest "):
+            raise RuntimeError("the process dies before COMMIT")
+
+    failing = database.open(fault_hook=crash)
+    with pytest.raises(RuntimeError, match="dies"):
+        ingest_metering(failing, [csv_file(tmp_path, "b.csv", quarters("LV1", 0, 8, minute=5) + quarters("LV2", 0, 8))])
+    assert storage.query(ROLLED) == before
+    assert storage.query_one("SELECT COUNT(*) FROM meter_readings")[0] == 4
+
+
 def test_overlapping_files_and_readings_sharing_a_quarter(storage, tmp_path):
     first = csv_file(tmp_path, "a.csv", quarters("LV1", 0, 8))
     second = csv_file(tmp_path, "b.csv", quarters("LV1", 4, 8) + quarters("LV1", 0, 8, minute=5, value=10.0))
@@ -94,8 +109,18 @@ def test_overlapping_files_and_readings_sharing_a_quarter(storage, tmp_path):
     assert rows[0][2] == pytest.approx(1.0 + 10.0)
 
 
+def test_bulk_loads_of_new_and_of_known_quarter_hours(storage, tmp_path):
+    """A statement of 1,000 readings or more first inserts its quarter-hours as new ones."""
+    first = csv_file(tmp_path, "a.csv", quarters("LV1", 0, 600) + quarters("LV2", 0, 600))
+    second = csv_file(tmp_path, "b.csv", quarters("LV2", 500, 600, minute=5) + quarters("LV3", 0, 600))
+    assert ingest_metering(storage, [first, second]).inserted == 2400
+    rows = assert_in_step(storage)
+    assert (len(rows), sum(r[3] for r in rows)) == (600 * 3 + 500, 2400)
+
+
+@pytest.mark.parametrize("count", [8, 600], ids=["small", "bulk"])
 @pytest.mark.parametrize("minute", [0, 5], ids=["same readings", "same quarter-hours"])
-def test_two_connections_ingesting_at_once_count_each_reading_once(database, storage, tmp_path, minute):
+def test_two_connections_ingesting_at_once_count_each_reading_once(database, storage, tmp_path, minute, count):
     """The first ingestion holds its transaction open, written but not committed, while the second writes
     the same readings (or other readings of the same quarter-hours) and waits for it."""
     written, release = threading.Event(), threading.Event()
@@ -109,8 +134,8 @@ def test_two_connections_ingesting_at_once_count_each_reading_once(database, sto
 
     first_storage = database.open(fault_hook=hold)
     second_storage = database.open()
-    first = csv_file(tmp_path, "a.csv", quarters("LV1", 0, 8) + quarters("LV2", 0, 8))
-    second = csv_file(tmp_path, "b.csv", quarters("LV2", 0, 8, minute=minute) + quarters("LV3", 0, 8))
+    first = csv_file(tmp_path, "a.csv", quarters("LV1", 0, count) + quarters("LV2", 0, count))
+    second = csv_file(tmp_path, "b.csv", quarters("LV2", 0, count, minute=minute) + quarters("LV3", 0, count))
     results: dict[str, int] = {}
 
     def ingest(name: str, target: Storage, path: Path) -> None:
@@ -129,9 +154,9 @@ def test_two_connections_ingesting_at_once_count_each_reading_once(database, sto
     release.set()
     for thread in threads:
         thread.join(30)
-    assert results == {"first": 16, "second": 8 if minute == 0 else 16}
+    assert results == {"first": 2 * count, "second": count if minute == 0 else 2 * count}
     rows = assert_in_step(storage)
-    assert sum(r[3] for r in rows) == 24 if minute == 0 else 32
+    assert sum(r[3] for r in rows) == (3 if minute == 0 else 4) * count
 
 
 def test_the_data_layer_readings_and_their_corrections(storage):
