@@ -24,15 +24,18 @@ HOUSEHOLDS = 1042
 DAY = datetime(2021, 9, 27, tzinfo=UTC)
 
 
-def fresh_storage(url: str) -> Storage:
+def fresh_storage(url: str, *, schema: str | None = None) -> Storage:
     """A new, empty database: a new schema of the PostgreSQL server at ``url``, or the sqlite file ``url``
-    (removed first)."""
+    (removed first). ``schema`` names the PostgreSQL schema instead (opened as it is if it exists: the
+    data of an earlier run, brought up to the current migrations)."""
     if url.startswith(("postgresql://", "postgres://")):
         import psycopg
 
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        if schema is not None and not schema.isidentifier():
+            raise ValueError(f"schema {schema!r}: letters, digits and underscores only")
+        schema = schema or f"bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(url, autocommit=True) as connection:
-            connection.execute(f"CREATE SCHEMA {schema}")
+            connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         parts = urlsplit(url)
         query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")]
         return Storage(urlunsplit(parts._replace(query=urlencode(query))))

@@ -17,7 +17,8 @@ reading already stored for a client and time is kept. The file is bulk-loaded in
 (``COPY`` on PostgreSQL, ``executemany`` on sqlite), its ids checked and end users resolved, the day
 partitions it needs made, then its readings are moved into the table sorted by client and time: with a
 plain ``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled
-back) with ``ON CONFLICT DO NOTHING``::
+back) with ``ON CONFLICT DO NOTHING``. On PostgreSQL the database counts the readings actually inserted
+into its quarter-hour rollup in the same transaction (``meter_quarters``, migration 7)::
 
     report = ingest_metering(storage, ["day-1.csv", "day-2.json"], progress=print)
     report.readings, report.inserted, report.skipped

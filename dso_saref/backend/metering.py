@@ -141,7 +141,7 @@ class MeteringService:
     def _buckets(self, db: Transaction, request: MeteringRequest, **who: Any) -> list[tuple[datetime, float]]:
         """The complete buckets of the request, aggregated by the database (:mod:`~dso_saref.backend.aggregation`)."""
         statement, params = bucket_query(request.granularity, self._settings.timezone, request.start, request.end,
-                                         **who)
+                                         rollup=self._storage.dialect.rollup, **who)
         return [(bucket_start(r[0]), float(r[1])) for r in db.execute(statement, params).fetchall()]
 
     # -- PUC 2 SCN3: flexibility data of a zone -----------------------------------------------------------

@@ -1,7 +1,8 @@
 """Metering aggregation in SQL (both databases) agrees with the reference in Python
 (:func:`dso_saref.backend.metering.aggregate`) on any readings, windows and time zones, daylight-saving
 days included (Lisbon in autumn and spring, Santiago whose clocks change at midnight, Kolkata at
-UTC+05:30)."""
+UTC+05:30); on PostgreSQL both from the readings and from the quarter-hour rollup the database keeps
+(``meter_quarters``), the readings written in overlapping batches, one of them twice."""
 
 from __future__ import annotations
 
@@ -42,17 +43,31 @@ def storage(database):
 
 
 def store(storage, readings: list[tuple[str, datetime, float]]) -> None:
+    """Replace the stored readings with ``readings``, written as ingestion writes them: one statement a batch
+    that keeps what is stored already, in two overlapping batches, the first one twice (a re-run)."""
     storage.prepare_days("meter_readings", {t.astimezone(UTC).date() for _, t, _ in readings})
     with storage.transaction("readings") as db:
         db.execute("DELETE FROM meter_readings")
-        db.executemany("INSERT INTO meter_readings (client_id, timestamp, active_power) VALUES (?, ?, ?)",
-                       [(c, to_db_time(t), v) for c, t, v in readings])
+    rows = [(c, to_db_time(t), v) for c, t, v in readings]
+    middle = len(rows) // 2
+    for batch in (rows[:middle + 5], rows[:middle + 5], rows[middle:]):
+        if batch:
+            with storage.transaction("readings") as db:
+                marks = ", ".join("(?, ?, ?)" for _ in batch)
+                db.execute(f"INSERT INTO meter_readings (client_id, timestamp, active_power) VALUES {marks} "
+                           "ON CONFLICT (client_id, timestamp) DO NOTHING", [x for row in batch for x in row])
 
 
 def sql(storage, granularity, tz, start, end, **who) -> list[tuple[datetime, float, int]]:
-    with storage.transaction("aggregate") as db:
-        rows = db.execute(*bucket_query(granularity, tz, start, end, **who)).fetchall()
-    return [(bucket_start(r[0]), float(r[1]), int(r[2])) for r in rows]
+    """The aggregation by the database, from its rollup where it keeps one; on PostgreSQL also from the
+    readings, which must give the same buckets."""
+    results = []
+    for rollup in sorted({False, storage.dialect.rollup}, reverse=True):
+        with storage.transaction("aggregate") as db:
+            rows = db.execute(*bucket_query(granularity, tz, start, end, rollup=rollup, **who)).fetchall()
+        results.append([(bucket_start(r[0]), float(r[1]), int(r[2])) for r in rows])
+    assert all(close(other, results[0]) for other in results[1:])
+    return results[0]
 
 
 def reference_zone(readings, granularity, tz, start, end, k) -> list[tuple[datetime, float, int]]:

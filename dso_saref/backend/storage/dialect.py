@@ -39,10 +39,13 @@ _ROW_LOCK = re.compile(r"\s+FOR\s+(?:UPDATE|SHARE)(?:\s+OF\s+\w+(?:\s*,\s*\w+)*)
 
 @dataclass(frozen=True)
 class Dialect:
-    """A database's spelling: its name, the rendering of schema placeholders, and statement translation."""
+    """A database's spelling: its name, the rendering of schema placeholders, and statement translation;
+    ``rollup`` says whether its schema keeps every client's readings summed per quarter-hour
+    (``meter_quarters``, migration 7), which the aggregation then reads instead of the readings."""
 
     name: str
     placeholders: Mapping[str, str]
+    rollup: bool = False
 
     def render(self, statement: Statement) -> str | None:
         """The text of a migration statement in this dialect (``None`` when it has none)."""
@@ -84,7 +87,7 @@ POSTGRESQL = Dialect("postgresql", {
     "keyed": "",
     "by_day": ' PARTITION BY RANGE ("timestamp")',
     "rowid": "\n        rowid BIGINT GENERATED ALWAYS AS IDENTITY,",
-})
+}, rollup=True)
 
 #: The dialects by name.
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE, POSTGRESQL)}
