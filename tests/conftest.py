@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+import rdflib.term
 
 import dso_saref
 from dso_saref.config import CONFIG_ENV, KEYS
@@ -85,6 +86,25 @@ def _no_user_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 patch.delenv(name)
         patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
         yield
+
+
+#: rdflib's conversions between literals and Python values as the session found them (module globals).
+_LITERAL_RULES = (dict(rdflib.term._toPythonMapping), list(rdflib.term._GenericPythonToXSDRules),
+                  list(rdflib.term._SpecificPythonToXSDRules))
+
+
+@pytest.fixture(autouse=True)
+def _rdflib_literal_rules() -> Iterator[None]:
+    """Every test starts with rdflib's own literal conversions: owlrl (pySHACL's RDFS inference, the OWL-RL
+    closures) binds its own (``xsd:dateTimeStamp`` among them) and restores none, so a test's literals
+    would compare differently after such a test ran in the same process (seen on ``-n auto`` workers)."""
+    yield
+    mapping, generic, specific = _LITERAL_RULES
+    if rdflib.term._toPythonMapping != mapping:
+        rdflib.term._toPythonMapping.clear()
+        rdflib.term._toPythonMapping.update(mapping)
+    rdflib.term._GenericPythonToXSDRules[:] = generic
+    rdflib.term._SpecificPythonToXSDRules[:] = specific
 
 
 @pytest.fixture(scope="session")

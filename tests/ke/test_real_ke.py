@@ -47,6 +47,8 @@ M1 = "<http://example.org/m1>"
 DECIMAL = "http://www.w3.org/2001/XMLSchema#decimal"
 #: Seconds an exchange may take before the test calls it a hang: above the KE's default wait (10 s).
 PATIENCE = 40.0
+#: How long the stand-in waits for a peer's answer (seconds).
+STAND_IN_WAIT = 8.0
 
 
 def value(number: float) -> str:
@@ -77,9 +79,10 @@ class Engine:
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """The stand-in over loopback HTTP, or the real KE at ``DSO_SAREF_KE_URL``."""
     if request.param == "stand-in":
-        config = EmulatorConfig(handle_timeout=1.0, exchange_timeout=3.0)
+        # a peer's answer takes seconds on a busy 2-core machine running the suite on both cores
+        config = EmulatorConfig(handle_timeout=1.0, exchange_timeout=STAND_IN_WAIT)
         with EmulatorServer(KnowledgeEngineEmulator(config), port=0) as server:
-            yield Engine(server.base_url, real=False, peer_wait=3.0)
+            yield Engine(server.base_url, real=False, peer_wait=STAND_IN_WAIT)
         return
     running = Engine(REAL_KE_URL or "", real=True, peer_wait=10.0)
     yield running
