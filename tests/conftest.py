@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-import rdflib.term
 
 import dso_saref
 from dso_saref.config import CONFIG_ENV, KEYS
+from dso_saref.validation.engines.pyshacl import literal_rules_kept
 from tests.support.slow_list import read as read_slow_list
 
 if TYPE_CHECKING:  # imported by the tests that ask for a merge only (it loads pyshacl and owlrl)
@@ -88,23 +88,13 @@ def _no_user_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield
 
 
-#: rdflib's conversions between literals and Python values as the session found them (module globals).
-_LITERAL_RULES = (dict(rdflib.term._toPythonMapping), list(rdflib.term._GenericPythonToXSDRules),
-                  list(rdflib.term._SpecificPythonToXSDRules))
-
-
 @pytest.fixture(autouse=True)
 def _rdflib_literal_rules() -> Iterator[None]:
-    """Every test starts with rdflib's own literal conversions: owlrl (pySHACL's RDFS inference, the OWL-RL
-    closures) binds its own (``xsd:dateTimeStamp`` among them) and restores none, so a test's literals
-    would compare differently after such a test ran in the same process (seen on ``-n auto`` workers)."""
-    yield
-    mapping, generic, specific = _LITERAL_RULES
-    if rdflib.term._toPythonMapping != mapping:
-        rdflib.term._toPythonMapping.clear()
-        rdflib.term._toPythonMapping.update(mapping)
-    rdflib.term._GenericPythonToXSDRules[:] = generic
-    rdflib.term._SpecificPythonToXSDRules[:] = specific
+    """Every test starts with rdflib's own literal conversions: the OWL-RL closures of tests/support
+    rebind them (``xsd:dateTimeStamp`` among them), and a later test of the same worker would compare
+    literals differently."""
+    with literal_rules_kept():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -449,3 +449,16 @@ def test_no_rows_are_bound_to_nil_in_a_located_graph() -> None:
     description = dso_saref.catalog["flexibility-offers"]
     rows = list(raw_rows(description, [{**example("flexibility-offers")[0], "meter_ids": []}], Settings().base))
     assert all(row["providing_meter"] == NONE for _, row in rows)
+
+
+def test_rdfs_inference_leaves_rdflibs_literal_conversions_as_they_were() -> None:
+    """owlrl (pySHACL's RDFS inference) rebinds how rdflib reads ``xsd:dateTimeStamp`` and restores
+    nothing: after a validation with inference a user's literals still compare as rdflib's own."""
+    import rdflib.term
+
+    before = dict(rdflib.term._toPythonMapping)
+    stamp = Literal("2021-12-03T15:11:00Z", datatype=XSD.dateTimeStamp)
+    report = Validator(inference="rdfs").validate("hems-voltage", example("hems-voltage"))
+    assert report.conforms
+    assert dict(rdflib.term._toPythonMapping) == before
+    assert Literal("2021-12-03T15:11:00Z", datatype=XSD.dateTimeStamp).value == stamp.value

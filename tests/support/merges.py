@@ -22,7 +22,6 @@ from typing import Any
 
 import owlrl
 import pyshacl
-import rdflib.term
 from hypothesis import HealthCheck, Phase, settings
 from owlrl.Namespaces import ERRNS
 from rdflib import Graph, Literal, URIRef
@@ -32,6 +31,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS, XSD
 import dso_saref
 from dso_saref.patterns import Var
 from dso_saref.terms import DEFAULT_BASE, DSO, NONE, UNITS, parse_term
+from dso_saref.validation.engines.pyshacl import literal_rules_kept
 from tests.conftest import ROOT, shared_path
 
 #: Hypothesis settings of a test that closes merged graphs: each example costs a closure (seconds), so
@@ -136,12 +136,8 @@ def closure(graph: Graph) -> Graph:
         for members in [*graph.objects(group, OWL.distinctMembers), *graph.objects(group, OWL.members)]:
             items = list(Collection(graph, members))
             graph += [(x, OWL.differentFrom, y) for i, x in enumerate(items) for y in items[i + 1:]]
-    saved = dict(rdflib.term._toPythonMapping)
-    try:
+    with literal_rules_kept():
         owlrl.DeductiveClosure(owlrl.OWLRL_Semantics).expand(graph)
-    finally:
-        rdflib.term._toPythonMapping.clear()
-        rdflib.term._toPythonMapping.update(saved)
     return graph
 
 

@@ -10,8 +10,12 @@ engine-neutral :class:`~dso_saref.validation.results.Result` s. Shapes graphs co
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import rdflib.term
 from rdflib import Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH
@@ -23,10 +27,13 @@ if TYPE_CHECKING:
     from dso_saref.catalog import Description
     from dso_saref.validation.triples import Triples
 
-__all__ = ["INFERENCE", "PyShaclEngine", "ontology", "read_results"]
+__all__ = ["INFERENCE", "PyShaclEngine", "literal_rules_kept", "ontology", "read_results"]
 
 #: Inference options: ``none`` (default) or ``rdfs`` (the project's ontologies/ mixed in, then owlrl).
 INFERENCE = ("none", "rdfs")
+
+#: One RDFS-inference validation at a time: owlrl rebinds rdflib's literal conversions while it runs.
+_INFERRING = threading.Lock()
 
 _SEVERITY = {SH.Violation: "violation", SH.Warning: "warning", SH.Info: "info"}
 _SUFFIX = "ConstraintComponent"
@@ -57,13 +64,35 @@ class PyShaclEngine:
         ``queries`` keeps parsed SPARQL between calls with the same shapes."""
         import pyshacl  # loaded on the first pySHACL validation only (it takes a while to import)
 
-        rdfs = self.inference == "rdfs"
-        data = graph if rdfs else _PreparedQueries.view(graph, self._queries if queries is None else queries)
-        _conforms, report, _text = pyshacl.validate(
-            data, shacl_graph=shapes, ont_graph=ontology() if rdfs else None,
-            inference="rdfs" if rdfs else "none", advanced=False, inplace=own_graph or not rdfs,
-            allow_warnings=True, allow_infos=True)
+        if self.inference == "rdfs":  # owlrl's literal conversions must not outlive the validation
+            with _INFERRING, literal_rules_kept():
+                _conforms, report, _text = pyshacl.validate(
+                    graph, shacl_graph=shapes, ont_graph=ontology(), inference="rdfs", advanced=False,
+                    inplace=own_graph, allow_warnings=True, allow_infos=True)
+        else:
+            data = _PreparedQueries.view(graph, self._queries if queries is None else queries)
+            _conforms, report, _text = pyshacl.validate(
+                data, shacl_graph=shapes, inference="none", advanced=False, inplace=True,
+                allow_warnings=True, allow_infos=True)
         return read_results(report)
+
+
+@contextmanager
+def literal_rules_kept() -> Iterator[None]:
+    """rdflib's conversions between literals and Python values (module globals) put back as they were
+    when the block ends: owlrl (RDFS inference, OWL-RL closures) binds its own, ``xsd:dateTimeStamp``
+    among them, and restores none, so every later literal of the process would compare differently."""
+    term = rdflib.term
+    mapping = dict(term._toPythonMapping)
+    generic, specific = list(term._GenericPythonToXSDRules), list(term._SpecificPythonToXSDRules)
+    try:
+        yield
+    finally:
+        if term._toPythonMapping != mapping:
+            term._toPythonMapping.clear()
+            term._toPythonMapping.update(mapping)
+        term._GenericPythonToXSDRules[:] = generic
+        term._SpecificPythonToXSDRules[:] = specific
 
 
 @functools.lru_cache(maxsize=1)
