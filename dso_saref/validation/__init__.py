@@ -27,6 +27,7 @@ a user's own shapes graph, validated by pySHACL on the same triples.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from rdflib.namespace import RDF
 
 from dso_saref.errors import DsoSarefError, PayloadError, Problem
 from dso_saref.graphs import RDF_FORMATS, RdfSyntaxError, parse_rdf
-from dso_saref.payloads import Document, DocumentError, read_document
+from dso_saref.payloads import Document, DocumentError, Limits, read_document
 from dso_saref.table import nt_term
 from dso_saref.terms import Settings
 from dso_saref.validation import engines
@@ -111,7 +112,7 @@ class Validator:
         :class:`EngineDeclined` when the engine named cannot validate it.
         """
         description = self.catalog[name]
-        settings = settings or Settings()
+        settings = settings or _DEFAULT_SETTINGS
         if isinstance(data, Document):  # read by dso_saref.payloads already (limits checked)
             warnings = [Violation(p.location, p.message, p.rule, "input", "warning") for p in data.warnings]
             return self._json(description, data.value, settings, warnings, checked=True)
@@ -128,7 +129,7 @@ class Validator:
                 return self._rdf(description, triples)
             if fmt != "json":
                 raise ValueError(f"format must be json or one of {', '.join(RDF_FORMATS)}, not {fmt!r}")
-            limits = replace(settings.limits, duplicate_keys="refuse" if settings.strict else "last")
+            limits = _document_limits(settings)
             try:
                 document = read_document(data, limits=limits)
             except DocumentError as exc:
@@ -152,7 +153,7 @@ class Validator:
     def _json(self, description: Description, payload: Any, settings: Settings,
               found: list[Violation], *, checked: bool = False) -> Report:
         model = None
-        strict = replace(settings, strict=True)
+        strict = _strict(settings)
         try:
             model = description.read(payload, strict, checked=checked)
         except PayloadError as exc:
@@ -242,3 +243,19 @@ def validate(name: str, data: Any, *, format: str | None = None, settings: Setti
     extra shapes. Raises ValueError for an unknown engine, inference or format."""
     return Validator(engine=engine, inference=inference, shapes=shapes).validate(
         name, data, format=format, settings=settings)
+
+
+_DEFAULT_SETTINGS = Settings()
+
+
+@functools.lru_cache(maxsize=32)
+def _strict(settings: Settings) -> Settings:
+    """``settings`` in strict mode (settings are frozen: made once per distinct settings)."""
+    return replace(settings, strict=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _document_limits(settings: Settings) -> Limits:
+    """The document reader's limits under ``settings``: a key written twice refused in strict mode,
+    the last one kept (with a warning) in lenient mode."""
+    return replace(settings.limits, duplicate_keys="refuse" if settings.strict else "last")
