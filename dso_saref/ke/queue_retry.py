@@ -9,7 +9,7 @@ crowded out, after a growing random pause (so a crowd of askers spreads out inst
 queue at once), a bounded number of times and never past the call's deadline. A failure becomes
 latency; a peer still crowded out after the last attempt stays FAILED with the KE's message::
 
-    KnowledgeEngineClient(url, queue_retry=QueueRetry(attempts=6))   # the default
+    KnowledgeEngineClient(url, queue_retry=QueueRetry(attempts=9))   # the default
     KnowledgeEngineClient(url, queue_retry=None)                     # the KE's answer as it is
 """
 
@@ -43,7 +43,7 @@ class QueueRetry:
     in all (1: never again); before send ``n`` (from 1) a random pause of up to
     ``min(cap, initial * 2 ** (n - 1))`` seconds ("full jitter")."""
 
-    attempts: int = 6
+    attempts: int = 9
     initial: float = 0.05
     cap: float = 1.0
 
@@ -60,7 +60,7 @@ class QueueRetry:
         return rng.uniform(0.0, min(self.cap, self.initial * 2 ** (attempt - 1)))
 
 
-#: The client's default: up to 5 sends again, pauses from 50 ms growing to 1 s (about 2 s in all at most).
+#: The client's default: up to 8 sends again, pauses from 50 ms growing to 1 s (about 5 s in all at most).
 DEFAULT_QUEUE_RETRY = QueueRetry()
 
 
