@@ -18,6 +18,7 @@ adapter, when there is one, stays in the parent, and counts its exchanges in the
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -214,6 +215,10 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
         storage.close()
         failures.put(f"{type(exc).__name__}: {exc}")
         return
+    # what the worker holds from now on (modules, catalog, app) is left out of the collector's walks: a full
+    # collection over it stalled requests (2 workers, 50 connections: GET p99 129 ms before, 91-107 ms after)
+    gc.collect()
+    gc.freeze()
     started.set()
     try:
         stop.recv()
