@@ -20,7 +20,6 @@ one; all others column by column.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from enum import Enum
@@ -37,6 +36,7 @@ from dso_saref.patterns import Var
 from dso_saref.terms import (
     NONE,
     PREFIXES,
+    UNRESERVED,
     TermError,
     digest,
     digests,
@@ -59,7 +59,6 @@ __all__ = ["FORMATS", "Table", "TableBuilder", "json_text", "nt_term"]
 FORMATS = ("nt", "turtle", "json-ld", "bindings")
 
 _ABSENT = object()
-_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
 _STRING = f"^^<{XSD.string}>"
 _TEXT = {str, type(None)}
 _FLOAT = {float}
@@ -110,6 +109,11 @@ def _decimal_text(number: float) -> str:
     return text
 
 
+def _reprs(values: list[float]) -> dict[float, str]:
+    """The repr of each distinct number of a column (0.0 and -0.0 are one key: the first met)."""
+    return {value: repr(value) for value in set(values)}
+
+
 class _Formatter:
     """N-Triples term and template text of one variable's model values, memoised."""
 
@@ -135,9 +139,10 @@ class _Formatter:
             found = self.cache[key] = nt_term(self.variable.term(plain, self.base))
         return found
 
-    def terms(self, values: list[Any]) -> list[str | None]:
+    def terms(self, values: list[Any], reprs: dict[float, str] | None = None) -> list[str | None]:
         """:meth:`term` of a column of values (``None`` stays ``None``: unbound), by distinct value
-        for strings and timestamps (they repeat), in one pass for decimals."""
+        for strings, timestamps and decimals (``reprs``: :func:`_reprs` of a column of floats, when
+        made already)."""
         if len(self.strings) > _MEMO or len(self.cache) > _MEMO:
             self.strings.clear()
             self.cache.clear()
@@ -150,14 +155,13 @@ class _Formatter:
                     lookup[value] = self.strings.get(value) or self.strings.setdefault(value, self.term(value))
             return list(map(lookup.__getitem__, values))
         if self.number == _DECIMAL and types == _FLOAT:
-            distinct = set(values)  # by distinct value, unless a zero (0.0 == -0.0: two texts)
-            texts = list(map(repr, distinct if 0.0 not in distinct else values))
-            joined = "".join(texts)
+            reprs = reprs or _reprs(values)
+            joined = "".join(reprs.values())
             if "e" not in joined and "n" not in joined:  # positional, finite: lexical() is the repr
                 suffix = self.suffix
-                if 0.0 in distinct:
-                    return [f'"{text}{suffix}' for text in texts]
-                lookup = {value: f'"{text}{suffix}' for value, text in zip(distinct, texts, strict=True)}
+                if 0.0 in reprs:  # 0.0 == -0.0, two lexical forms: each value's own
+                    return [f'"{text}{suffix}' for text in map(repr, values)]
+                lookup = {value: f'"{text}{suffix}' for value, text in reprs.items()}
                 return list(map(lookup.__getitem__, values))
         if len(types) == 1 and types <= {datetime, date}:
             distinct = {value: self.term(value) for value in set(values)}
@@ -165,33 +169,19 @@ class _Formatter:
         return [None if v is None else self.term(v) for v in values]
 
     def terms_and_quotes(self, values: list[Any]) -> tuple[list[str | None], list[str | None]]:
-        """:meth:`terms` and :meth:`quotes` of a column of values (a column of decimals: each
-        distinct number's repr is its lexical form and its template text)."""
-        if self.number == _DECIMAL and len(values) >= _MANY and set(map(type, values)) == _FLOAT:
-            distinct = set(values)
-            texts = list(map(repr, distinct))
-            joined = "".join(texts)
-            if "e" not in joined and "n" not in joined and _UNRESERVED.fullmatch(joined) is not None:
-                suffix = self.suffix
-                quotes = dict(zip(distinct, texts, strict=True))
-                if 0.0 in distinct:  # 0.0 == -0.0, two lexical forms: each value's own
-                    terms = [f'"{text}{suffix}' for text in map(repr, values)]
-                else:
-                    lookup = dict(zip(distinct, [f'"{text}{suffix}' for text in texts], strict=True))
-                    terms = list(map(lookup.__getitem__, values))
-                return terms, list(map(quotes.__getitem__, values))  # type: ignore[return-value]
-        return self.terms(values), self.quotes(values)
+        """:meth:`terms` and :meth:`quotes` of a column of values (a column of numbers: each
+        distinct number's repr made once, for its lexical form and its template text)."""
+        reprs = _reprs(values) if len(values) >= _MANY and set(map(type, values)) == _FLOAT else None
+        return self.terms(values, reprs), self.quotes(values, reprs)
 
-    def quotes(self, values: list[Any]) -> list[str | None]:
-        """:meth:`quote` of a column of values."""
+    def quotes(self, values: list[Any], reprs: dict[float, str] | None = None) -> list[str | None]:
+        """:meth:`quote` of a column of values (``reprs`` as for :meth:`terms`)."""
         quote = self.quote
         types = set(map(type, values))
         if types == _FLOAT and len(values) >= _MANY:  # a number's text is its repr: digits . - e + inf nan
-            distinct = set(values)
-            texts = list(map(repr, distinct))
-            if _UNRESERVED.fullmatch("".join(texts)) is not None:  # no '+': each text is its own encoding
-                lookup = dict(zip(distinct, texts, strict=True))
-                return list(map(lookup.__getitem__, values))
+            reprs = reprs or _reprs(values)
+            if UNRESERVED.fullmatch("".join(reprs.values())) is not None:  # no '+': each its own encoding
+                return list(map(reprs.__getitem__, values))
         if len(types - {type(None)}) <= 1:
             lookup: dict[Any, str | None] = {None: None}
             for value in set(values):

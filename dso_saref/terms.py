@@ -44,6 +44,7 @@ __all__ = [
     "SAREF",
     "TIME",
     "UNITS",
+    "UNRESERVED",
     "XSD",
     "Settings",
     "SettingsError",
@@ -194,13 +195,14 @@ def mint_iri(base: str, template: str, values: dict[str, str]) -> str:
     return base + _FIELD.sub(lambda match: percent_encode(values[match.group(1)]), template)
 
 
-_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+#: RFC 3986's unreserved characters: a text of these only is its own percent-encoding.
+UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
 
 
 def percent_encode(value: str) -> str:
     """The text of one field of an IRI template (:func:`mint_iri`): every character outside RFC
     3986's unreserved set percent-encoded as UTF-8, and a value of dots only all encoded."""
-    if _UNRESERVED.fullmatch(value) is not None:
+    if UNRESERVED.fullmatch(value) is not None:
         return "%2E" * len(value) if value and value.strip(".") == "" else value
     return quote(value, safe="")
 
