@@ -55,6 +55,8 @@ __all__ = ["HTTPTransport", "KnowledgeEngineClient", "Timeouts"]
 
 _JSON = "application/json; charset=UTF-8"
 _TEXT = "text/plain; charset=UTF-8"
+#: Statuses with which a KE says it is stopping (410 on a long poll, 503 on any call).
+_STOPPING = frozenset({410, 503})
 
 
 @dataclass(frozen=True)
@@ -136,10 +138,9 @@ class HTTPTransport(Transport):
         url = self.base_url + request.path
         timeout = request.timeout or self._read
         what = f"{request.method} {url}"
+        session = self._session()
         try:
-            reply = self._session().request(
-                request.method, url, headers=headers, data=data, timeout=(self._connect, timeout)
-            )
+            reply = session.request(request.method, url, headers=headers, data=data, timeout=(self._connect, timeout))
             text = reply.text
         except requests.Timeout as exc:
             raise KnowledgeEngineTimeout(f"{what}: no reply within {timeout:g} s") from exc
@@ -147,6 +148,10 @@ class HTTPTransport(Transport):
             raise KnowledgeEngineUnavailable(f"{what}: cannot reach the Knowledge Engine ({exc})") from exc
         except requests.RequestException as exc:
             raise KnowledgeEngineError(f"{what}: {exc}") from exc
+        if reply.status_code in _STOPPING:
+            # the KE (or the instance behind this kept-alive connection) is stopping: the next call
+            # opens a new connection, which reaches it once restarted instead of the stopping one
+            session.close()
         payload: Any = None
         if reply.content:
             try:

@@ -4,8 +4,11 @@ in-process transport; plus the client's own argument checks and status mapping."
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
 from collections.abc import Callable
+from typing import ClassVar
 
 import pytest
 import requests
@@ -141,6 +144,38 @@ def test_a_long_poll_beyond_the_client_timeout_raises_timeout(make_server: Calla
         with pytest.raises(KnowledgeEngineTimeout) as caught:
             ke.poll(KB_A)
     assert isinstance(caught.value.__cause__, requests.Timeout)
+
+
+class _StoppingInstance(http.server.BaseHTTPRequestHandler):
+    """A KE instance that stops: the connection already open gets ``stopping`` (410 or 503) on every
+    request, kept alive; a new connection (the KE restarted behind the same address) gets 202."""
+
+    protocol_version = "HTTP/1.1"
+    stopping: ClassVar[int]
+    first: ClassVar[list[tuple[str, int]]]
+
+    def do_GET(self) -> None:
+        if not self.first:
+            self.first.append(self.client_address)
+        self.send_response(self.stopping if self.client_address == self.first[0] else 202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("status", [410, 503])
+def test_a_stopping_ke_s_connection_is_not_reused(status: int) -> None:
+    handler = type("Stopping", (_StoppingInstance,), {"stopping": status, "first": []})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with HTTPTransport(f"http://127.0.0.1:{server.server_port}/rest") as transport:
+                replies = [transport.handle(KERequest("GET", "/sc/handle")).status for _ in range(3)]
+        finally:
+            server.shutdown()
+    assert replies == [status, 202, 202]
 
 
 @pytest.mark.parametrize(
