@@ -23,7 +23,7 @@ from dso_saref.patterns import Var
 from dso_saref.shaping import disagreements
 from dso_saref.terms import DSO, NONE, S4GRID, SAREF, Settings, parse_term
 from dso_saref.validation import Validator
-from tests.conftest import ROOT, SHARED
+from tests.conftest import ROOT
 from tests.strategies import payload_strategy
 from tests.support import merges
 
@@ -47,7 +47,6 @@ MESSAGE_LEVEL = {
 }
 #: Messages that say one thing (one setting, one response): two that differ share no such node.
 SINGLE = ("fault-min-hems", "fault-min-elapsed-time", "subscription-response")
-OFFICIAL_FILES = ["saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl"]
 BASE = Settings().base
 #: SAREF4GRID's quantities: individuals of s4grid:EnergyAndPowerProperty, never classes.
 S4GRID_INDIVIDUALS = {S4GRID[n] for n in ("Voltage", "ActivePower", "ReactivePower", "Current", "PowerLimit",
@@ -383,46 +382,10 @@ def test_our_enumerations_are_all_different() -> None:
 # -- the proof: many valid messages merged stay valid ----------------------------------------------------
 
 
-#: OWL constructs by which an ontology can make a graph inconsistent or equate two of its nodes.
-_CLASHING = [OWL.FunctionalProperty, OWL.InverseFunctionalProperty, OWL.AllDifferent, OWL.AllDisjointClasses,
-             OWL.AllDisjointProperties, OWL.IrreflexiveProperty, OWL.AsymmetricProperty, OWL.maxCardinality,
-             OWL.maxQualifiedCardinality, OWL.cardinality, OWL.qualifiedCardinality, OWL.hasKey, OWL.differentFrom,
-             OWL.sameAs, OWL.complementOf, OWL.disjointWith, OWL.propertyDisjointWith, OWL.oneOf]
-_HIERARCHY = {RDFS.subClassOf, RDFS.subPropertyOf, OWL.equivalentClass, OWL.equivalentProperty, OWL.inverseOf,
-              RDFS.domain, RDFS.range, RDF.type}
-
-
-@cache
-def official() -> Graph:
-    """SAREF core 3.1.1, SAREF4ENER, SAREF4GRID and OWL-Time, and of DPV 2.3 the terms our ontology
-    reaches through its hierarchy (DPV has no axiom that can clash or equate two nodes, checked here,
-    so the rest of its 15,000 triples change no verdict and would only make each closure 5 times
-    slower). Skips without ../shared."""
-    folder = SHARED / "ontologies"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is absent (the official ontologies ship with CI and developers' ../shared)")
-    graph = Graph()
-    for name in OFFICIAL_FILES:
-        graph.parse(folder / name)
-    dpv = Graph().parse(folder / "dpv-2.3.ttl")
-    assert not [c for c in _CLASHING if (None, RDF.type, c) in dpv or (None, c, None) in dpv]
-    namespace = "https://w3id.org/dpv#"
-    todo = [t for t in own_ontology().all_nodes() if isinstance(t, URIRef) and str(t).startswith(namespace)]
-    reached = set(todo)
-    while todo:
-        term = todo.pop()
-        for p, o in dpv.predicate_objects(term):
-            if p in _HIERARCHY and isinstance(o, URIRef) and str(o).startswith(namespace) and o not in reached:
-                reached.add(o)
-                todo.append(o)
-    graph += [(s, p, o) for s in reached for p, o in dpv.predicate_objects(s) if p in _HIERARCHY]
-    return graph
-
-
 def inconsistencies(data: Graph) -> list[str]:
     """What the OWL-RL closure of the data with the official and our ontologies finds wrong (see
     :func:`tests.support.merges.inconsistencies`)."""
-    return merges.inconsistencies(data, official() + own_ontology(), BASE)
+    return merges.inconsistencies(data, merges.proof_ontologies(), BASE)
 
 
 def test_the_proof_catches_contradictions() -> None:
@@ -439,34 +402,45 @@ def test_the_proof_catches_contradictions() -> None:
     assert any("HemsOn" in f and "HemsOff" in f for f in found), found
 
 
-def test_examples_and_collisions_merged_conform_and_are_owl_rl_consistent() -> None:
-    """Every example and every pair that collided before, read as a peer reads their binding sets, in
-    one graph: every shape holds (compiled engine and pySHACL in standard mode) and the OWL-RL closure
-    with the official ontologies and ours finds no inconsistency, no owl:Nothing, no owl:sameAs
-    between two of our nodes."""
-    official()  # skip early without ../shared
+def examples_and_collisions() -> Graph:
+    """Every example and every pair that collided before, read as a peer reads their binding sets."""
     merged = Graph()
     for name in OBSERVABILITY:
         merged += naive(name, example(name))
     for name, first, second in COLLISIONS:
         merged += naive(name, first) + naive(name, second)
+    return merged
+
+
+def test_examples_and_collisions_merged_conform() -> None:
+    """Every example and every pair that collided before in one graph: every shape holds (compiled
+    engine and pySHACL in standard mode)."""
+    merged = examples_and_collisions()
     assert violations(merged) == {}
     assert violations(merged, engine="pyshacl") == {}
-    assert inconsistencies(merged) == []
 
 
-@settings(max_examples=4, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
-@given(data=st.data())
-def test_generated_pairs_merged_with_the_examples_conform_and_are_owl_rl_consistent(data: st.DataObject) -> None:
-    """Two differing payloads of an observability message, with every example: the shapes hold and
-    OWL-RL finds nothing wrong."""
-    official()
-    name = data.draw(st.sampled_from(OBSERVABILITY), label="message")
-    merged = Graph()
-    for other in OBSERVABILITY:
-        merged += naive(other, example(other))
-    for payload in data.draw(differing_pairs(name), label="pair"):
-        merged += naive(name, payload)
-    assert violations(merged) == {}
-    assert inconsistencies(merged) == []
+@cache
+def everything_merged() -> Graph:
+    """:func:`examples_and_collisions` and two differing generated pairs of every observability message
+    (seeded: the same on every run), in one graph."""
+    merged = examples_and_collisions()
+    for name in OBSERVABILITY:
+        for pair in merges.drawn(differing_pairs(name), 2):
+            for payload in pair:
+                merged += naive(name, payload)
+    return merged
+
+
+def test_generated_pairs_merged_with_the_examples_conform() -> None:
+    """Two differing payloads of every observability message, with every example and collision: the
+    shapes hold."""
+    assert violations(everything_merged()) == {}
+
+
+def test_generated_pairs_merged_with_the_examples_and_collisions_are_owl_rl_consistent() -> None:
+    """The same graph closed once: OWL-RL with the official ontologies and ours finds no inconsistency,
+    no owl:Nothing, no owl:sameAs between two of our nodes (nor then in any part of it: OWL 2 RL is
+    monotonic)."""
+    merges.proof_ontologies()  # skip early without ../shared
+    assert inconsistencies(everything_merged()) == []

@@ -15,9 +15,9 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS
 import dso_saref
 from dso_saref.terms import DEFAULT_BASE, S4GRID, SAREF
 from tests.conftest import ROOT, shared_path
-from tests.test_modelling import _conformance, _inconsistencies, _merged, _naive
+from tests.test_modelling import _conformance, _merged, _naive
 
-__all__ = ["class_typed_individuals", "classes_as_values", "example", "graph_of", "inconsistencies", "naive",
+__all__ = ["class_typed_individuals", "classes_as_values", "example", "graph_of", "naive",
            "nodes_of", "nonconformance", "untrue_readings", "values_off_measurements"]
 
 #: SAREF4GRID's quantities: individuals of s4grid:EnergyAndPowerProperty / s4grid:MeterProperty.
@@ -106,7 +106,3 @@ def example(name: str) -> Any:
     return dso_saref.catalog[name].example()
 
 
-def inconsistencies(graph: Graph) -> list[str]:
-    """What the OWL-RL closure of the graph with the official and own ontologies finds wrong (skips
-    without ../shared)."""
-    return _inconsistencies(graph)
