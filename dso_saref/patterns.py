@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
@@ -111,7 +112,7 @@ class Pattern:
 
     triples: tuple[Triple, ...]
 
-    @property
+    @cached_property
     def variables(self) -> frozenset[str]:
         """Names of every variable in the pattern."""
         return frozenset(t.name for triple in self.triples for t in triple if isinstance(t, Var))

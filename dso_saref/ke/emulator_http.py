@@ -34,6 +34,7 @@ import uvicorn
 from dso_saref.ke.emulator import EmulatorConfig, KnowledgeEngineEmulator
 from dso_saref.ke.emulator_asgi import ServerLimits, StandinApp
 from dso_saref.ke.emulator_protocol import StandinProtocol
+from dso_saref.serving import ThreadServer
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "EmulatorServer", "ServerLimits", "serve_emulator"]
 
@@ -42,18 +43,13 @@ DEFAULT_PORT = 8280
 _START_TIMEOUT = 10.0
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn's server that tells when it listens and, when asked to stop, first stops the emulator
-    (long polls get 410) and answers requests still arriving 503."""
+class _Uvicorn(ThreadServer):
+    """uvicorn's server that, when asked to stop, first stops the emulator (long polls get 410) and
+    answers requests still arriving 503."""
 
     def __init__(self, config: uvicorn.Config, app: StandinApp) -> None:
         super().__init__(config)
         self.app = app
-        self.listening = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.app.emulator.close()
@@ -152,7 +148,7 @@ class EmulatorServer:
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
-            self._server.should_exit = True
+            self._server.stop()
             thread.join(self.limits.shutdown_timeout + self.limits.linger + 2.0)
             if thread.is_alive():
                 self._server.force_exit = True

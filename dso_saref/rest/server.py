@@ -17,6 +17,8 @@ from typing import Any, Self
 
 import uvicorn
 
+from dso_saref.serving import ThreadServer
+
 __all__ = ["RestServer", "parse_address"]
 
 
@@ -27,19 +29,6 @@ def parse_address(address: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"an address is HOST:PORT (port 0 to 65535), got {address!r}")
     return host, int(port)
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
-        super().__init__(config)
-        self._started_event = started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self._started_event.set()
-
-    def install_signal_handlers(self) -> None:
-        """The process's owner handles signals, not a server in a thread."""
 
 
 class RestServer:
@@ -66,15 +55,14 @@ class RestServer:
             self._socket.close()
             raise
         self.host, self.port = self._socket.getsockname()[:2]
-        started = threading.Event()
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 limit_concurrency=limit_concurrency, timeout_keep_alive=timeout_keep_alive,
                                 http="auto")
-        self._server = _Server(config, started)
+        self._server = ThreadServer(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name=f"rest-{self.port}", daemon=True)
         self._thread.start()
-        if not started.wait(startup_timeout):
+        if not self._server.listening.wait(startup_timeout):
             self.close()
             raise RuntimeError(f"the REST server on {host}:{self.port} did not start")
 
@@ -86,7 +74,7 @@ class RestServer:
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop serving (open requests finish first) and free the port."""
-        self._server.should_exit = True
+        self._server.stop()
         self._thread.join(timeout)
         self._socket.close()
 
