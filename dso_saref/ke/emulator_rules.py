@@ -474,8 +474,15 @@ def rename(bindings: Iterable[Mapping[str, str]], mapping: Mapping[str, str]) ->
     return [{mapping[key]: value for key, value in row.items()} for row in bindings]
 
 
-def _key(row: Mapping[str, str]) -> tuple[tuple[str, URIRef | Literal], ...]:
-    return tuple(sorted((k, parse_term(v)) for k, v in row.items()))
+def _key(row: Mapping[str, str], terms: dict[str, URIRef | Literal]) -> tuple[tuple[str, URIRef | Literal], ...]:
+    """``row`` as its variables and terms, sorted; ``terms`` remembers each binding string's term."""
+    pairs = []
+    for k, v in row.items():
+        term = terms.get(v)
+        if term is None:
+            term = terms[v] = parse_term(v)
+        pairs.append((k, term))
+    return tuple(sorted(pairs))
 
 
 def compatible(row: Mapping[str, str], filters: Sequence[Mapping[str, str]]) -> bool:
@@ -489,10 +496,11 @@ def compatible(row: Mapping[str, str], filters: Sequence[Mapping[str, str]]) -> 
 def union(sets: Iterable[Iterable[Mapping[str, str]]]) -> Bindings:
     """The union of binding sets, each distinct binding once, in arrival order."""
     seen: set[tuple[tuple[str, URIRef | Literal], ...]] = set()
+    terms: dict[str, URIRef | Literal] = {}
     out: Bindings = []
     for rows in sets:
         for row in rows:
-            key = _key(row)
+            key = _key(row, terms)
             if key not in seen:
                 seen.add(key)
                 out.append(dict(row))
