@@ -4,7 +4,9 @@ configuration-free environment (no ``DSO_SAREF_*`` setting nor user configuratio
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +76,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for index, item in enumerate(parametrised):
             if index not in kept:
                 item.add_marker(pytest.mark.slow)
+
+
+@dataclass
+class Closing:
+    """Servers closed in the background: uvicorn's graceful stop waits a tenth of a second that no test
+    needs to wait for."""
+
+    pool: ThreadPoolExecutor
+    closes: list[Future[None]] = field(default_factory=list)
+
+    def later(self, *steps: Callable[[], object]) -> None:
+        """Run ``steps`` one after the other in the background."""
+
+        def close() -> None:
+            for step in steps:
+                step()
+
+        self.closes.append(self.pool.submit(close))
+
+
+@pytest.fixture(scope="session")
+def closing() -> Iterator[Closing]:
+    """The session's :class:`Closing`; every close has ended (and raised if it failed) by its end."""
+    with ThreadPoolExecutor(2, thread_name_prefix="close") as pool:
+        closing = Closing(pool)
+        yield closing
+    for close in closing.closes:
+        close.result()
 
 
 @pytest.fixture(autouse=True, scope="session")

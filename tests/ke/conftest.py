@@ -16,11 +16,12 @@ from dso_saref.ke import (
     KnowledgeEngineEmulator,
     Timeouts,
 )
+from tests.conftest import Closing
 
 
 @pytest.fixture
-def make_server() -> Iterator[Callable[..., EmulatorServer]]:
-    """Start emulators on free loopback ports; all are closed after the test."""
+def make_server(closing: Closing) -> Iterator[Callable[..., EmulatorServer]]:
+    """Start emulators on free loopback ports; all are closed after the test (in the background)."""
     servers: list[EmulatorServer] = []
 
     def make(**config: object) -> EmulatorServer:
@@ -30,8 +31,7 @@ def make_server() -> Iterator[Callable[..., EmulatorServer]]:
         return server
 
     yield make
-    for server in servers:
-        server.close()
+    closing.later(*(server.close for server in servers))
 
 
 @pytest.fixture

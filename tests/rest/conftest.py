@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from dso_saref.backend import DsoBackend, Storage
 from dso_saref.backend.credentials import Credentials
 from dso_saref.rest.app import create_app
 from dso_saref.rest.server import RestServer
+from tests.conftest import Closing
 
 #: When the tests "are": the day after the seed's day of readings.
 NOW = datetime(2021, 9, 28, 8, 0, tzinfo=UTC)
@@ -88,34 +88,6 @@ def issue_keys(credentials: Credentials, now: datetime) -> dict[str, str]:
     }
 
 
-@dataclass
-class Closing:
-    """Servers closed in the background: uvicorn's graceful stop waits a tenth of a second that no test
-    needs to wait for."""
-
-    pool: ThreadPoolExecutor
-    closes: list[Future[None]] = field(default_factory=list)
-
-    def later(self, server: RestServer, storage: Storage) -> None:
-        """Close ``server``, then ``storage``, in the background."""
-
-        def close() -> None:
-            server.close()
-            storage.close()
-
-        self.closes.append(self.pool.submit(close))
-
-
-@pytest.fixture(scope="session")
-def closing() -> Iterator[Closing]:
-    """The session's :class:`Closing`; every close has ended (and raised if it failed) by its end."""
-    with ThreadPoolExecutor(2, thread_name_prefix="rest-close") as pool:
-        closing = Closing(pool)
-        yield closing
-    for close in closing.closes:
-        close.result()
-
-
 @pytest.fixture
 def api(closing: Closing) -> Iterator[Api]:
     """A seeded DSO (sqlite in memory) behind its REST API, with a key for SP001, SP002, DSP001 and TP."""
@@ -130,7 +102,7 @@ def api(closing: Closing) -> Iterator[Api]:
     try:
         yield Api(server, backend, credentials, summary, clock, keys)
     finally:
-        closing.later(server, storage)
+        closing.later(server.close, storage.close)
 
 
 def publish_need(api: Api, request_id: str = "N1", meters: tuple[str, ...] = ("M0001", "M0002")) -> dict[str, Any]:
