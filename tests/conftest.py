@@ -7,10 +7,12 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from rdflib import Graph, URIRef
 
 import dso_saref
 from dso_saref.config import CONFIG_ENV, KEYS
@@ -39,6 +41,25 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"reference data {path} is absent (only CI and developers have ../shared)")
     return path
+
+
+#: The official files whose terms the project may use (../shared/ontologies).
+OFFICIAL_FILES = (
+    "saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl",
+    "dpv-2.3.ttl", "dpv-2.3-consent.ttl", "dpv-2.3-consent_status.ttl", "qudt-2.1-unit.ttl", "om-2.0.rdf",
+    "schemaorg.ttl",
+)
+
+
+@cache
+def official_subjects() -> frozenset[str]:
+    """Every IRI that an official file (:data:`OFFICIAL_FILES`) says something of; read once per process
+    (skips without ../shared)."""
+    folder = shared_path("ontologies")
+    graph = Graph()
+    for name in OFFICIAL_FILES:
+        graph.parse(folder / name, format="xml" if name.endswith(".rdf") else "turtle")
+    return frozenset(str(s) for s in graph.subjects() if isinstance(s, URIRef))
 
 
 #: The Knowledge Engine REST URL the ``real_ke`` tests run against, read before the session hides the

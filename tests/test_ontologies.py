@@ -14,25 +14,17 @@ from dso_saref.catalog import Catalog
 from dso_saref.errors import DescriptionError
 from dso_saref.mapping import VariableKind
 from dso_saref.terms import DSO, UNITS
-from tests.conftest import ROOT, shared_path
+from tests.conftest import ROOT
+from tests.conftest import official_subjects as read_official_subjects
 
-OFFICIAL = [
-    "saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl",
-    "dpv-2.3.ttl", "dpv-2.3-consent.ttl", "dpv-2.3-consent_status.ttl", "qudt-2.1-unit.ttl", "om-2.0.rdf",
-    "schemaorg.ttl",
-]
 #: Namespaces that are W3C standards themselves (no file of ../shared defines them); SKOS for
 #: skos:broader, SAREF4GRID's idiom for a property narrower than one of its quantities.
 STANDARD = (str(RDF), str(RDFS), str(OWL), "http://www.w3.org/2001/XMLSchema#", str(SKOS))
 
 
 @pytest.fixture(scope="module")
-def official_subjects() -> set[str]:
-    folder = shared_path("ontologies")
-    graph = Graph()
-    for name in OFFICIAL:
-        graph.parse(folder / name, format="xml" if name.endswith(".rdf") else "turtle")
-    return {str(s) for s in graph.subjects() if isinstance(s, URIRef)}
+def official_subjects() -> frozenset[str]:
+    return read_official_subjects()
 
 
 def project_graph() -> Graph:

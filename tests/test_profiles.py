@@ -20,16 +20,13 @@ from dso_saref.errors import DescriptionError, UnknownMessageError
 from dso_saref.profiles import ProfileWarning, split_name
 from dso_saref.terms import DSO
 from dso_saref.variables import VariableKind
-from tests.conftest import NAMES, ROOT, shared_path
+from tests.conftest import NAMES, ROOT, official_subjects
 from tests.strategies import payload_strategy
 from tests.test_catalog import assert_round_trip
 
 PROFILES = sorted(d.name for name in NAMES for p, d in dso_saref.catalog.profiles(name).items() if p != "saref")
 SHIPPED = sorted(path.stem for path in (ROOT / "graph_patterns" / "profiles").glob("*.toml"))
 INTERCONNECT = "http://ontology.tno.nl/interconnect/"
-OFFICIAL = ["saref-core-v3.1.1.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl", "qudt-2.1-unit.ttl", "om-2.0.rdf",
-            "dpv-2.3.ttl", "dpv-2.3-consent.ttl", "saref4ener-v1.1.2.ttl",
-            "schemaorg.ttl"]
 
 
 def test_the_catalog_lists_messages_and_gives_their_profiles() -> None:
@@ -125,11 +122,7 @@ def test_interconnect_terms_are_marked_as_theirs() -> None:
 
 
 def test_every_official_iri_of_the_profiles_exists_in_the_official_files() -> None:
-    folder = shared_path("ontologies")
-    official = Graph()
-    for name in OFFICIAL:
-        official.parse(folder / name, format="xml" if name.endswith(".rdf") else "turtle")
-    subjects = {str(s) for s in official.subjects()}
+    subjects = official_subjects()
     used = set().union(*(_used(name) for name in PROFILES))
     foreign = {i for i in used if not i.startswith((str(DSO), INTERCONNECT, str(SKOS)))}
     assert sorted(foreign - subjects) == []
