@@ -13,6 +13,15 @@ Every transaction starts with ``BEGIN IMMEDIATE``: it holds the one write lock o
 its first statement, so transactions are serializable, also between processes sharing the file (a
 second process waits up to ``timeout`` seconds for the lock). The threads of a process share the
 connection, one at a time.
+
+Waiting for another process: sqlite's busy handler sleeps 1, 2, 5, 10 ... up to 100 ms between its tries
+of a locked database, so the writer that loses a race waits far longer than the winner holds the lock
+(the REST workers' p99, docs/performance.md). On a WAL file the connection has no busy handler; a
+statement that finds the database locked (``BEGIN IMMEDIATE`` while another process writes, a read while
+another recovers the WAL) is tried again after 0.2 ms, the pause doubling up to 2 ms, until ``timeout``
+(:meth:`SqliteStorage._when_free`). Other programs on the same file (the ``sqlite3`` shell, an older
+version) are excluded by sqlite's lock as before. A rollback-journal file keeps sqlite's busy handler:
+its ``COMMIT`` waits for readers too.
 """
 
 from __future__ import annotations
@@ -32,6 +41,9 @@ from dso_saref.backend.storage.dialect import SQLITE
 from dso_saref.backend.storage.schema import MIGRATIONS, Migration
 
 __all__ = ["GroupCommit", "SqliteStorage", "sqlite_path"]
+
+#: The pause after a try that found the database locked, doubled after each try up to the longest.
+FIRST_PAUSE, LONGEST_PAUSE = 0.0002, 0.002
 
 
 def sqlite_path(url: str) -> str:
@@ -165,7 +177,9 @@ class GroupCommit:
 class SqliteStorage(Storage):
     """The backend's sqlite3 database (a file path, a ``sqlite://`` URL or ``":memory:"``); a file's
     commits are synced by a :class:`GroupCommit` unless ``group_commit`` is false (then each commit is
-    synced by sqlite, ``synchronous=FULL``)."""
+    synced by sqlite, ``synchronous=FULL``). A WAL file's statements that find it locked are tried again
+    after short pauses (:meth:`_when_free`) unless ``busy_handler`` is true (then sqlite's busy handler
+    waits, as a rollback-journal file always does); either way at most ``timeout`` seconds."""
 
     schemes = ("sqlite",)
 
@@ -173,19 +187,25 @@ class SqliteStorage(Storage):
 
     def __init__(self, url: str | Path = ":memory:", *, fault_hook: FaultHook | None = None,
                  migrations: Sequence[Migration] = MIGRATIONS, timeout: float = 10.0,
-                 group_commit: bool = True) -> None:
+                 group_commit: bool = True, busy_handler: bool = False) -> None:
         self.url = str(url)
         self.path = sqlite_path(self.url)
+        self.timeout = timeout
         self._fault_hook = fault_hook
         self._lock = threading.RLock()
         self._open: list[_SqliteTransaction] = []
         self.group: GroupCommit | None = None
+        self.waits_itself = False  # whether a locked statement is tried again by _when_free (no busy handler)
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys = ON")
             if self.path != ":memory:" and not self.path.startswith("file::memory:"):
-                if self._journal(timeout) == "wal" and group_commit:
+                wal = str(self._when_free("PRAGMA journal_mode = WAL").fetchone()[0]).lower() == "wal"
+                if wal and not busy_handler:
+                    self._db.execute("PRAGMA busy_timeout = 0")
+                    self.waits_itself = True
+                if wal and group_commit:
                     self._db.execute("PRAGMA synchronous = NORMAL")
                     self.group = GroupCommit(self.path + "-wal")
                 else:
@@ -194,17 +214,21 @@ class SqliteStorage(Storage):
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the backend database {self.path!r}: {exc}") from exc
 
-    def _journal(self, timeout: float) -> str:
-        """Switch to WAL; the journal mode it came to. On a new file another process may be switching at
-        the same moment, and sqlite answers "locked" without waiting: retry until ``timeout``."""
-        deadline = time.monotonic() + timeout
+    def _when_free(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        """Run ``sql``, trying again while the database is locked (``SQLITE_BUSY``), after a pause of
+        ``FIRST_PAUSE`` doubling up to ``LONGEST_PAUSE``, until ``timeout`` seconds have passed; then
+        raises the last sqlite3.OperationalError ("database is locked"). A new file's switch to WAL is
+        retried so too (sqlite answers "locked" at once while another process switches it)."""
+        deadline, pause = time.monotonic() + self.timeout, FIRST_PAUSE
         while True:
             try:
-                return str(self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+                return self._db.execute(sql, params)
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() + pause > deadline:
                     raise
-                time.sleep(0.01)
+            time.sleep(pause)
+            pause = min(2 * pause, LONGEST_PAUSE)
 
     # -- transactions and queries -------------------------------------------------------------------
 
@@ -218,7 +242,7 @@ class SqliteStorage(Storage):
             tx = _SqliteTransaction(self._db, operation)
             self._open.append(tx)
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._when_free("BEGIN IMMEDIATE")
                 try:
                     yield tx
                     for name in tx.scratch:
@@ -259,7 +283,7 @@ class SqliteStorage(Storage):
     def query(self, sql: str, params: Params = ()) -> list[Row]:
         with self._lock:
             try:
-                return self._db.execute(SQLITE.translate(sql), params).fetchall()
+                return self._when_free(SQLITE.translate(sql), params).fetchall()
             except sqlite3.Error as exc:
                 raise _error("query failed", exc) from exc
 
