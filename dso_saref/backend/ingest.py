@@ -29,9 +29,12 @@ before it stay ingested (:attr:`IngestError.report`), nothing of the bad file is
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +45,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from dso_saref.backend.errors import ConstraintError
-from dso_saref.backend.storage import Storage, to_db_time
+from dso_saref.backend.storage import Storage, Transaction, to_db_time
 from dso_saref.errors import PayloadError, Problem
 from dso_saref.messages.data_sharing import MeteringSeries
 from dso_saref.terms import UNITS, TermError, parse_datetime
@@ -126,19 +129,72 @@ class IngestError(PayloadError):
 
 @dataclass
 class _Reading:
-    """The progress of one file being read (updated as its rows are produced)."""
+    """The progress of one file being read (updated by its reader as its rows are produced)."""
 
     path: Path
     kind: str
     total: int
-    progress: Callable[[IngestProgress], None] | None
     readings: int = 0
     position: int = 0
     days: set[date] = field(default_factory=set)
 
-    def report(self, stage: str) -> None:
-        if self.progress is not None:
-            self.progress(IngestProgress(self.path, stage, self.readings, self.position, self.total))
+
+@dataclass(frozen=True)
+class _Batch:
+    """The next readings of a file to store, and where its reading was after them."""
+
+    rows: list[Sequence[Any]]
+    readings: int
+    position: int
+    days: frozenset[date]
+    last: bool
+
+
+class _Reader:
+    """The rows of a file in batches of :data:`_BATCH`, read and validated by a thread of its own one batch
+    ahead of the database storing them (so that the server stores a batch while the next one is read); an
+    exception of the reading is raised where the batch would have been. Leaving the ``with`` block stops
+    the thread."""
+
+    def __init__(self, rows: Iterator[Sequence[Any]], state: _Reading) -> None:
+        self._rows = rows
+        self._state = state
+        self._handoff: queue.Queue[_Batch | BaseException] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"ingest {state.path.name}", daemon=True)
+
+    def __enter__(self) -> Iterator[_Batch]:
+        self._thread.start()
+        return self._batches()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):  # a reader waiting to hand a batch over: free its place
+            self._handoff.get_nowait()
+        self._thread.join()
+
+    def _batches(self) -> Iterator[_Batch]:
+        while True:
+            item = self._handoff.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item.last:
+                return
+
+    def _read(self) -> None:
+        state, rows = self._state, []
+        try:
+            for row in self._rows:
+                rows.append(row)
+                if len(rows) == _BATCH:
+                    self._handoff.put(_Batch(rows, state.readings, state.position, frozenset(state.days), False))
+                    if self._stop.is_set():
+                        return
+                    rows = []
+            self._handoff.put(_Batch(rows, state.readings, state.position, frozenset(state.days), True))
+        except BaseException as exc:  # raised again in the thread storing the batches
+            self._handoff.put(exc)
 
 
 def ingest_metering(storage: Storage, paths: Iterable[str | Path], *, format: str | None = None,
@@ -178,36 +234,57 @@ class _Bad(Exception):
 def _ingest_file(storage: Storage, path: Path, kind: str,
                  progress: Callable[[IngestProgress], None] | None) -> FileReport:
     began = time.perf_counter()
-    state = _Reading(path, kind, path.stat().st_size, progress)
-    with path.open(encoding="utf-8", newline="") as text, storage.transaction(f"ingest {path.name}") as db:
-        db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
-        db.copy("ingest_staging", _COLUMNS, _json_rows(text, state) if kind == "json" else _csv_rows(text, state))
-        state.report("storing")
-        unknown = db.execute(
-            "SELECT s.id, MIN(s.line) AS line FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c "
-            "WHERE c.id = s.id) AND NOT EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) GROUP BY s.id "
-            "ORDER BY 2 LIMIT 5").fetchall()
-        if unknown:
-            where = "series" if kind == "json" else "line"
-            raise PayloadError("metering-data", [Problem(f"{path}:{where} {r['line']}: id",
-                                                         f"{r['id']!r} is neither a client nor an end user")
-                                                 for r in unknown])
-        storage.prepare_days("meter_readings", state.days)
-        try:  # new readings: a plain insert, much faster than checking each for a conflict
-            with storage.transaction(f"ingest {path.name} (new readings)") as new:
-                inserted = new.execute(_MOVE).rowcount
-        except ConstraintError:  # some are stored already (or twice in the file)
-            inserted = db.execute(_MOVE + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
-    state.position = state.total
-    state.report("done")
+    state = _Reading(path, kind, path.stat().st_size)
+    inserted = 0
+    with (path.open(encoding="utf-8", newline="") as text, storage.transaction(f"ingest {path.name}") as db,
+          _Reader(_json_rows(text, state) if kind == "json" else _csv_rows(text, state), state) as batches):
+        for batch in batches:
+            stage = "storing" if batch.last else "reading"
+            if progress is not None:
+                progress(IngestProgress(path, stage, batch.readings, batch.position, state.total))
+            if batch.rows:
+                inserted += _store(storage, db, path, kind, batch)
+    if progress is not None:
+        progress(IngestProgress(path, "done", state.readings, state.total, state.total))
     return FileReport(path, kind, state.readings, inserted, tuple(sorted(state.days)), time.perf_counter() - began)
 
 
-#: From the scratch table to the readings, end users resolved to their clients, in index order (a client's
-#: readings of a day end up side by side on disk, which the aggregation of a zone reads).
+def _store(storage: Storage, db: Transaction, path: Path, kind: str, batch: _Batch) -> int:
+    """Store one batch of a file's readings in the file's transaction ``db``: how many were new."""
+    db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
+    db.copy("ingest_staging", _COLUMNS, batch.rows)
+    others = db.execute(_NOT_CLIENTS).fetchall()
+    unknown = [r for r in others if not r["user"]]
+    if unknown:
+        where = "series" if kind == "json" else "line"
+        raise PayloadError("metering-data", [Problem(f"{path}:{where} {r['line']}: id",
+                                                     f"{r['id']!r} is neither a client nor an end user")
+                                             for r in unknown])
+    storage.prepare_days("meter_readings", batch.days)
+    move = _MOVE_USERS if others else _MOVE
+    try:  # new readings: a plain insert, much faster than checking each for a conflict
+        with storage.transaction(f"ingest {path.name} (new readings)") as new:
+            return new.execute(move).rowcount
+    except ConstraintError:  # some are stored already (or twice in the file)
+        return db.execute(move + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
+
+
+#: Readings moved at a time from the scratch table to the readings, while the next ones are read.
+_BATCH = _EVERY
+
+#: The ids of the scratch table that are not clients (at most 5, unknown ones first): ``user`` tells whether one
+#: names an end user.
+_NOT_CLIENTS = ("SELECT s.id, MIN(s.line) AS line, EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) AS \"user\" "
+                "FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.id) GROUP BY s.id "
+                "ORDER BY 3, 2 LIMIT 5")
+
+#: From the scratch table to the readings, in index order (a client's readings of a day end up side by side on
+#: disk, which the aggregation of a zone reads); ``_MOVE_USERS`` resolves end users to their clients.
 _MOVE = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
-         "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
-         "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE TRUE ORDER BY 1, 2")
+         "SELECT id, timestamp, active_power FROM ingest_staging WHERE TRUE ORDER BY 1, 2")
+_MOVE_USERS = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
+               "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
+               "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE TRUE ORDER BY 1, 2")
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
@@ -253,7 +330,6 @@ def _csv_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
         state.readings += 1
         if state.readings % _EVERY == 0:
             state.position = text.buffer.tell() if hasattr(text, "buffer") else state.position
-            state.report("reading")
         yield number, identifier, stamp, value * factor
 
 
@@ -308,8 +384,6 @@ def _json_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
         identifier = _identifier(parsed.id, f"{state.path}: $[{index}].id")
         for reading in parsed.readings:
             yield index, identifier, *_reading(reading.time, reading.measurement * _TO_KW[reading.unit], state)
-        if state.readings // _EVERY != (state.readings - len(parsed.readings)) // _EVERY:
-            state.report("reading")
 
 
 def _json_series(text: TextIO, state: _Reading) -> Iterator[tuple[int, Any]]:

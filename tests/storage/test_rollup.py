@@ -118,6 +118,16 @@ def test_bulk_loads_of_new_and_of_known_quarter_hours(storage, tmp_path):
     assert (len(rows), sum(r[3] for r in rows)) == (600 * 3 + 500, 2400)
 
 
+def test_a_file_of_several_batches_repeating_itself(storage, tmp_path):
+    """A file stored 50,000 readings at a time: later batches repeat readings of earlier ones (skipped) and add
+    readings to their quarter-hours (counted in)."""
+    first = [r for c in (*HOUSEHOLDS, "MV1") for minute in range(14) for r in quarters(c, 0, 960, minute=minute)]
+    path = csv_file(tmp_path, "big.csv", first + first[:500] + quarters("LV1", 0, 500, minute=14))  # 10 days
+    assert len(first) == 53_760 and ingest_metering(storage, [path]).inserted == 54_260
+    rows = assert_in_step(storage)
+    assert (len(rows), sum(r[3] for r in rows)) == (4 * 960, 54_260)
+
+
 @pytest.mark.parametrize("count", [8, 600], ids=["small", "bulk"])
 @pytest.mark.parametrize("minute", [0, 5], ids=["same readings", "same quarter-hours"])
 def test_two_connections_ingesting_at_once_count_each_reading_once(database, storage, tmp_path, minute, count):
