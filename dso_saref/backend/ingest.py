@@ -235,56 +235,100 @@ def _ingest_file(storage: Storage, path: Path, kind: str,
                  progress: Callable[[IngestProgress], None] | None) -> FileReport:
     began = time.perf_counter()
     state = _Reading(path, kind, path.stat().st_size)
-    inserted = 0
     with (path.open(encoding="utf-8", newline="") as text, storage.transaction(f"ingest {path.name}") as db,
           _Reader(_json_rows(text, state) if kind == "json" else _csv_rows(text, state), state) as batches):
+        staging = _Staging(storage, db, path, kind)
         for batch in batches:
             stage = "storing" if batch.last else "reading"
             if progress is not None:
                 progress(IngestProgress(path, stage, batch.readings, batch.position, state.total))
-            if batch.rows:
-                inserted += _store(storage, db, path, kind, batch)
+            staging.add(batch)
+        staging.move()
     if progress is not None:
         progress(IngestProgress(path, "done", state.readings, state.total, state.total))
-    return FileReport(path, kind, state.readings, inserted, tuple(sorted(state.days)), time.perf_counter() - began)
+    return FileReport(path, kind, state.readings, staging.inserted, tuple(sorted(state.days)),
+                      time.perf_counter() - began)
 
 
-def _store(storage: Storage, db: Transaction, path: Path, kind: str, batch: _Batch) -> int:
-    """Store one batch of a file's readings in the file's transaction ``db``: how many were new."""
-    db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
-    db.copy("ingest_staging", _COLUMNS, batch.rows)
-    others = db.execute(_NOT_CLIENTS).fetchall()
-    unknown = [r for r in others if not r["user"]]
-    if unknown:
-        where = "series" if kind == "json" else "line"
-        raise PayloadError("metering-data", [Problem(f"{path}:{where} {r['line']}: id",
-                                                     f"{r['id']!r} is neither a client nor an end user")
-                                             for r in unknown])
-    storage.prepare_days("meter_readings", batch.days)
-    move = _MOVE_USERS if others else _MOVE
-    try:  # new readings: a plain insert, much faster than checking each for a conflict
-        with storage.transaction(f"ingest {path.name} (new readings)") as new:
-            return new.execute(move).rowcount
-    except ConstraintError:  # some are stored already (or twice in the file)
-        return db.execute(move + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
+class _Staging:
+    """The scratch table of a file's readings read but not yet stored, in the file's transaction ``db``.
+
+    Each batch is bulk-loaded into it; when a batch begins on a later UTC day than readings staged before it
+    (a file in time order: those days are complete), the readings of the days before are moved into the
+    readings while the next batch is read, sorted by client and time (a client's readings of a day side by side
+    on disk, the day partition's index written in key order), the rest carried over into a new scratch table.
+    :meth:`move` moves what is left at the end (all of a file not in time order)."""
+
+    def __init__(self, storage: Storage, db: Transaction, path: Path, kind: str) -> None:
+        self.storage, self.db, self.path, self.kind = storage, db, path, kind
+        self.inserted = 0
+        self._names = ("ingest_staging", "ingest_carried")
+        self.table = self._names[0]
+        self._earliest: str | None = None  # a time no later than the earliest staged (the database's text of it)
+        self._days: frozenset[date] = frozenset()
+        db.scratch_table(self.table, _STAGED)
+
+    def add(self, batch: _Batch) -> None:
+        """Stage ``batch``; move the readings of the days it is past."""
+        if not batch.rows:
+            return
+        self.db.copy(self.table, _COLUMNS, batch.rows)
+        self._days = batch.days
+        first = min(row[2] for row in batch.rows)
+        if self._earliest is not None and self._earliest[:10] < first[:10]:
+            cut = first[:10] + _MIDNIGHT
+            self.move(before=cut)
+            carried = self._names[self.table == self._names[0]]
+            self.db.scratch_table(carried, _STAGED)
+            self.db.execute(f"INSERT INTO {carried} SELECT * FROM {self.table} WHERE timestamp >= ?", (cut,))
+            self.table, self._earliest = carried, cut
+        if self._earliest is None or first < self._earliest:
+            self._earliest = first
+
+    def move(self, before: str | None = None) -> None:
+        """Move the staged readings (those before the time ``before``) into the readings, after checking their
+        ids: a plain insert when they are all new, else (a savepoint rolled back) skipping those stored."""
+        if self._earliest is None:
+            return
+        others = self.db.execute(_NOT_CLIENTS.format(staging=self.table)).fetchall()
+        unknown = [r for r in others if not r["user"]]
+        if unknown:
+            where = "series" if self.kind == "json" else "line"
+            raise PayloadError("metering-data", [Problem(f"{self.path}:{where} {r['line']}: id",
+                                                         f"{r['id']!r} is neither a client nor an end user")
+                                                 for r in unknown])
+        self.storage.prepare_days("meter_readings", self._days)
+        move = (_MOVE_USERS if others else _MOVE).format(staging=self.table,
+                                                         before="TRUE" if before is None else "s.timestamp < ?")
+        params = () if before is None else (before,)
+        try:  # new readings: a plain insert, much faster than checking each for a conflict
+            with self.storage.transaction(f"ingest {self.path.name} (new readings)") as new:
+                self.inserted += new.execute(move, params).rowcount
+        except ConstraintError:  # some are stored already (or twice in the file)
+            self.inserted += self.db.execute(move + " ON CONFLICT (client_id, timestamp) DO NOTHING", params).rowcount
 
 
-#: Readings moved at a time from the scratch table to the readings, while the next ones are read.
+#: Readings handed at a time from the thread reading a file to the one storing it.
 _BATCH = _EVERY
+
+_STAGED = "line INTEGER, id TEXT, timestamp {time}, active_power {real}"
+_MIDNIGHT = "T00:00:00.000000Z"  # to_db_time of a day's start, after its date
 
 #: The ids of the scratch table that are not clients (at most 5, unknown ones first): ``user`` tells whether one
 #: names an end user.
 _NOT_CLIENTS = ("SELECT s.id, MIN(s.line) AS line, EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) AS \"user\" "
-                "FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.id) GROUP BY s.id "
+                "FROM {staging} s WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.id) GROUP BY s.id "
                 "ORDER BY 3, 2 LIMIT 5")
 
 #: From the scratch table to the readings, in index order (a client's readings of a day end up side by side on
-#: disk, which the aggregation of a zone reads); ``_MOVE_USERS`` resolves end users to their clients.
+#: disk, which the aggregation of a zone reads), of a client and time read twice the first; ``_MOVE_USERS``
+#: resolves end users to their clients.
 _MOVE = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
-         "SELECT id, timestamp, active_power FROM ingest_staging WHERE TRUE ORDER BY 1, 2")
+         "SELECT id, timestamp, active_power FROM {staging} s WHERE {before} ORDER BY 1, 2, s.line")
 _MOVE_USERS = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
-               "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
-               "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE TRUE ORDER BY 1, 2")
+               "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM {staging} s "
+               "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE {before} "
+               "ORDER BY 1, 2, s.line")
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
