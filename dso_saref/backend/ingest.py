@@ -13,12 +13,15 @@ Two formats, told apart by the file name (``.json`` / ``.csv``) or ``format=``:
 ``id`` names a client of the data layer (``LV0001``) or an end user (``U0001``, stored under its
 client). Measurements are stored in kW. Each file is one transaction, so a file is stored whole or not
 at all, and running a file again (after an interruption, or by mistake) inserts nothing twice; a
-reading already stored for a client and time is kept. The file is bulk-loaded into a scratch table
-(``COPY`` on PostgreSQL, ``executemany`` on sqlite), its ids checked and end users resolved, the day
-partitions it needs made, then its readings are moved into the table sorted by client and time: with a
-plain ``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled
-back) with ``ON CONFLICT DO NOTHING``. On PostgreSQL the database counts the readings actually inserted
-into its quarter-hour rollup in the same transaction (``meter_quarters``, migration 7)::
+reading already stored for a client and time is kept (of one read twice in a file, the first). A thread
+reads and validates the file in batches of 50,000 readings while the calling thread stores them: each
+batch is bulk-loaded into a scratch table (binary ``COPY`` on PostgreSQL, ``executemany`` on sqlite);
+when a batch begins on a later UTC day than readings staged before it (a file in time order), the
+readings of those days are moved, and what is left at the end: ids checked and end users resolved, the
+day partitions made, the readings moved into the table sorted by client and time, with a plain
+``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled back) with
+``ON CONFLICT DO NOTHING``. On PostgreSQL the database counts the readings actually inserted into its
+quarter-hour rollup in the same transaction (``meter_quarters``, migration 7)::
 
     report = ingest_metering(storage, ["day-1.csv", "day-2.json"], progress=print)
     report.readings, report.inserted, report.skipped
