@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from storage_data import DAY, add_households, drop, fresh_storage, write_readings
+from storage_data import DAY, add_households, cpu_ticks, drop, fresh_storage, write_readings
 
 from dso_saref.backend import DsoBackend, ExchangeContext
 from dso_saref.backend.aggregation import bucket_query
@@ -84,22 +84,13 @@ def server_time(storage, statement: str, params: list, runs: int) -> tuple[float
     times = []
     with storage.transaction("bench") as db:  # one connection, so one server process
         pid = db.execute("SELECT pg_backend_pid()").fetchone()[0]
-        began = _cpu_ticks(pid)
+        began = cpu_ticks(pid)
         for _ in range(runs):
             [plan] = db.execute(f"EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) {statement}", params).fetchone()[0]
             times.append(plan["Execution Time"] if isinstance(plan, dict) else json.loads(plan)["Execution Time"])
-        ended = _cpu_ticks(pid)
+        ended = cpu_ticks(pid)
     cpu = None if began is None or ended is None else (ended - began) * 1000 / os.sysconf("SC_CLK_TCK") / runs
     return statistics.median(times), cpu
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    """User and system CPU clock ticks of process ``pid`` (``None`` if it is not on this machine)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[11]) + int(fields[12])
 
 
 def bench(name: str, url: str, csv_path: Path, zones: int, runs: int, schema: str | None = None) -> None:

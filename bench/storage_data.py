@@ -60,6 +60,15 @@ def drop(storage: Storage) -> None:
             Path(url + suffix).unlink(missing_ok=True)
 
 
+def cpu_ticks(pid: int) -> int | None:
+    """User and system CPU clock ticks of process ``pid`` (``None`` if it is not on this machine)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[11]) + int(fields[12])
+
+
 def add_households(storage: Storage, zones: int) -> list[str]:
     """``zones`` zones ``Z000``... of :data:`HOUSEHOLDS` LV clients each; returns the client ids."""
     grid = GridData(storage)

@@ -13,12 +13,15 @@ Two formats, told apart by the file name (``.json`` / ``.csv``) or ``format=``:
 ``id`` names a client of the data layer (``LV0001``) or an end user (``U0001``, stored under its
 client). Measurements are stored in kW. Each file is one transaction, so a file is stored whole or not
 at all, and running a file again (after an interruption, or by mistake) inserts nothing twice; a
-reading already stored for a client and time is kept. The file is bulk-loaded into a scratch table
-(``COPY`` on PostgreSQL, ``executemany`` on sqlite), its ids checked and end users resolved, the day
-partitions it needs made, then its readings are moved into the table sorted by client and time: with a
-plain ``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled
-back) with ``ON CONFLICT DO NOTHING``. On PostgreSQL the database counts the readings actually inserted
-into its quarter-hour rollup in the same transaction (``meter_quarters``, migration 7)::
+reading already stored for a client and time is kept (of one read twice in a file, the first). A thread
+reads and validates the file in batches of 50,000 readings while the calling thread stores them: each
+batch is bulk-loaded into a scratch table (binary ``COPY`` on PostgreSQL, ``executemany`` on sqlite);
+when a batch begins on a later UTC day than readings staged before it (a file in time order), the
+readings of those days are moved, and what is left at the end: ids checked and end users resolved, the
+day partitions made, the readings moved into the table sorted by client and time, with a plain
+``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled back) with
+``ON CONFLICT DO NOTHING``. On PostgreSQL the database counts the readings actually inserted into its
+quarter-hour rollup in the same transaction (``meter_quarters``, migration 7)::
 
     report = ingest_metering(storage, ["day-1.csv", "day-2.json"], progress=print)
     report.readings, report.inserted, report.skipped
@@ -29,9 +32,12 @@ before it stay ingested (:attr:`IngestError.report`), nothing of the bad file is
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +48,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from dso_saref.backend.errors import ConstraintError
-from dso_saref.backend.storage import Storage, to_db_time
+from dso_saref.backend.storage import Storage, Transaction, to_db_time
 from dso_saref.errors import PayloadError, Problem
 from dso_saref.messages.data_sharing import MeteringSeries
 from dso_saref.terms import UNITS, TermError, parse_datetime
@@ -126,19 +132,72 @@ class IngestError(PayloadError):
 
 @dataclass
 class _Reading:
-    """The progress of one file being read (updated as its rows are produced)."""
+    """The progress of one file being read (updated by its reader as its rows are produced)."""
 
     path: Path
     kind: str
     total: int
-    progress: Callable[[IngestProgress], None] | None
     readings: int = 0
     position: int = 0
     days: set[date] = field(default_factory=set)
 
-    def report(self, stage: str) -> None:
-        if self.progress is not None:
-            self.progress(IngestProgress(self.path, stage, self.readings, self.position, self.total))
+
+@dataclass(frozen=True)
+class _Batch:
+    """The next readings of a file to store, and where its reading was after them."""
+
+    rows: list[Sequence[Any]]
+    readings: int
+    position: int
+    days: frozenset[date]
+    last: bool
+
+
+class _Reader:
+    """The rows of a file in batches of :data:`_BATCH`, read and validated by a thread of its own one batch
+    ahead of the database storing them (so that the server stores a batch while the next one is read); an
+    exception of the reading is raised where the batch would have been. Leaving the ``with`` block stops
+    the thread."""
+
+    def __init__(self, rows: Iterator[Sequence[Any]], state: _Reading) -> None:
+        self._rows = rows
+        self._state = state
+        self._handoff: queue.Queue[_Batch | BaseException] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"ingest {state.path.name}", daemon=True)
+
+    def __enter__(self) -> Iterator[_Batch]:
+        self._thread.start()
+        return self._batches()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):  # a reader waiting to hand a batch over: free its place
+            self._handoff.get_nowait()
+        self._thread.join()
+
+    def _batches(self) -> Iterator[_Batch]:
+        while True:
+            item = self._handoff.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item.last:
+                return
+
+    def _read(self) -> None:
+        state, rows = self._state, []
+        try:
+            for row in self._rows:
+                rows.append(row)
+                if len(rows) == _BATCH:
+                    self._handoff.put(_Batch(rows, state.readings, state.position, frozenset(state.days), False))
+                    if self._stop.is_set():
+                        return
+                    rows = []
+            self._handoff.put(_Batch(rows, state.readings, state.position, frozenset(state.days), True))
+        except BaseException as exc:  # raised again in the thread storing the batches
+            self._handoff.put(exc)
 
 
 def ingest_metering(storage: Storage, paths: Iterable[str | Path], *, format: str | None = None,
@@ -178,36 +237,101 @@ class _Bad(Exception):
 def _ingest_file(storage: Storage, path: Path, kind: str,
                  progress: Callable[[IngestProgress], None] | None) -> FileReport:
     began = time.perf_counter()
-    state = _Reading(path, kind, path.stat().st_size, progress)
-    with path.open(encoding="utf-8", newline="") as text, storage.transaction(f"ingest {path.name}") as db:
-        db.scratch_table("ingest_staging", "line INTEGER, id TEXT, timestamp {time}, active_power {real}")
-        db.copy("ingest_staging", _COLUMNS, _json_rows(text, state) if kind == "json" else _csv_rows(text, state))
-        state.report("storing")
-        unknown = db.execute(
-            "SELECT s.id, MIN(s.line) AS line FROM ingest_staging s WHERE NOT EXISTS (SELECT 1 FROM clients c "
-            "WHERE c.id = s.id) AND NOT EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) GROUP BY s.id "
-            "ORDER BY 2 LIMIT 5").fetchall()
+    state = _Reading(path, kind, path.stat().st_size)
+    with (path.open(encoding="utf-8", newline="") as text, storage.transaction(f"ingest {path.name}") as db,
+          _Reader(_json_rows(text, state) if kind == "json" else _csv_rows(text, state), state) as batches):
+        staging = _Staging(storage, db, path, kind)
+        for batch in batches:
+            stage = "storing" if batch.last else "reading"
+            if progress is not None:
+                progress(IngestProgress(path, stage, batch.readings, batch.position, state.total))
+            staging.add(batch)
+        staging.move()
+    if progress is not None:
+        progress(IngestProgress(path, "done", state.readings, state.total, state.total))
+    return FileReport(path, kind, state.readings, staging.inserted, tuple(sorted(state.days)),
+                      time.perf_counter() - began)
+
+
+class _Staging:
+    """The scratch table of a file's readings read but not yet stored, in the file's transaction ``db``.
+
+    Each batch is bulk-loaded into it; when a batch begins on a later UTC day than readings staged before it
+    (a file in time order: those days are complete), the readings of the days before are moved into the
+    readings while the next batch is read, sorted by client and time (a client's readings of a day side by side
+    on disk, the day partition's index written in key order), the rest carried over into a new scratch table.
+    :meth:`move` moves what is left at the end (all of a file not in time order)."""
+
+    def __init__(self, storage: Storage, db: Transaction, path: Path, kind: str) -> None:
+        self.storage, self.db, self.path, self.kind = storage, db, path, kind
+        self.inserted = 0
+        self._names = ("ingest_staging", "ingest_carried")
+        self.table = self._names[0]
+        self._earliest: str | None = None  # a time no later than the earliest staged (the database's text of it)
+        self._days: frozenset[date] = frozenset()
+        db.scratch_table(self.table, _STAGED)
+
+    def add(self, batch: _Batch) -> None:
+        """Stage ``batch``; move the readings of the days it is past."""
+        if not batch.rows:
+            return
+        self.db.copy(self.table, _COLUMNS, batch.rows)
+        self._days = batch.days
+        first = min(row[2] for row in batch.rows)
+        if self._earliest is not None and self._earliest[:10] < first[:10]:
+            cut = first[:10] + _MIDNIGHT
+            self.move(before=cut)
+            carried = self._names[self.table == self._names[0]]
+            self.db.scratch_table(carried, _STAGED)
+            self.db.execute(f"INSERT INTO {carried} SELECT * FROM {self.table} WHERE timestamp >= ?", (cut,))
+            self.table, self._earliest = carried, cut
+        if self._earliest is None or first < self._earliest:
+            self._earliest = first
+
+    def move(self, before: str | None = None) -> None:
+        """Move the staged readings (those before the time ``before``) into the readings, after checking their
+        ids: a plain insert when they are all new, else (a savepoint rolled back) skipping those stored."""
+        if self._earliest is None:
+            return
+        others = self.db.execute(_NOT_CLIENTS.format(staging=self.table)).fetchall()
+        unknown = [r for r in others if not r["user"]]
         if unknown:
-            where = "series" if kind == "json" else "line"
-            raise PayloadError("metering-data", [Problem(f"{path}:{where} {r['line']}: id",
+            where = "series" if self.kind == "json" else "line"
+            raise PayloadError("metering-data", [Problem(f"{self.path}:{where} {r['line']}: id",
                                                          f"{r['id']!r} is neither a client nor an end user")
                                                  for r in unknown])
-        storage.prepare_days("meter_readings", state.days)
+        self.storage.prepare_days("meter_readings", self._days)
+        move = (_MOVE_USERS if others else _MOVE).format(staging=self.table,
+                                                         before="TRUE" if before is None else "s.timestamp < ?")
+        params = () if before is None else (before,)
         try:  # new readings: a plain insert, much faster than checking each for a conflict
-            with storage.transaction(f"ingest {path.name} (new readings)") as new:
-                inserted = new.execute(_MOVE).rowcount
+            with self.storage.transaction(f"ingest {self.path.name} (new readings)") as new:
+                self.inserted += new.execute(move, params).rowcount
         except ConstraintError:  # some are stored already (or twice in the file)
-            inserted = db.execute(_MOVE + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
-    state.position = state.total
-    state.report("done")
-    return FileReport(path, kind, state.readings, inserted, tuple(sorted(state.days)), time.perf_counter() - began)
+            self.inserted += self.db.execute(move + " ON CONFLICT (client_id, timestamp) DO NOTHING", params).rowcount
 
 
-#: From the scratch table to the readings, end users resolved to their clients, in index order (a client's
-#: readings of a day end up side by side on disk, which the aggregation of a zone reads).
+#: Readings handed at a time from the thread reading a file to the one storing it.
+_BATCH = _EVERY
+
+_STAGED = "line INTEGER, id TEXT, timestamp {time}, active_power {real}"
+_MIDNIGHT = "T00:00:00.000000Z"  # to_db_time of a day's start, after its date
+
+#: The ids of the scratch table that are not clients (at most 5, unknown ones first): ``user`` tells whether one
+#: names an end user.
+_NOT_CLIENTS = ("SELECT s.id, MIN(s.line) AS line, EXISTS (SELECT 1 FROM end_users u WHERE u.id = s.id) AS \"user\" "
+                "FROM {staging} s WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = s.id) GROUP BY s.id "
+                "ORDER BY 3, 2 LIMIT 5")
+
+#: From the scratch table to the readings, in index order (a client's readings of a day end up side by side on
+#: disk, which the aggregation of a zone reads), of a client and time read twice the first; ``_MOVE_USERS``
+#: resolves end users to their clients.
 _MOVE = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
-         "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM ingest_staging s "
-         "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE TRUE ORDER BY 1, 2")
+         "SELECT id, timestamp, active_power FROM {staging} s WHERE {before} ORDER BY 1, 2, s.line")
+_MOVE_USERS = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
+               "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM {staging} s "
+               "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE {before} "
+               "ORDER BY 1, 2, s.line")
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
@@ -253,7 +377,6 @@ def _csv_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
         state.readings += 1
         if state.readings % _EVERY == 0:
             state.position = text.buffer.tell() if hasattr(text, "buffer") else state.position
-            state.report("reading")
         yield number, identifier, stamp, value * factor
 
 
@@ -308,8 +431,6 @@ def _json_rows(text: TextIO, state: _Reading) -> Iterator[Sequence[Any]]:
         identifier = _identifier(parsed.id, f"{state.path}: $[{index}].id")
         for reading in parsed.readings:
             yield index, identifier, *_reading(reading.time, reading.measurement * _TO_KW[reading.unit], state)
-        if state.readings // _EVERY != (state.readings - len(parsed.readings)) // _EVERY:
-            state.report("reading")
 
 
 def _json_series(text: TextIO, state: _Reading) -> Iterator[tuple[int, Any]]:

@@ -89,6 +89,37 @@ def test_an_interrupted_file_leaves_nothing_and_runs_again_whole(backend, summar
     assert stages[-1] == ("done", path.stat().st_size) and ("storing", stages[-2][1]) == stages[-2]
 
 
+def test_a_file_of_several_batches_is_stored_whole(backend, summary, tmp_path):
+    """A file is read 50,000 readings at a time, the readings of the days a file in time order is past stored
+    while the next are read: end users are resolved in every batch, a reading repeated after its day was stored
+    is kept once (the first), and a bad line or an unknown id in a later batch refuses the whole file."""
+    client_2 = backend.parties.end_user("U0002").client_id
+    households = [h for zone in sorted(summary.households) for h in summary.households[zone]]
+    ids = ["U0002" if h == client_2 else h for h in households]
+    stamps = [(DAY + timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ") for m in range(6 * 1440)]
+    first = [(c, t, 1.0, "kW") for t in stamps for c in ids]  # in time order, over 6 days
+    repeated = [(c, t, 9.0, u) for c, t, _, u in first[:100]]  # their day is stored by then
+    later = [("LV0001", (DAY + timedelta(minutes=15 * q, seconds=30)).isoformat(), 1.0, "kW") for q in range(96)]
+    path = csv_file(tmp_path / "big.csv", first + repeated + later)
+    stages: list[tuple[str, int]] = []
+    report = ingest_metering(backend.storage, [path], progress=lambda p: stages.append((p.stage, p.readings)))
+    total = len(first) + 100 + 96
+    assert (report.readings, report.inserted, report.skipped) == (total, len(first) + 96, 100)
+    assert stages == [("reading", 50_000), ("reading", 100_000), ("storing", total), ("done", total)]
+    assert count(backend) == len(first) + 96 and len(report.files[0].days) == 6
+    rows = backend.storage.query("SELECT client_id, COUNT(*), MAX(active_power) FROM meter_readings GROUP BY 1")
+    assert sorted((r[0], r[1], r[2]) for r in rows) == sorted(
+        (h, len(stamps) + (96 if h == "LV0001" else 0), 1.0) for h in households)
+    for tail, location in [("NOBODY,2021-10-05T10:00:00Z,1,kW\n", f"line {len(first) + 3}: id"),
+                           ("LV0001,2021-10-05T10:00:00Z,x,kW\n", f"{len(first) + 3}: measurement")]:
+        bad = csv_file(tmp_path / "bad.csv", [*first, ("LV0003", DAY.isoformat(), 1, "kW")])
+        bad.write_text(bad.read_text(encoding="utf-8") + tail, encoding="utf-8")
+        with pytest.raises(IngestError) as info:
+            ingest_metering(backend.storage, [bad])
+        assert info.value.problems[0].location == f"{bad}:{location}"
+        assert count(backend) == len(first) + 96  # nothing of the bad file, not even the days stored first
+
+
 def test_json_larger_than_a_read_chunk(backend, summary, tmp_path):
     readings = [{"time": (DAY + timedelta(minutes=m)).isoformat(), "measurement": m / 7, "unit": "kW"}
                 for m in range(60 * 24 * 12)]  # a reading a minute for 12 days: a series of more than 1 MiB

@@ -118,6 +118,21 @@ def test_bulk_loads_of_new_and_of_known_quarter_hours(storage, tmp_path):
     assert (len(rows), sum(r[3] for r in rows)) == (600 * 3 + 500, 2400)
 
 
+@pytest.mark.parametrize("order", ["by client", "by time"])
+def test_a_file_of_several_batches_repeating_itself(storage, tmp_path, order):
+    """A file read 50,000 readings at a time (in time order: the days it is past stored while the next are read):
+    later readings repeat earlier ones (skipped) and add readings to their quarter-hours (counted in)."""
+    first = [(c, DAY + timedelta(minutes=15 * q, seconds=30 * k), 1.0 + q)
+             for c in (*HOUSEHOLDS, "MV1") for k in range(28) for q in range(960)]  # 10 days
+    if order == "by time":
+        first.sort(key=lambda r: r[1])
+    later = [("LV1", DAY + timedelta(minutes=15 * q, seconds=840), 2.0) for q in range(500)]
+    path = csv_file(tmp_path, "big.csv", first + first[:500] + later)
+    assert len(first) == 107_520 and ingest_metering(storage, [path]).inserted == 108_020
+    rows = assert_in_step(storage)
+    assert (len(rows), sum(r[3] for r in rows)) == (4 * 960, 108_020)
+
+
 @pytest.mark.parametrize("count", [8, 600], ids=["small", "bulk"])
 @pytest.mark.parametrize("minute", [0, 5], ids=["same readings", "same quarter-hours"])
 def test_two_connections_ingesting_at_once_count_each_reading_once(database, storage, tmp_path, minute, count):

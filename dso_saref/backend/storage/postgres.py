@@ -104,16 +104,33 @@ class _PostgresTransaction(Transaction):
         self.execute(_LOCK.format("_shared" if shared else "").replace("%s", "?"), ("\x1f".join(key),))
 
     def copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        # in binary: half the server's work of the text format (which parses every time and number) and less
+        # of the client's; the types are the table's, the times as the backend passes them (to_db_time) parsed
+        # once per distinct text
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
         count = 0
         try:
+            types = dict(self.connection.execute(
+                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0",
+                (table,)).fetchall())
+            oids = [types[c] for c in columns]
+            times = [i for i, oid in enumerate(oids) if oid == _TIMESTAMPTZ]
+            parsed: dict[str, datetime] = {}
             with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
+                copy.set_types(oids)
                 for row in rows:
+                    if times:
+                        row = list(row)
+                        for i in times:
+                            if isinstance(row[i], str):
+                                row[i] = parsed.get(row[i]) or parsed.setdefault(row[i], _time(row[i]))
                     copy.write_row(row)
                     count += 1
         except psycopg.Error as exc:
             raise _error(self._operation, exc) from exc
+        except (KeyError, ValueError) as exc:
+            raise StorageError(f"{self._operation}: cannot copy into {table}: {exc}") from exc
         return count
 
     def scratch_table(self, name: str, columns: str) -> None:
@@ -250,6 +267,17 @@ class PostgresStorage(Storage):
     def close(self) -> None:
         """Close every connection of the pool."""
         self._pool.close()
+
+
+_TIMESTAMPTZ = 1184  # the type oid of timestamptz
+
+
+def _time(text: str) -> datetime:
+    """A time as the backend passes it to the database (:func:`to_db_time`), as an aware datetime."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return moment
 
 
 def _log_notice(notice: Any) -> None:
