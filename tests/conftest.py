@@ -67,6 +67,14 @@ def official_subjects() -> frozenset[str]:
 REAL_KE_URL = os.environ.get("DSO_SAREF_KE_URL") or None
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto`` starts one worker more than this process may use cores: about a quarter of the suite's
+    worker time is spent waiting (on servers, subprocesses and the timeouts the tests prove), which the
+    extra worker fills (docs/performance.md, "The test suite")."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores + 1
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """The fast subset does not even import a module all of whose tests are slow (tests/scenarios/, the
     modules named in tests/slow-tests.txt): schemathesis builds its tests while collecting."""
