@@ -20,6 +20,7 @@ one; all others column by column.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from enum import Enum
@@ -109,6 +110,14 @@ def _decimal_text(number: float) -> str:
     return text
 
 
+def _memo_key(value: Any) -> tuple[Any, ...]:
+    """The key of ``value`` in a formatter's memo: its class and value, and for a zero its sign (0.0 and
+    -0.0 are equal, but their texts differ)."""
+    if value.__class__ is float and value == 0.0:
+        return (float, value, math.copysign(1.0, value))
+    return (value.__class__, value)
+
+
 def _reprs(values: list[float]) -> dict[float, str]:
     """The repr of each distinct number of a column (0.0 and -0.0 are one key: the first met)."""
     return {value: repr(value) for value in set(values)}
@@ -132,7 +141,7 @@ class _Formatter:
         if self.number is not None and value.__class__ is float:
             text = _decimal_text(value) if self.number == _DECIMAL else lexical(value, _DOUBLE)
             return '"' + text + self.suffix
-        key = (value.__class__, value)
+        key = _memo_key(value)
         found = self.cache.get(key)
         if found is None:
             plain = value.value if isinstance(value, Enum) else value
@@ -180,19 +189,22 @@ class _Formatter:
         types = set(map(type, values))
         if types == _FLOAT and len(values) >= _MANY:  # a number's text is its repr: digits . - e + inf nan
             reprs = reprs or _reprs(values)
-            if UNRESERVED.fullmatch("".join(reprs.values())) is not None:  # no '+': each its own encoding
+            # no '+' (each its own encoding), no zero (0.0 == -0.0, two texts: each value's own)
+            if 0.0 not in reprs and UNRESERVED.fullmatch("".join(reprs.values())) is not None:
                 return list(map(reprs.__getitem__, values))
         if len(types - {type(None)}) <= 1:
-            lookup: dict[Any, str | None] = {None: None}
-            for value in set(values):
-                if value is not None:
-                    lookup[value] = quote(value)
-            return list(map(lookup.__getitem__, values))
+            distinct = set(values)
+            if float not in types or 0.0 not in distinct:
+                lookup: dict[Any, str | None] = {None: None}
+                for value in distinct:
+                    if value is not None:
+                        lookup[value] = quote(value)
+                return list(map(lookup.__getitem__, values))
         return [None if v is None else quote(v) for v in values]
 
     def quote(self, value: Any) -> str:
         """The percent-encoded text of ``value`` in an IRI template (``mint_iri`` of one field)."""
-        key = (value.__class__, value)
+        key = _memo_key(value)
         found = self.quoted.get(key)
         if found is None:
             found = self.quoted[key] = percent_encode(json_text(value))

@@ -187,3 +187,22 @@ def test_strings_and_arrays_beyond_the_limits_are_refused_at_their_json_path() -
         assert Limits(items=1).check(scalar) == []
     with pytest.raises(dso_saref.terms.SettingsError, match="limits"):
         dso_saref.Settings(limits={"string": 5})  # type: ignore[arg-type]
+
+
+def _zero_series(values: list[float]) -> list[dict[str, object]]:
+    return [{"id": "U0000", "readings": [{"time": f"2021-09-27T{q // 4:02d}:{q % 4 * 15:02d}:00Z",
+                                          "measurement": v, "unit": "kW"} for q, v in enumerate(values)]}]
+
+
+def _measurement_iris(values: list[float]) -> list[str]:
+    lines = dso_saref.serialize("metering-data", _zero_series(values), "nt").splitlines()
+    return [line.split()[0] for line in lines if line.endswith("<https://saref.etsi.org/core/Measurement> .")]
+
+
+def test_a_zero_s_iri_depends_on_its_own_sign_only() -> None:
+    """0.0 and -0.0 are equal numbers with two texts, and a measurement's IRI hashes its value's text:
+    neither may take the other's, from an earlier call's memo or from a long column of the same payload."""
+    zero, minus = _measurement_iris([0.0]), _measurement_iris([-0.0])  # (a dict would hold them as one key)
+    assert _measurement_iris([-0.0]) == minus and _measurement_iris([0.0]) == zero and zero != minus
+    long = _measurement_iris([-0.0, 0.0, *map(float, range(1, 80))])
+    assert [long[0], long[1].replace("T00%3A15", "T00%3A00")] == [*minus, *zero]
