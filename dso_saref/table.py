@@ -168,9 +168,9 @@ class _Formatter:
             joined = "".join(reprs.values())
             if "e" not in joined and "n" not in joined:  # positional, finite: lexical() is the repr
                 suffix = self.suffix
-                if 0.0 in reprs:  # 0.0 == -0.0, two lexical forms: each value's own
-                    return [f'"{text}{suffix}' for text in map(repr, values)]
                 lookup = {value: f'"{text}{suffix}' for value, text in reprs.items()}
+                if 0.0 in reprs:  # 0.0 == -0.0, two lexical forms: each zero its own
+                    return [f'"{v!r}{suffix}' if v == 0.0 else lookup[v] for v in values]
                 return list(map(lookup.__getitem__, values))
         if len(types) == 1 and types <= {datetime, date}:
             distinct = {value: self.term(value) for value in set(values)}
@@ -189,8 +189,9 @@ class _Formatter:
         types = set(map(type, values))
         if types == _FLOAT and len(values) >= _MANY:  # a number's text is its repr: digits . - e + inf nan
             reprs = reprs or _reprs(values)
-            # no '+' (each its own encoding), no zero (0.0 == -0.0, two texts: each value's own)
-            if 0.0 not in reprs and UNRESERVED.fullmatch("".join(reprs.values())) is not None:
+            if UNRESERVED.fullmatch("".join(reprs.values())) is not None:  # no '+': each its own encoding
+                if 0.0 in reprs:  # 0.0 == -0.0, two texts: each zero its own
+                    return [repr(v) if v == 0.0 else reprs[v] for v in values]
                 return list(map(reprs.__getitem__, values))
         if len(types - {type(None)}) <= 1:
             distinct = set(values)

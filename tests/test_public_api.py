@@ -206,3 +206,5 @@ def test_a_zero_s_iri_depends_on_its_own_sign_only() -> None:
     assert _measurement_iris([-0.0]) == minus and _measurement_iris([0.0]) == zero and zero != minus
     long = _measurement_iris([-0.0, 0.0, *map(float, range(1, 80))])
     assert [long[0], long[1].replace("T00%3A15", "T00%3A00")] == [*minus, *zero]
+    text = dso_saref.serialize("metering-data", _zero_series([-0.0, 0.0, *map(float, range(1, 80))]), "nt")
+    assert '"-0.0"^^' in text and '"0.0"^^' in text  # and each literal its own lexical form
