@@ -3,6 +3,7 @@ configuration-free environment (no ``DSO_SAREF_*`` setting nor user configuratio
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,6 +44,27 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+#: Where the workers of a pytest-xdist run share what one of them computed: the run's temporary
+#: directory (pytest keeps the last three runs'), set once the session starts; ``None`` without xdist.
+SHARED_BY_WORKERS: list[Path] = []
+
+
+def shared_by_workers(name: str, compute: Callable[[], bytes]) -> bytes:
+    """``compute()``'s bytes, made by one worker of a pytest-xdist run and read by the others (a file of
+    the run's temporary directory); without xdist, computed here."""
+    if not SHARED_BY_WORKERS:
+        return compute()
+    folder = SHARED_BY_WORKERS[0]
+    result = folder / name
+    with (folder / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when a worker dies
+        if not result.exists():
+            partial = folder / f"{name}.partial"
+            partial.write_bytes(compute())
+            partial.replace(result)
+    return result.read_bytes()
+
+
 #: The official files whose terms the project may use (../shared/ontologies).
 OFFICIAL_FILES = (
     "saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl", "owl-time.ttl",
@@ -56,10 +78,14 @@ def official_subjects() -> frozenset[str]:
     """Every IRI that an official file (:data:`OFFICIAL_FILES`) says something of; read once per process
     (skips without ../shared)."""
     folder = shared_path("ontologies")
-    graph = Graph()
-    for name in OFFICIAL_FILES:
-        graph.parse(folder / name, format="xml" if name.endswith(".rdf") else "turtle")
-    return frozenset(str(s) for s in graph.subjects() if isinstance(s, URIRef))
+
+    def read() -> bytes:
+        graph = Graph()
+        for name in OFFICIAL_FILES:
+            graph.parse(folder / name, format="xml" if name.endswith(".rdf") else "turtle")
+        return "\n".join(sorted({str(s) for s in graph.subjects() if isinstance(s, URIRef)})).encode()
+
+    return frozenset(shared_by_workers("official-subjects.txt", read).decode().split("\n"))
 
 
 #: The Knowledge Engine REST URL the ``real_ke`` tests run against, read before the session hides the
@@ -144,6 +170,8 @@ def _no_user_configuration(tmp_path_factory: pytest.TempPathFactory) -> Iterator
             if name in os.environ:
                 patch.delenv(name)
         patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+        if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's base is popen-gwN in the run's directory
+            SHARED_BY_WORKERS.append(tmp_path_factory.getbasetemp().parent)
         yield
 
 

@@ -34,7 +34,7 @@ import dso_saref
 from dso_saref.patterns import Var
 from dso_saref.terms import DEFAULT_BASE, DSO, NONE, UNITS, parse_term
 from dso_saref.validation.engines.pyshacl import literal_rules_kept
-from tests.conftest import ROOT, shared_path
+from tests.conftest import ROOT, shared_by_workers, shared_path
 
 #: The official ontologies whose axioms the grid, elasticity and observability triples reach.
 CORE = ("saref-core-v3.1.1.ttl", "saref4ener-v1.1.2.ttl", "saref4grid-v1.0.0-dev.ttl")
@@ -149,12 +149,17 @@ def proof_ontologies() -> Graph:
     """What every proof closes a merge with: :func:`ontologies` with OWL-Time, and the part of DPV that
     the project's ontologies and graph patterns reach (:func:`dpv_reached`); made once, never changed
     (callers copy it). Skips without ../shared."""
-    graph = ontologies(("owl-time.ttl",))
-    seeds = {t for t in graph.all_nodes() if isinstance(t, URIRef)}
-    for description in dso_saref.messages():
-        seeds |= {URIRef(iri) for iri in description.pattern.iris()}
-    graph += dpv_reached(seeds)
-    return graph
+
+    def make() -> bytes:
+        graph = ontologies(("owl-time.ttl",))
+        seeds = {t for t in graph.all_nodes() if isinstance(t, URIRef)}
+        for description in dso_saref.messages():
+            seeds |= {URIRef(iri) for iri in description.pattern.iris()}
+        graph += dpv_reached(seeds)
+        return graph.serialize(format="nt", encoding="utf-8")
+
+    shared_path("ontologies")  # skips without ../shared, in every worker
+    return Graph().parse(data=shared_by_workers("proof-ontologies.nt", make), format="nt")
 
 
 def project_ontologies() -> Graph:
