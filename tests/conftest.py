@@ -45,7 +45,7 @@ def shared_path(*parts: str) -> Path:
 
 
 #: Where the workers of a pytest-xdist run share what one of them computed: the run's temporary
-#: directory (pytest keeps the last three runs'), set once the session starts; ``None`` without xdist.
+#: directory (pytest keeps the last three runs'), added once the session starts; empty without xdist.
 SHARED_BY_WORKERS: list[Path] = []
 
 

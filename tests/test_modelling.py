@@ -218,6 +218,7 @@ def test_all_examples_merged_conform() -> None:
     assert _conformance(merged) == {}
 
 
+@cache
 def samples(name: str, count: int = 3) -> list[Any]:
     """``count`` valid generated payloads of a message (seeded: the same on every run; small
     alphabets, so payloads of one message often share identifiers and windows)."""

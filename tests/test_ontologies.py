@@ -14,17 +14,11 @@ from dso_saref.catalog import Catalog
 from dso_saref.errors import DescriptionError
 from dso_saref.mapping import VariableKind
 from dso_saref.terms import DSO, UNITS
-from tests.conftest import ROOT
-from tests.conftest import official_subjects as read_official_subjects
+from tests.conftest import ROOT, official_subjects
 
 #: Namespaces that are W3C standards themselves (no file of ../shared defines them); SKOS for
 #: skos:broader, SAREF4GRID's idiom for a property narrower than one of its quantities.
 STANDARD = (str(RDF), str(RDFS), str(OWL), "http://www.w3.org/2001/XMLSchema#", str(SKOS))
-
-
-@pytest.fixture(scope="module")
-def official_subjects() -> frozenset[str]:
-    return read_official_subjects()
 
 
 def project_graph() -> Graph:
@@ -62,22 +56,22 @@ def test_every_unit_iri_of_every_vocabulary_is_declared() -> None:
 INTERCONNECT = "http://ontology.tno.nl/interconnect/"
 
 
-def test_every_external_term_exists_in_the_official_files(official_subjects: set[str]) -> None:
+def test_every_external_term_exists_in_the_official_files() -> None:
     graph = project_graph()
     external = {str(s) for s in graph.subjects(RDFS.isDefinedBy, None)} - {
         str(s) for s in graph.subjects() if str(s).startswith((str(DSO), INTERCONNECT))}
-    missing = sorted(i for i in external if i not in official_subjects and not i.startswith(STANDARD))
+    missing = sorted(i for i in external if i not in official_subjects() and not i.startswith(STANDARD))
     assert missing == [], "declared as external but absent from ../shared/ontologies"
 
 
-def test_every_used_non_project_iri_exists_in_the_official_files(official_subjects: set[str]) -> None:
+def test_every_used_non_project_iri_exists_in_the_official_files() -> None:
     foreign = {i for i in used_iris() if not i.startswith(str(DSO)) and not i.startswith(STANDARD)}
-    assert sorted(foreign - official_subjects) == []
+    assert sorted(foreign - official_subjects()) == []
 
 
-def test_no_project_term_shadows_an_official_one(official_subjects: set[str]) -> None:
+def test_no_project_term_shadows_an_official_one() -> None:
     own = {str(s) for s in project_graph().subjects() if str(s).startswith(str(DSO))}
-    assert own.isdisjoint(official_subjects)
+    assert own.isdisjoint(official_subjects())
 
 
 def test_every_extension_term_has_label_definition_and_alignment() -> None:
