@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dso_saref.config import DEFAULT_REST_THREADS
+
 NEED = "B1"
 METERS = [f"M{n:04d}" for n in range(1, 15)]
 START = datetime(2030, 1, 1, 18, tzinfo=UTC)
@@ -40,9 +42,10 @@ START = datetime(2030, 1, 1, 18, tzinfo=UTC)
 # -- the server process -------------------------------------------------------------------------------------
 
 
-def serve(db: str, workers: int) -> None:
+def serve(db: str, workers: int, threads: int) -> None:
     """The seeded DSO's REST API on 127.0.0.1 (a free port), from ``workers`` processes when more than
-    one; prints one JSON line (url, key) then serves until standard input closes."""
+    one, each working on ``threads`` requests at once; prints one JSON line (url, key) then serves until
+    standard input closes."""
     from dso_saref.app.rest_workers import RestWorkers
     from dso_saref.app.seed import seed_world
     from dso_saref.backend import DsoBackend, Storage
@@ -60,9 +63,9 @@ def serve(db: str, workers: int) -> None:
                                            zone_id="Z-SS01") for i in range(5)])
     key = Credentials(storage).add_party("SP001", "service-provider", now=backend.now()).token
     if workers > 1:
-        server: Any = RestWorkers(db, "127.0.0.1:0", workers)
+        server: Any = RestWorkers(db, "127.0.0.1:0", workers, threads=threads)
     else:
-        server = RestServer(create_app(backend), "127.0.0.1:0", limit_concurrency=2000)
+        server = RestServer(create_app(backend), "127.0.0.1:0", limit_concurrency=2000, threads=threads)
     with server:
         print(json.dumps({"url": server.base_url, "key": key}), flush=True)
         sys.stdin.read()
@@ -272,6 +275,8 @@ def main() -> None:
                         help="a PostgreSQL server (postgresql://USER@HOST:PORT/DB): the bench runs in a schema of "
                              "its own there, dropped afterwards, instead of a sqlite file")
     parser.add_argument("--workers", type=int, default=1, help="REST worker processes (serve --rest-workers)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_REST_THREADS,
+                        help="requests each process works on at once (serve --rest-threads)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--levels", default="1,10,50", help="connections, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="per level and kind")
@@ -280,7 +285,7 @@ def main() -> None:
                         "/dev/shm takes the disk's fsync out)")
     args = parser.parse_args()
     if args.mode == "serve":
-        serve(args.db, args.workers)
+        serve(args.db, args.workers, args.threads)
         return
     client = args.client
     if client in ("auto", "wrk"):
@@ -293,7 +298,8 @@ def main() -> None:
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         schema, db = fresh_schema(args.pg) if args.pg else (None, str(Path(tmp) / "dso.sqlite"))
-        server = subprocess.Popen([sys.executable, __file__, "serve", "--db", db, "--workers", str(args.workers)],
+        server = subprocess.Popen([sys.executable, __file__, "serve", "--db", db, "--workers", str(args.workers),
+                                   "--threads", str(args.threads)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             ready = json.loads(server.stdout.readline())  # type: ignore[union-attr]

@@ -36,9 +36,11 @@ from typing import Any, Self
 from prometheus_client.multiprocess import mark_process_dead
 
 from dso_saref.backend import DsoBackend
+from dso_saref.config import DEFAULT_REST_THREADS
 from dso_saref.monitoring.metrics import MULTIPROCESS_DIR, Metrics, counting_into
 from dso_saref.rest.gate import Observer
 from dso_saref.rest.server import RestServer, parse_address
+from dso_saref.serving import checked_threads
 
 __all__ = ["RestWorkers", "serve_rest"]
 
@@ -53,13 +55,17 @@ class RestWorkers:
     that dies is started again (``restarts`` counts them). The workers' metrics are kept in
     ``metrics_directory`` while they run.
 
-    Raises ValueError for an in-memory database (each process would have its own) or fewer than one
-    worker, OSError when the address cannot be bound, RuntimeError when a worker does not start within
+    Each worker works on ``threads`` requests at once (:data:`~dso_saref.config.DEFAULT_REST_THREADS`).
+
+    Raises ValueError for an in-memory database (each process would have its own), fewer than one
+    worker or thread, OSError when the address cannot be bound, RuntimeError when a worker does not start within
     ``startup_timeout`` seconds (saying why, when it could tell)."""
 
-    def __init__(self, db: str, address: str, workers: int, *, startup_timeout: float = 60.0) -> None:
+    def __init__(self, db: str, address: str, workers: int, *, startup_timeout: float = 60.0,
+                 threads: int = DEFAULT_REST_THREADS) -> None:
         if workers < 1:
             raise ValueError(f"REST workers must be at least 1, got {workers}")
+        checked_threads(threads)
         if db == ":memory:" or not db:
             raise ValueError("several REST workers share one database: give a sqlite file or a postgresql:// URL, "
                              "not :memory:")
@@ -74,7 +80,7 @@ class RestWorkers:
             self._holder.close()
             raise
         self.host, self.port = self._holder.getsockname()[:2]
-        self._db, self._startup_timeout = db, startup_timeout
+        self._db, self._startup_timeout, self._threads = db, startup_timeout, threads
         self.metrics_directory = tempfile.mkdtemp(prefix="dso-saref-metrics-")
         self._context = multiprocessing.get_context("spawn")  # no fork of a process holding threads, connections
         self._stop = threading.Event()
@@ -100,8 +106,8 @@ class RestWorkers:
         started = self._context.Event()
         stop, self._stoppers[i] = self._context.Pipe(duplex=False)
         process = self._context.Process(target=_work, name=f"rest-worker-{i}", daemon=True,
-                                        args=(self._db, f"{self.host}:{self.port}", self._level, started, stop,
-                                              self._failures))
+                                        args=(self._db, f"{self.host}:{self.port}", self._threads, self._level,
+                                              started, stop, self._failures))
         with _SPAWNING:  # the child inherits the environment: prometheus_client reads it when first imported
             previous = os.environ.get(MULTIPROCESS_DIR)
             os.environ[MULTIPROCESS_DIR] = self.metrics_directory
@@ -198,7 +204,8 @@ class RestWorkers:
         self.close()
 
 
-def _work(db: str, address: str, level: int, started: Event, stop: Connection, failures: Any) -> None:
+def _work(db: str, address: str, threads: int, level: int, started: Event, stop: Connection,
+          failures: Any) -> None:
     """One worker: its own connection to ``db``, the API on ``address`` until told to ``stop`` (or the
     parent is gone), counting its requests in the metrics directory of its environment."""
     from dso_saref.backend import Storage
@@ -210,7 +217,8 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
         failures.put(f"{type(exc).__name__}: {exc}")
         return
     try:
-        server, _ = serve_rest(DsoBackend(storage), address, reuse_port=True, metrics=Metrics(multiprocess=True))
+        server, _ = serve_rest(DsoBackend(storage), address, reuse_port=True, metrics=Metrics(multiprocess=True),
+                               threads=threads)
     except Exception as exc:
         storage.close()
         failures.put(f"{type(exc).__name__}: {exc}")
@@ -231,10 +239,11 @@ def _work(db: str, address: str, level: int, started: Event, stop: Connection, f
 
 def serve_rest(backend: DsoBackend, address: str, *, observers: Sequence[Observer] = (), reuse_port: bool = False,
                ke_url: str | None = None, kb_id: str | None = None,
-               metrics: Metrics | None = None) -> tuple[RestServer, Metrics]:
+               metrics: Metrics | None = None, threads: int = DEFAULT_REST_THREADS) -> tuple[RestServer, Metrics]:
     """The DSO's REST API over ``backend``, with the portal and monitoring (``ke_url`` and ``kb_id`` in
-    its readiness), served on ``address`` (a started :class:`~dso_saref.rest.server.RestServer`, sharing
-    its port with other processes when ``reuse_port``), logging each request and telling ``observers``;
+    its readiness), served on ``address`` (a started :class:`~dso_saref.rest.server.RestServer` working
+    on ``threads`` requests at once, sharing its port with other processes when ``reuse_port``), logging
+    each request and telling ``observers``;
     and its :class:`~dso_saref.monitoring.metrics.Metrics` (``metrics``, or new ones; give
     ``metrics.exchange`` to the KE side)."""
     from dso_saref.app.rest_api import dso_api
@@ -245,4 +254,4 @@ def serve_rest(backend: DsoBackend, address: str, *, observers: Sequence[Observe
                  f": {record.refusal}" if record.refusal else "")
 
     api = dso_api(backend, ke_url=ke_url, kb_id=kb_id, observers=[observe, *observers], metrics=metrics)
-    return RestServer(api.app, address, reuse_port=reuse_port), api.metrics
+    return RestServer(api.app, address, reuse_port=reuse_port, threads=threads), api.metrics

@@ -38,6 +38,7 @@ from dso_saref.backend import DsoBackend, Refused, Storage
 from dso_saref.backend.storage import PostgresStorage
 from dso_saref.backend.storage.base import implementation
 from dso_saref.catalog import Catalog
+from dso_saref.config import DEFAULT_REST_THREADS
 from dso_saref.ke.adapter import Adapter, Backoff
 from dso_saref.ke.client import KnowledgeEngineClient, Timeouts
 from dso_saref.ke.credentials import Credentials
@@ -64,7 +65,8 @@ class ServeConfig:
     (``HOST:PORT``; ``None``: no REST API), the ``credentials`` a reverse proxy in front of the KE asks
     for; ``rest_workers`` processes serve the REST API (more than one: each its own connection to
     ``db``, which must then be a file or PostgreSQL; their requests are logged by them, not counted in
-    the outcome); how many KE exchanges are handled at once (``workers``) and wait for a handler
+    the outcome), each working on ``rest_threads`` requests at once (the others wait their turn);
+    how many KE exchanges are handled at once (``workers``) and wait for a handler
     (``backlog``; ``workers + backlog`` < 100, the KE's limit), and how a knowledge base id registered
     already is probed for a live owner (``probe``; :class:`~dso_saref.ke.registration.Probe`); the
     pattern ``profiles`` the DSO registers, and a folder of the user's own (``patterns``,
@@ -80,6 +82,7 @@ class ServeConfig:
     rest: str | None = None
     credentials: Credentials | None = None
     rest_workers: int = 1
+    rest_threads: int = DEFAULT_REST_THREADS
     workers: int = 8
     backlog: int = 64
     probe: Probe | None = None
@@ -176,11 +179,11 @@ def serve(config: ServeConfig, stop: threading.Event, *,
 
         if config.rest is not None:
             if config.rest_workers > 1:
-                rest = RestWorkers(config.db, config.rest, config.rest_workers)
+                rest = RestWorkers(config.db, config.rest, config.rest_workers, threads=config.rest_threads)
                 metrics = rest.supervisor_metrics() if config.ke_url is not None else None
             else:
                 rest, metrics = serve_rest(backend, config.rest, observers=[count], ke_url=config.ke_url,
-                                           kb_id=config.kb_id)
+                                           kb_id=config.kb_id, threads=config.rest_threads)
             line = (f"serving the DSO's REST API at {rest.base_url}/v1 (docs at {rest.base_url}/docs)"
                     + (f" with {config.rest_workers} worker processes" if config.rest_workers > 1 else ""))
             log.info("%s", line)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dso_saref.cli.config import configured, current_config
-from dso_saref.config import DEFAULT_KE_URL
+from dso_saref.config import DEFAULT_KE_URL, DEFAULT_REST_THREADS
 
 if TYPE_CHECKING:  # the backend is imported when a command runs, keeping the CLI quick to start
     from dso_saref.backend import DsoBackend
@@ -94,6 +94,10 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--rest-workers", default=1, show_default=True, type=click.IntRange(min=1), metavar="N",
               help="Serve the REST API from N processes on one port (the database a file or postgresql://; the KE "
                    "adapter stays in the first process).")
+@click.option("--rest-threads", default=DEFAULT_REST_THREADS, show_default=True, type=click.IntRange(min=1),
+              metavar="N",
+              help="Requests each REST process works on at once; the others wait their turn. "
+                   "More help when the database is remote (each request waits on it longer).")
 @click.option("--ke-workers", default=8, show_default=True, type=click.IntRange(min=1, max=99), metavar="N",
               help="KE exchanges handled at once (a bounded pool of handler threads).")
 @click.option("--ke-backlog", default=64, show_default=True, type=click.IntRange(min=0, max=98), metavar="N",
@@ -109,9 +113,9 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--attempts", default=8, show_default=True, type=click.IntRange(min=1),
               help="Registration attempts while the KE is unreachable (backing off up to 30 s).")
 @configured("ke_url", "db", "kb_id", "profile", "patterns", "log_level", "log_file")
-def serve(role: str, rest: str | None, rest_workers: int, ke_workers: int, ke_backlog: int, provider: str,
-          partner_key_env: str, load_seed: bool, seed_value: int, attempts: int, ke_url: str, db: str | None,
-          kb_id: str | None, profile: tuple[str, ...], patterns: str | None, log_level: str,
+def serve(role: str, rest: str | None, rest_workers: int, rest_threads: int, ke_workers: int, ke_backlog: int,
+          provider: str, partner_key_env: str, load_seed: bool, seed_value: int, attempts: int, ke_url: str,
+          db: str | None, kb_id: str | None, profile: tuple[str, ...], patterns: str | None, log_level: str,
           log_file: str | None) -> None:
     """Serve the reference DSO on a Knowledge Engine and/or its REST API until SIGINT or SIGTERM.
 
@@ -141,7 +145,8 @@ def serve(role: str, rest: str | None, rest_workers: int, ke_workers: int, ke_ba
         ke_url = None  # --rest alone: the REST API without a KE
     config = ServeConfig(ke_url=ke_url, db=db, kb_id=kb_id or DEFAULT_DSO_KB, seed=load_seed, seed_value=seed_value,
                          attempts=attempts, rest=rest, credentials=settings.credentials(), rest_workers=rest_workers,
-                         workers=ke_workers, backlog=ke_backlog, profiles=profile, patterns=patterns)
+                         rest_threads=rest_threads, workers=ke_workers, backlog=ke_backlog, profiles=profile,
+                         patterns=patterns)
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         outcome = serve_dso(config, stop, ready=click.echo)

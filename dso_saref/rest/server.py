@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import uvicorn
 
+from dso_saref.config import DEFAULT_REST_THREADS
 from dso_saref.serving import ThreadServer
 
 __all__ = ["RestServer", "parse_address"]
@@ -34,14 +35,21 @@ def parse_address(address: str) -> tuple[str, int]:
 class RestServer:
     """``app`` served on ``address`` (``HOST:PORT``; port 0: any free one) in a background thread.
 
-    ``limit_concurrency`` bounds the connections served at once (uvicorn answers 503 beyond);
+    ``limit_concurrency`` bounds the connections served at once (uvicorn answers 503 beyond), ``threads``
+    the requests being worked on at once (:data:`~dso_saref.config.DEFAULT_REST_THREADS`; the others wait
+    their turn);
     ``timeout_keep_alive`` closes idle connections; ``reuse_port`` lets other processes listen on the
     same port (``SO_REUSEPORT``: the kernel spreads the connections among them). Raises OSError when
     the address cannot be bound, RuntimeError when uvicorn does not start within ``startup_timeout`` seconds."""
 
     def __init__(self, app: Any, address: str = "127.0.0.1:0", *, limit_concurrency: int | None = 1000,
-                 timeout_keep_alive: int = 30, startup_timeout: float = 30.0, reuse_port: bool = False) -> None:
+                 timeout_keep_alive: int = 30, startup_timeout: float = 30.0, reuse_port: bool = False,
+                 threads: int = DEFAULT_REST_THREADS) -> None:
         host, port = parse_address(address)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                limit_concurrency=limit_concurrency, timeout_keep_alive=timeout_keep_alive,
+                                http="auto")
+        self._server = ThreadServer(config, threads=threads)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets that say they are TCP (with proto 0,
         # Nagle's algorithm and the client's delayed ACK add ~40 ms to every response)
@@ -55,10 +63,6 @@ class RestServer:
             self._socket.close()
             raise
         self.host, self.port = self._socket.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                limit_concurrency=limit_concurrency, timeout_keep_alive=timeout_keep_alive,
-                                http="auto")
-        self._server = ThreadServer(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name=f"rest-{self.port}", daemon=True)
         self._thread.start()

@@ -43,7 +43,7 @@ class Workers:
         self.backend = backend
         self.offer = {"request_id": "N1", "offer": 0.5, "unit": "kW", "price": 0.1, "start": start.isoformat(),
                       "end": need.end.isoformat(), "meter_ids": ["M0001"]}
-        self.api = RestWorkers(database.url, "127.0.0.1:0", workers=2)
+        self.api = RestWorkers(database.url, "127.0.0.1:0", workers=2, threads=2)
 
     def post(self, offer_id: str, key: str | None = None) -> int:
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.keys['SP001']}"}
