@@ -217,7 +217,11 @@ class FlexibilityMarket:
         reference = ",".join(sorted({o.offer_id for o in offers.root}, key=natural_key)) or None
         provider = self._policy.provider(requester, "flexibility-offers", now, subject=reference or "")
         with self._storage.transaction("flexibility-offers") as db:
-            _lock_needs(db, {o.request_id for o in offers.root})
+            # offers for one need are taken side by side (a shared lock: clearing or changing the need waits
+            # for them, and they for it); the same offer sent twice at once waits for itself, and is then known
+            _lock_needs(db, {o.request_id for o in offers.root}, shared=True)
+            for key in sorted({(o.request_id, provider.id, o.offer_id) for o in offers.root}):
+                db.lock("flexibility offer", *key)
             problems: list[str] = []
             fresh: list[FlexibilityOffer] = []
             beyond = False
@@ -436,13 +440,14 @@ class FlexibilityMarket:
                                  reason=acknowledgement.reason or "")
 
 
-def _lock_needs(db: Transaction, request_ids: Iterable[str]) -> None:
-    """Lock the needs for update, in request id order (the one order every transaction takes them in)."""
+def _lock_needs(db: Transaction, request_ids: Iterable[str], *, shared: bool = False) -> None:
+    """Lock the needs for update (or ``shared``), in request id order (the one order every transaction
+    takes them in)."""
     wanted = sorted(set(request_ids))
     if wanted:
         marks = ", ".join("?" for _ in wanted)
         db.execute(f"SELECT request_id FROM flexibility_needs WHERE request_id IN ({marks}) ORDER BY request_id "
-                   "FOR UPDATE", wanted).fetchall()
+                   f"FOR {'SHARE' if shared else 'UPDATE'}", wanted).fetchall()
 
 
 def _factor(offer_unit: str, need_unit: str) -> float:

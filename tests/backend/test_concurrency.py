@@ -120,6 +120,41 @@ def test_hluc10_clearing_waits_for_an_offer_being_stored_and_counts_it(market):
     assert_market_consistent(backend)
 
 
+def test_hluc10_offers_for_one_need_are_stored_side_by_side(market, shared_database):
+    if shared_database.kind == "sqlite":
+        pytest.skip("sqlite runs one writer at a time: offers are stored one after the other")
+    backend, _, offers, open_backend = market
+    pause = Pause("flexibility-offers")
+    first, first_acks = in_thread(lambda: post(open_backend(pause), offers("first")))
+    assert pause.reached.wait(WAIT)
+    # the first offer's transaction holds its lock on the need; another provider's offer does not wait for it
+    assert post(open_backend(), offers("second"), SP002).status is Status.ACCEPTED
+    assert blocked(first)
+    pause.release.set()
+    first.join(WAIT)
+    assert first_acks[0].status is Status.ACCEPTED
+    assert {o.offer.offer_id for o in backend.market.offers("1")} >= {"first", "second"}
+    assert_market_consistent(backend)
+
+
+def test_hluc10_the_same_offer_sent_twice_at_once_is_stored_once(market):
+    backend, _, offers, open_backend = market
+    pause = Pause("flexibility-offers")
+    first, first_acks = in_thread(lambda: post(open_backend(pause), offers("twice")))
+    assert pause.reached.wait(WAIT)
+    again, again_acks = in_thread(lambda: post(open_backend(), offers("twice")))
+    assert blocked(again)  # it waits for the first, then finds it stored
+    pause.release.set()
+    first.join(WAIT)
+    again.join(WAIT)
+    assert first_acks[0].status is again_acks[0].status is Status.ACCEPTED
+    assert [o.offer.offer_id for o in backend.market.offers("1")].count("twice") == 1
+    reasons = [e.reason for e in backend.registry.entries(operation="flexibility-offers", outcome=Outcome.ACCEPTED)
+               if e.subject == "twice"]
+    assert sorted(reasons) == ["0 new, 1 already received", "1 new, 0 already received"]
+    assert_market_consistent(backend)
+
+
 def test_hluc10_an_offer_arriving_during_clearing_waits_and_is_rejected(market):
     backend, _, offers, open_backend = market
     assert post(backend, offers("early")).status is Status.ACCEPTED
