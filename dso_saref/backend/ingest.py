@@ -16,8 +16,8 @@ at all, and running a file again (after an interruption, or by mistake) inserts 
 reading already stored for a client and time is kept (of one read twice in a file, the first). A thread
 reads and validates the file in batches of 50,000 readings while the calling thread stores them: each
 batch is bulk-loaded into a scratch table (binary ``COPY`` on PostgreSQL, ``executemany`` on sqlite);
-when a batch begins on a later UTC day than readings staged before it (a file in time order), the
-readings of those days are moved, and what is left at the end: ids checked and end users resolved, the
+when a batch of a file in time order reaches a later UTC day, the readings of the days before it are
+moved, and what is left at the end: ids checked (once per file) and end users resolved, the
 day partitions made, the readings moved into the table sorted by client and time, with a plain
 ``INSERT`` when they are all new (the usual case, and the fast one), else (a savepoint rolled back) with
 ``ON CONFLICT DO NOTHING``. On PostgreSQL the database counts the readings actually inserted into its
@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -144,13 +144,23 @@ class _Reading:
 
 @dataclass(frozen=True)
 class _Batch:
-    """The next readings of a file to store, and where its reading was after them."""
+    """The next readings of a file to store (their earliest and latest times, their ids), and where its
+    reading was after them."""
 
     rows: list[Sequence[Any]]
     readings: int
     position: int
     days: frozenset[date]
     last: bool
+    earliest: str = ""
+    latest: str = ""
+    ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, rows: list[Sequence[Any]], state: _Reading, last: bool) -> _Batch:
+        times = [row[2] for row in rows]
+        return cls(rows, state.readings, state.position, frozenset(state.days), last, min(times, default=""),
+                   max(times, default=""), frozenset(row[1] for row in rows))
 
 
 class _Reader:
@@ -191,11 +201,11 @@ class _Reader:
             for row in self._rows:
                 rows.append(row)
                 if len(rows) == _BATCH:
-                    self._handoff.put(_Batch(rows, state.readings, state.position, frozenset(state.days), False))
+                    self._handoff.put(_Batch.of(rows, state, False))
                     if self._stop.is_set():
                         return
                     rows = []
-            self._handoff.put(_Batch(rows, state.readings, state.position, frozenset(state.days), True))
+            self._handoff.put(_Batch.of(rows, state, True))
         except BaseException as exc:  # raised again in the thread storing the batches
             self._handoff.put(exc)
 
@@ -256,59 +266,79 @@ def _ingest_file(storage: Storage, path: Path, kind: str,
 class _Staging:
     """The scratch table of a file's readings read but not yet stored, in the file's transaction ``db``.
 
-    Each batch is bulk-loaded into it; when a batch begins on a later UTC day than readings staged before it
-    (a file in time order: those days are complete), the readings of the days before are moved into the
-    readings while the next batch is read, sorted by client and time (a client's readings of a day side by side
-    on disk, the day partition's index written in key order), the rest carried over into a new scratch table.
-    :meth:`move` moves what is left at the end (all of a file not in time order)."""
+    Each batch is bulk-loaded into it. A batch of a file in time order (it begins no earlier than the day of
+    the readings staged, and spans at most two days) that reaches a later day completes the days before: its
+    readings of those days are staged, all staged are moved into the readings while the next batch is read,
+    sorted by client and time (a client's readings of a day side by side on disk, the day partition's index
+    written in key order), and its readings of the later day begin a new scratch table. :meth:`move` moves
+    what is left at the end (all of a file not in time order). The ids are checked once per file: a move
+    asks the database only about ids not yet found to be clients."""
 
     def __init__(self, storage: Storage, db: Transaction, path: Path, kind: str) -> None:
         self.storage, self.db, self.path, self.kind = storage, db, path, kind
         self.inserted = 0
-        self._names = ("ingest_staging", "ingest_carried")
-        self.table = self._names[0]
-        self._earliest: str | None = None  # a time no later than the earliest staged (the database's text of it)
+        self.table = "ingest_staging"
+        self._earliest: str | None = None  # the earliest and latest times staged (the database's texts)
+        self._latest: str | None = None
         self._days: frozenset[date] = frozenset()
+        self._clients: set[str] = set()  # ids found to be clients
+        self._unchecked: set[str] = set()  # ids staged and not (yet) found to be clients
         db.scratch_table(self.table, _STAGED)
 
     def add(self, batch: _Batch) -> None:
-        """Stage ``batch``; move the readings of the days it is past."""
+        """Stage ``batch``; move the readings of the days it completes."""
         if not batch.rows:
             return
-        self.db.copy(self.table, _COLUMNS, batch.rows)
         self._days = batch.days
-        first = min(row[2] for row in batch.rows)
-        if self._earliest is not None and self._earliest[:10] < first[:10]:
-            cut = first[:10] + _MIDNIGHT
-            self.move(before=cut)
-            carried = self._names[self.table == self._names[0]]
-            self.db.scratch_table(carried, _STAGED)
-            self.db.execute(f"INSERT INTO {carried} SELECT * FROM {self.table} WHERE timestamp >= ?", (cut,))
-            self.table, self._earliest = carried, cut
-        if self._earliest is None or first < self._earliest:
-            self._earliest = first
+        cut = batch.latest[:10] + _MIDNIGHT  # the start of the batch's last day
+        in_order = ((self._latest is None or batch.earliest[:10] >= self._latest[:10])
+                    and date.fromisoformat(batch.latest[:10]) - date.fromisoformat(batch.earliest[:10]) <= _DAY)
+        # staged readings all before the cut, or some of the batch's: days complete, moved now
+        completes = self._latest < cut if self._latest is not None else batch.earliest < cut
+        if in_order and completes:
+            early = [row for row in batch.rows if row[2] < cut]
+            late = [row for row in batch.rows if row[2] >= cut]
+            self._stage(early, {row[1] for row in early})
+            self.move()
+            self.db.scratch_table(self.table, _STAGED)
+            self._stage(late, {row[1] for row in late})
+        else:
+            self._stage(batch.rows, batch.ids, batch.earliest, batch.latest)
 
-    def move(self, before: str | None = None) -> None:
-        """Move the staged readings (those before the time ``before``) into the readings, after checking their
-        ids: a plain insert when they are all new, else (a savepoint rolled back) skipping those stored."""
+    def _stage(self, rows: list[Sequence[Any]], ids: Iterable[str], earliest: str | None = None,
+               latest: str | None = None) -> None:
+        if not rows:
+            return
+        self.db.copy(self.table, _COLUMNS, rows)
+        self._unchecked.update(i for i in ids if i not in self._clients)
+        earliest = earliest or min(row[2] for row in rows)
+        latest = latest or max(row[2] for row in rows)
+        self._earliest = earliest if self._earliest is None else min(self._earliest, earliest)
+        self._latest = latest if self._latest is None else max(self._latest, latest)
+
+    def move(self) -> None:
+        """Move the staged readings into the readings, after checking their ids: a plain insert when they are
+        all new, else (a savepoint rolled back) skipping those stored."""
         if self._earliest is None:
             return
-        others = self.db.execute(_NOT_CLIENTS.format(staging=self.table)).fetchall()
+        others = self.db.execute(_NOT_CLIENTS.format(staging=self.table)).fetchall() if self._unchecked else []
         unknown = [r for r in others if not r["user"]]
         if unknown:
             where = "series" if self.kind == "json" else "line"
             raise PayloadError("metering-data", [Problem(f"{self.path}:{where} {r['line']}: id",
                                                          f"{r['id']!r} is neither a client nor an end user")
                                                  for r in unknown])
+        if not others:  # every id staged is a client's
+            self._clients |= self._unchecked
+            self._unchecked.clear()
         self.storage.prepare_days("meter_readings", self._days)
-        move = (_MOVE_USERS if others else _MOVE).format(staging=self.table,
-                                                         before="TRUE" if before is None else "s.timestamp < ?")
-        params = () if before is None else (before,)
+        move = (_MOVE_USERS if others else _MOVE).format(staging=self.table)
         try:  # new readings: a plain insert, much faster than checking each for a conflict
             with self.storage.transaction(f"ingest {self.path.name} (new readings)") as new:
-                self.inserted += new.execute(move, params).rowcount
+                self.inserted += new.execute(move).rowcount
         except ConstraintError:  # some are stored already (or twice in the file)
-            self.inserted += self.db.execute(move + " ON CONFLICT (client_id, timestamp) DO NOTHING", params).rowcount
+            self.inserted += self.db.execute(move + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
+        self._earliest = self._latest = None
 
 
 #: Readings handed at a time from the thread reading a file to the one storing it.
@@ -316,6 +346,7 @@ _BATCH = _EVERY
 
 _STAGED = "line INTEGER, id TEXT, timestamp {time}, active_power {real}"
 _MIDNIGHT = "T00:00:00.000000Z"  # to_db_time of a day's start, after its date
+_DAY = timedelta(days=1)
 
 #: The ids of the scratch table that are not clients (at most 5, unknown ones first): ``user`` tells whether one
 #: names an end user.
@@ -327,10 +358,10 @@ _NOT_CLIENTS = ("SELECT s.id, MIN(s.line) AS line, EXISTS (SELECT 1 FROM end_use
 #: disk, which the aggregation of a zone reads), of a client and time read twice the first; ``_MOVE_USERS``
 #: resolves end users to their clients.
 _MOVE = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
-         "SELECT id, timestamp, active_power FROM {staging} s WHERE {before} ORDER BY 1, 2, s.line")
+         "SELECT id, timestamp, active_power FROM {staging} s ORDER BY 1, 2, s.line")
 _MOVE_USERS = ("INSERT INTO meter_readings (client_id, timestamp, active_power) "
                "SELECT COALESCE(c.id, u.client_id), s.timestamp, s.active_power FROM {staging} s "
-               "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id WHERE {before} "
+               "LEFT JOIN clients c ON c.id = s.id LEFT JOIN end_users u ON u.id = s.id "
                "ORDER BY 1, 2, s.line")
 
 

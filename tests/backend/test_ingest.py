@@ -120,6 +120,25 @@ def test_a_file_of_several_batches_is_stored_whole(backend, summary, tmp_path):
         assert count(backend) == len(first) + 96  # nothing of the bad file, not even the days stored first
 
 
+def test_ids_first_met_on_the_day_a_batch_reaches_are_checked_and_resolved(backend, summary, tmp_path):
+    """A batch that reaches a later day stores the days before it at once: an id met only on the later day is
+    still checked (an unknown one refuses the file) and an end user's still resolved to its client."""
+    client_2 = backend.parties.end_user("U0002").client_id
+    day_1 = day_of("LV0001") + day_of("LV0003")
+    day_1.sort(key=lambda row: row[1])
+    for newcomer, expected in [("U0002", client_2), ("NOBODY", None)]:
+        path = csv_file(tmp_path / f"{newcomer}.csv", [*day_1, *day_of(newcomer, day=DAY + timedelta(days=1))])
+        if expected is None:
+            with pytest.raises(IngestError) as info:
+                ingest_metering(backend.storage, [path])
+            assert info.value.problems[0].location == f"{path}:line {len(day_1) + 2}: id"
+            assert count(backend) == 2 * 96 + 96  # nothing of the bad file
+        else:
+            assert ingest_metering(backend.storage, [path]).inserted == 3 * 96
+            rows = backend.storage.query("SELECT client_id, COUNT(*) FROM meter_readings GROUP BY 1 ORDER BY 1")
+            assert [(r[0], r[1]) for r in rows] == sorted([("LV0001", 96), ("LV0003", 96), (client_2, 96)])
+
+
 def test_json_larger_than_a_read_chunk(backend, summary, tmp_path):
     readings = [{"time": (DAY + timedelta(minutes=m)).isoformat(), "measurement": m / 7, "unit": "kW"}
                 for m in range(60 * 24 * 12)]  # a reading a minute for 12 days: a series of more than 1 MiB
