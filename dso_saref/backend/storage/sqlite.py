@@ -97,7 +97,8 @@ class _SqliteTransaction(Transaction):
     def scratch_table(self, name: str, columns: str) -> None:
         self.execute(f"DROP TABLE IF EXISTS temp.{name}")
         self.execute(f"CREATE TEMP TABLE {name} ({SQLITE.render(columns)})")
-        self.scratch.append(name)
+        if name not in self.scratch:
+            self.scratch.append(name)
 
 
 def _durable(group: GroupCommit, written: int, operation: str) -> None:
