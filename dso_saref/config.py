@@ -47,8 +47,8 @@ __all__ = ["CONFIG_ENV", "DEFAULT_KE_URL", "KEYS", "LOG_LEVELS", "Config", "Conf
 DEFAULT_KE_URL = "http://127.0.0.1:8280/rest"
 
 #: Requests one REST process works on at once; the others wait their turn. With anyio's default of
-#: 40 threads, 50 connections on 2 workers had a POST p99 of 147-159 ms (threads taking the GIL and the
-#: database connection out of turn); with 2 to 8, 67-91 ms at the same throughput (docs/performance.md).
+#: 40 threads, 50 connections on 2 workers had a POST p99 of 127-159 ms (threads taking the GIL and the
+#: database connection out of turn); with 8, 75-112 ms (median 82) at more requests/s (docs/performance.md).
 DEFAULT_REST_THREADS = 8
 #: The environment variable naming the configuration file.
 CONFIG_ENV = "DSO_SAREF_CONFIG"

@@ -217,7 +217,7 @@ class FlexibilityMarket:
         reference = ",".join(sorted({o.offer_id for o in offers.root}, key=natural_key)) or None
         provider = self._policy.provider(requester, "flexibility-offers", now, subject=reference or "")
         with self._storage.transaction("flexibility-offers") as db:
-            # offers for one need are taken side by side (a shared lock: clearing or changing the need waits
+            # offers for one need are stored side by side (a shared lock: clearing or changing the need waits
             # for them, and they for it); the same offer sent twice at once waits for itself, and is then known
             _lock_needs(db, {o.request_id for o in offers.root}, shared=True)
             for key in sorted({(o.request_id, provider.id, o.offer_id) for o in offers.root}):

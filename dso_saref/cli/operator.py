@@ -97,7 +97,7 @@ def _backend(db: str) -> Iterator[DsoBackend]:
 @click.option("--rest-threads", default=DEFAULT_REST_THREADS, show_default=True, type=click.IntRange(min=1),
               metavar="N",
               help="Requests each REST process works on at once; the others wait their turn. "
-                   "More help when the database is remote (each request waits on it longer).")
+                   "More threads help when the database is remote (each request waits on it longer).")
 @click.option("--ke-workers", default=8, show_default=True, type=click.IntRange(min=1, max=99), metavar="N",
               help="KE exchanges handled at once (a bounded pool of handler threads).")
 @click.option("--ke-backlog", default=64, show_default=True, type=click.IntRange(min=0, max=98), metavar="N",
