@@ -1,7 +1,7 @@
 """Issue 12: a REST process works on a bounded number of requests at once (``RestServer(threads=...)``,
 ``serve --rest-threads``); the others wait their turn. With anyio's 40 threads, 50
-connections had threads taking the GIL and the database connection out of turn (POST p99 147-159 ms;
-2 to 8 threads: 67-91 ms, docs/performance.md)."""
+connections had threads taking the GIL and the database connection out of turn (POST p99 127-159 ms;
+8 threads: 75-112 ms, median 82, docs/performance.md)."""
 
 from __future__ import annotations
 
