@@ -152,9 +152,9 @@ class _Batch:
     position: int
     days: frozenset[date]
     last: bool
-    earliest: str = ""
-    latest: str = ""
-    ids: frozenset[str] = frozenset()
+    earliest: str
+    latest: str
+    ids: frozenset[str]
 
     @classmethod
     def of(cls, rows: list[Sequence[Any]], state: _Reading, last: bool) -> _Batch:
@@ -278,8 +278,7 @@ class _Staging:
         self.storage, self.db, self.path, self.kind = storage, db, path, kind
         self.inserted = 0
         self.table = "ingest_staging"
-        self._earliest: str | None = None  # the earliest and latest times staged (the database's texts)
-        self._latest: str | None = None
+        self._latest: str | None = None  # the latest time staged (the database's text); None: nothing staged
         self._days: frozenset[date] = frozenset()
         self._clients: set[str] = set()  # ids found to be clients
         self._unchecked: set[str] = set()  # ids staged and not (yet) found to be clients
@@ -298,28 +297,25 @@ class _Staging:
         if in_order and completes:
             early = [row for row in batch.rows if row[2] < cut]
             late = [row for row in batch.rows if row[2] >= cut]
-            self._stage(early, {row[1] for row in early})
+            if early:
+                self._stage(early, {row[1] for row in early}, max(row[2] for row in early))
             self.move()
             self.db.scratch_table(self.table, _STAGED)
-            self._stage(late, {row[1] for row in late})
+            if late:
+                self._stage(late, {row[1] for row in late}, batch.latest)
         else:
-            self._stage(batch.rows, batch.ids, batch.earliest, batch.latest)
+            self._stage(batch.rows, batch.ids, batch.latest)
 
-    def _stage(self, rows: list[Sequence[Any]], ids: Iterable[str], earliest: str | None = None,
-               latest: str | None = None) -> None:
-        if not rows:
-            return
+    def _stage(self, rows: list[Sequence[Any]], ids: Iterable[str], latest: str) -> None:
+        """Bulk-load ``rows`` (of ``ids``, the latest at ``latest``) into the scratch table."""
         self.db.copy(self.table, _COLUMNS, rows)
         self._unchecked.update(i for i in ids if i not in self._clients)
-        earliest = earliest or min(row[2] for row in rows)
-        latest = latest or max(row[2] for row in rows)
-        self._earliest = earliest if self._earliest is None else min(self._earliest, earliest)
         self._latest = latest if self._latest is None else max(self._latest, latest)
 
     def move(self) -> None:
         """Move the staged readings into the readings, after checking their ids: a plain insert when they are
         all new, else (a savepoint rolled back) skipping those stored."""
-        if self._earliest is None:
+        if self._latest is None:
             return
         others = self.db.execute(_NOT_CLIENTS.format(staging=self.table)).fetchall() if self._unchecked else []
         unknown = [r for r in others if not r["user"]]
@@ -338,7 +334,7 @@ class _Staging:
                 self.inserted += new.execute(move).rowcount
         except ConstraintError:  # some are stored already (or twice in the file)
             self.inserted += self.db.execute(move + " ON CONFLICT (client_id, timestamp) DO NOTHING").rowcount
-        self._earliest = self._latest = None
+        self._latest = None
 
 
 #: Readings handed at a time from the thread reading a file to the one storing it.
